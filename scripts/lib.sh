@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/*.sh. Sourced, never run: it sets no shell options
+# of its own so that each script states its own.
+# shellcheck disable=SC2034 # REPO, CACHE, PROG are for the sourcing scripts
+
+# The repository is found from this file's location, not from git, because the
+# container build copies the tree without .git.
+REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+# Everything downloaded or built goes under one directory, so it can be wiped or
+# moved (e.g. onto a volume kept between container builds) as one unit.
+CACHE=${TINYSERVER_CACHE:-$REPO/.cache}
+PROG=$(basename -- "$0" .sh)
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+die() {
+	printf '%s: error: %s\n' "$PROG" "$*" >&2
+	exit 1
+}
+
+need_root() {
+	[[ $(id -u) -eq 0 ]] || die "$* needs root (rerun as root, e.g. with sudo)"
+}
+
+# need_cmd CMD... : fail early with the package hint instead of midway in a build.
+need_cmd() {
+	local c missing=()
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+	done
+	((${#missing[@]} == 0)) || die "missing command(s): ${missing[*]} (run: scripts/setup.sh build)"
+}
+
+# Seconds since the epoch, for the build-time report.
+now() { date +%s; }

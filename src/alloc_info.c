@@ -1,0 +1,93 @@
+/*
+ * alloc_info.c - allocator identity and the override check; see alloc_info.h.
+ */
+#define _GNU_SOURCE
+#include "alloc_info.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+#include <mimalloc.h>
+#else
+#include "version.h"
+#endif
+
+/* Alignment used to probe the aligned entry points: larger than any
+ * malloc's natural alignment, so a libc fallback could not fake it. */
+#define PROBE_ALIGNMENT 256u
+#define PROBE_SIZE      100u
+
+void alloc_info_get(struct alloc_info *out)
+{
+    memset(out, 0, sizeof(*out));
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+    int v = mi_version();
+    out->name = "mimalloc";
+    snprintf(out->version, sizeof(out->version), "%d.%d.%d", v / 100, (v / 10) % 10, v % 10);
+#if defined(TINYSERVER_ALLOCATOR_SECURE)
+    out->secure = true;
+#endif
+#else
+    out->name = "musl-mallocng";
+    snprintf(out->version, sizeof(out->version), "%s", TINYSERVER_LIBC_VERSION);
+#endif
+}
+
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+/* Checks one pointer and, when mimalloc owns it, frees it. A foreign
+ * pointer is deliberately leaked: handing it to mimalloc's free() is the
+ * very crash this check exists to prevent, and startup fails anyway. */
+static bool owned_by_mimalloc(void *p, const char *function, char *failed, size_t failed_size)
+{
+    if (p == NULL || !mi_is_in_heap_region(p) || malloc_usable_size(p) != mi_usable_size(p)) {
+        snprintf(failed, failed_size, "%s", function);
+        return false;
+    }
+    free(p);
+    return true;
+}
+
+bool alloc_info_verify_override(char *failed, size_t failed_size)
+{
+    void *p = NULL;
+    if (!owned_by_mimalloc(malloc(PROBE_SIZE), "malloc", failed, failed_size) ||
+        !owned_by_mimalloc(calloc(1, PROBE_SIZE), "calloc", failed, failed_size) ||
+        !owned_by_mimalloc(realloc(NULL, PROBE_SIZE), "realloc", failed, failed_size) ||
+        !owned_by_mimalloc(aligned_alloc(PROBE_ALIGNMENT, PROBE_ALIGNMENT), "aligned_alloc", failed,
+                           failed_size) ||
+        !owned_by_mimalloc(memalign(PROBE_ALIGNMENT, PROBE_SIZE), "memalign", failed,
+                           failed_size) ||
+        !owned_by_mimalloc(valloc(PROBE_SIZE), "valloc", failed, failed_size) ||
+        !owned_by_mimalloc(strdup("probe"), "strdup", failed, failed_size) ||
+        !owned_by_mimalloc(strndup("probe", 3), "strndup", failed, failed_size)) {
+        return false;
+    }
+    if (posix_memalign(&p, PROBE_ALIGNMENT, PROBE_SIZE) != 0) {
+        snprintf(failed, failed_size, "posix_memalign");
+        return false;
+    }
+    if (!owned_by_mimalloc(p, "posix_memalign", failed, failed_size)) {
+        return false;
+    }
+    /* realloc must also move a live block within mimalloc's heap. */
+    p = malloc(PROBE_SIZE);
+    void *grown = p != NULL ? realloc(p, PROBE_SIZE * 64) : NULL;
+    if (grown == NULL) {
+        free(p);
+        snprintf(failed, failed_size, "realloc (grow)");
+        return false;
+    }
+    return owned_by_mimalloc(grown, "realloc (grow)", failed, failed_size);
+}
+#else
+bool alloc_info_verify_override(char *failed, size_t failed_size)
+{
+    (void)failed;
+    (void)failed_size;
+    return true;
+}
+#endif

@@ -1,0 +1,92 @@
+/*
+ * bench_params.c - strict validation of benchmark parameters.
+ */
+#include "bench_params.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The parameters /bench understands, in one table so the "unknown
+ * parameter" message can list them and new ones are added in one place. */
+enum bench_param_id {
+    BENCH_PARAM_THREADS = 0,
+    BENCH_PARAM_ITERATIONS,
+    BENCH_PARAM_COUNT,
+};
+
+static const char *const bench_param_names[BENCH_PARAM_COUNT] = {"threads", "iterations"};
+
+static int find_param(const char *key)
+{
+    for (int id = 0; id < BENCH_PARAM_COUNT; id++) {
+        if (strcmp(key, bench_param_names[id]) == 0) {
+            return id;
+        }
+    }
+    return -1;
+}
+
+/* Decimal digits only, at most `max`. Overflow is caught by stopping as
+ * soon as the value exceeds max, which also bounds the work on long input. */
+static bool parse_bounded(const char *text, size_t len, unsigned max, unsigned *out)
+{
+    unsigned long long value = 0;
+    if (len == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+        value = value * 10 + (unsigned)(text[i] - '0');
+        if (value > max) {
+            return false;
+        }
+    }
+    *out = (unsigned)value;
+    return true;
+}
+
+static bool fail(struct bench_params_error *error, const char *parameter, const char *fmt,
+                 unsigned a, unsigned b)
+{
+    snprintf(error->message, sizeof(error->message), fmt, parameter, a, b);
+    error->parameter = parameter;
+    return false;
+}
+
+bool bench_params_parse(const struct param_pair *pairs, size_t count,
+                        const struct bench_limits *limits, struct bench_params *out,
+                        struct bench_params_error *error)
+{
+    const unsigned maxima[BENCH_PARAM_COUNT] = {limits->max_threads, limits->max_iterations};
+    unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations};
+    bool seen[BENCH_PARAM_COUNT] = {false, false};
+
+    for (size_t i = 0; i < count; i++) {
+        int id = find_param(pairs[i].key);
+        if (id < 0) {
+            snprintf(error->message, sizeof(error->message),
+                     "unknown parameter; accepted parameters are threads and iterations");
+            error->parameter = pairs[i].key;
+            return false;
+        }
+        const char *name = bench_param_names[id];
+        if (seen[id]) {
+            return fail(error, name, "parameter %s is given more than once", 0, 0);
+        }
+        seen[id] = true;
+        if (pairs[i].value == NULL || pairs[i].value_len == 0) {
+            return fail(error, name, "parameter %s needs a value: an integer from %u to %u", 1,
+                        maxima[id]);
+        }
+        if (!parse_bounded(pairs[i].value, pairs[i].value_len, maxima[id], &values[id]) ||
+            values[id] == 0) {
+            return fail(error, name, "parameter %s must be an integer from %u to %u", 1,
+                        maxima[id]);
+        }
+    }
+    out->threads = values[BENCH_PARAM_THREADS];
+    out->iterations = values[BENCH_PARAM_ITERATIONS];
+    return true;
+}

@@ -1,0 +1,43 @@
+/*
+ * bench_params.h - turns untrusted text (a query string's pairs, or the
+ * --bench command line) into validated struct bench_params.
+ *
+ * One validator serves GET /bench and --bench, so both accept and reject
+ * exactly the same input. It never allocates and never reads past the
+ * pairs it is given, which makes it a good fuzzing target.
+ */
+#ifndef TINYSERVER_BENCH_PARAMS_H
+#define TINYSERVER_BENCH_PARAMS_H
+
+#include "bench.h"
+#include "params.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct bench_limits {
+    unsigned max_threads;
+    unsigned max_iterations;
+    unsigned default_threads; /* already clamped to [1, max_threads] */
+    unsigned default_iterations;
+};
+
+#define BENCH_DEFAULT_ITERATIONS 100000u
+
+/* Why input was rejected: a message for humans and the parameter it names
+ * (NULL when the problem is not about one parameter). Both point to static
+ * storage or into the input pairs. */
+struct bench_params_error {
+    char message[160];
+    const char *parameter;
+};
+
+/* Validates the pairs against the limits. Rejects unknown keys, repeated
+ * keys, missing or empty values, anything but plain decimal digits (signs,
+ * spaces, fractions, exponents, hex), overflow and out-of-range values.
+ * Missing keys take the defaults. Returns true and fills *out on success. */
+bool bench_params_parse(const struct param_pair *pairs, size_t count,
+                        const struct bench_limits *limits, struct bench_params *out,
+                        struct bench_params_error *error);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * config.c - the option table and everything derived from it.
+ *
+ * To add a setting: add a field to struct config and one row to
+ * config_options[]. Parsing, --help, the startup line and the README table
+ * follow from the row.
+ */
+#include "config.h"
+
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type {
+    CONFIG_UINT,   /* decimal digits only, within [min, max] */
+    CONFIG_STRING, /* non-empty text of at most max bytes */
+    CONFIG_CHOICE, /* one of a NULL-terminated list; stored as its index */
+    CONFIG_IP,     /* an IPv4 or IPv6 address literal, stored as text */
+};
+
+struct config_option {
+    const char *flag; /* without the leading "--" */
+    const char *env;
+    enum config_type type;
+    size_t offset; /* of the field in struct config */
+    const char *default_value;
+    unsigned long min;
+    unsigned long max;
+    const char *const *choices; /* CONFIG_CHOICE only */
+    const char *value_name;     /* placeholder in --help, e.g. "N" */
+    const char *help;
+};
+
+#define FIELD(name) offsetof(struct config, name)
+
+static const struct config_option config_options[] = {
+    {"bind", "BIND", CONFIG_IP, FIELD(bind), "0.0.0.0", 0, 0, NULL, "ADDR",
+     "IPv4 or IPv6 address to listen on"},
+    {"port", "PORT", CONFIG_UINT, FIELD(port), "3000", 1, 65535, NULL, "N", "TCP port for HTTP"},
+    {"http-threads", "HTTP_THREADS", CONFIG_UINT, FIELD(http_threads), "0", 0, 256, NULL, "N",
+     "HTTP worker threads; 0 = one per available CPU"},
+    {"max-connections", "MAX_CONNECTIONS", CONFIG_UINT, FIELD(max_connections), "1024", 1, 65536,
+     NULL, "N", "open connections accepted at once, in total"},
+    {"max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", CONFIG_UINT, FIELD(max_connections_per_ip),
+     "256", 0, 65536, NULL, "N",
+     "open connections accepted at once from one client address; 0 = no limit"},
+    {"connection-timeout", "CONNECTION_TIMEOUT", CONFIG_UINT, FIELD(connection_timeout_s), "30", 1,
+     3600, NULL, "SECONDS", "close a connection after this long without activity"},
+    {"max-concurrent-bench", "MAX_CONCURRENT_BENCH", CONFIG_UINT, FIELD(max_concurrent_bench), "1",
+     1, 64, NULL, "N", "benchmark runs at once; more get 429 with Retry-After"},
+    {"max-bench-threads", "MAX_BENCH_THREADS", CONFIG_UINT, FIELD(max_bench_threads), "256", 1,
+     4096, NULL, "N", "upper bound of the threads parameter"},
+    {"max-bench-iterations", "MAX_BENCH_ITERATIONS", CONFIG_UINT, FIELD(max_bench_iterations),
+     "10000000", 1, 1000000000, NULL, "N", "upper bound of the iterations parameter"},
+    {"shutdown-grace", "SHUTDOWN_GRACE", CONFIG_UINT, FIELD(shutdown_grace_s), "10", 0, 3600, NULL,
+     "SECONDS",
+     "on SIGTERM/SIGINT, time in-flight requests get to finish before benchmarks are cancelled"},
+    {"log-level", "LOG_LEVEL", CONFIG_CHOICE, FIELD(log_level), "info", 0, 0, log_level_names,
+     "LEVEL", "least severe level logged: debug, info, warn or error"},
+};
+
+#define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
+
+static void set_error(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *err, size_t err_size, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err, err_size, fmt, args);
+    va_end(args);
+}
+
+/* Strict unsigned decimal: digits only, no sign, no spaces, no overflow.
+ * strtoul alone would accept " 12", "+12" and "-1" (as a huge value). */
+static bool parse_decimal(const char *text, unsigned long *out)
+{
+    unsigned long value = 0;
+    if (*text == '\0') {
+        return false;
+    }
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        unsigned digit = (unsigned)(*p - '0');
+        if (value > (ULONG_MAX - digit) / 10) {
+            return false;
+        }
+        value = value * 10 + digit;
+    }
+    *out = value;
+    return true;
+}
+
+/* Applies one textual value to the field an option describes. `source`
+ * names where the value came from ("--port", "PORT" or "default"). */
+static bool apply_option(struct config *cfg, const struct config_option *opt, const char *value,
+                         const char *source, char *err, size_t err_size)
+{
+    char *field = (char *)cfg + opt->offset;
+    switch (opt->type) {
+    case CONFIG_UINT: {
+        unsigned long number;
+        if (!parse_decimal(value, &number) || number < opt->min || number > opt->max) {
+            set_error(err, err_size,
+                      "%s: invalid value \"%s\": expected an integer from %lu to %lu", source,
+                      value, opt->min, opt->max);
+            return false;
+        }
+        *(unsigned *)(void *)field = (unsigned)number;
+        return true;
+    }
+    case CONFIG_IP: {
+        unsigned char address[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, value, address) != 1 && inet_pton(AF_INET6, value, address) != 1) {
+            set_error(err, err_size, "%s: invalid value \"%s\": expected an IPv4 or IPv6 address",
+                      source, value);
+            return false;
+        }
+        *(const char **)(void *)field = value;
+        return true;
+    }
+    case CONFIG_STRING: {
+        size_t len = strlen(value);
+        if (len < opt->min || len > opt->max) {
+            set_error(err, err_size, "%s: invalid value \"%s\": expected %lu to %lu characters",
+                      source, value, opt->min, opt->max);
+            return false;
+        }
+        *(const char **)(void *)field = value;
+        return true;
+    }
+    case CONFIG_CHOICE:
+        for (unsigned i = 0; opt->choices[i] != NULL; i++) {
+            if (strcmp(opt->choices[i], value) == 0) {
+                *(unsigned *)(void *)field = i;
+                return true;
+            }
+        }
+        set_error(err, err_size, "%s: invalid value \"%s\": see --help for the accepted values",
+                  source, value);
+        return false;
+    }
+    set_error(err, err_size, "%s: unsupported option type", source);
+    return false;
+}
+
+bool config_defaults(struct config *cfg, char *err, size_t err_size)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        if (!apply_option(cfg, &config_options[i], config_options[i].default_value, "default", err,
+                          err_size)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool load_environment(struct config *cfg, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        const char *value = getenv(config_options[i].env);
+        if (value != NULL &&
+            !apply_option(cfg, &config_options[i], value, config_options[i].env, err, err_size)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const struct config_option *find_option(const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        if (strlen(config_options[i].flag) == name_len &&
+            strncmp(config_options[i].flag, name, name_len) == 0) {
+            return &config_options[i];
+        }
+    }
+    return NULL;
+}
+
+/* Commands that take no value. */
+static const struct {
+    const char *flag;
+    enum config_command_kind kind;
+} config_commands[] = {
+    {"--help", CONFIG_COMMAND_HELP},
+    {"-h", CONFIG_COMMAND_HELP},
+    {"--help-markdown", CONFIG_COMMAND_HELP_MARKDOWN},
+    {"--version", CONFIG_COMMAND_VERSION},
+    {"--bench", CONFIG_COMMAND_BENCH},
+    {"--healthcheck", CONFIG_COMMAND_HEALTHCHECK},
+};
+
+static bool set_command(struct config_command *cmd, enum config_command_kind kind, const char *flag,
+                        char *err, size_t err_size)
+{
+    if (cmd->kind != CONFIG_COMMAND_SERVE && cmd->kind != kind) {
+        set_error(err, err_size, "%s: cannot be combined with another command", flag);
+        return false;
+    }
+    cmd->kind = kind;
+    return true;
+}
+
+/* Splits "--name=value" or "--name value"; advances *index past the value. */
+static bool take_value(int argc, char *const argv[], int *index, const char *eq, const char **value,
+                       char *err, size_t err_size)
+{
+    if (eq != NULL) {
+        *value = eq + 1;
+        return true;
+    }
+    if (*index + 1 >= argc) {
+        set_error(err, err_size, "%s: missing value", argv[*index]);
+        return false;
+    }
+    *index += 1;
+    *value = argv[*index];
+    return true;
+}
+
+static bool load_arguments(struct config *cfg, struct config_command *cmd, int argc,
+                           char *const argv[], char *err, size_t err_size)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        bool matched = false;
+        for (size_t c = 0; c < sizeof(config_commands) / sizeof(config_commands[0]); c++) {
+            if (strcmp(arg, config_commands[c].flag) == 0) {
+                if (!set_command(cmd, config_commands[c].kind, arg, err, err_size)) {
+                    return false;
+                }
+                matched = true;
+            }
+        }
+        if (matched) {
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            set_error(err, err_size, "%s: unexpected argument (see --help)", arg);
+            return false;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const char *value;
+        if (name_len == strlen("threads") && strncmp(name, "threads", name_len) == 0) {
+            if (!take_value(argc, argv, &i, eq, &value, err, err_size)) {
+                return false;
+            }
+            cmd->bench_threads = value;
+            continue;
+        }
+        if (name_len == strlen("iterations") && strncmp(name, "iterations", name_len) == 0) {
+            if (!take_value(argc, argv, &i, eq, &value, err, err_size)) {
+                return false;
+            }
+            cmd->bench_iterations = value;
+            continue;
+        }
+        const struct config_option *opt = find_option(name, name_len);
+        if (opt == NULL) {
+            set_error(err, err_size, "%.*s: unknown option (see --help)", (int)(name_len + 2), arg);
+            return false;
+        }
+        if (!take_value(argc, argv, &i, eq, &value, err, err_size)) {
+            return false;
+        }
+        char source[64];
+        snprintf(source, sizeof(source), "--%s", opt->flag);
+        if (!apply_option(cfg, opt, value, source, err, err_size)) {
+            return false;
+        }
+    }
+    if ((cmd->bench_threads != NULL || cmd->bench_iterations != NULL) &&
+        cmd->kind != CONFIG_COMMAND_BENCH) {
+        set_error(err, err_size, "--threads and --iterations need --bench");
+        return false;
+    }
+    return true;
+}
+
+bool config_load(struct config *cfg, struct config_command *cmd, int argc, char *const argv[],
+                 char *err, size_t err_size)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    return config_defaults(cfg, err, err_size) && load_environment(cfg, err, err_size) &&
+           load_arguments(cfg, cmd, argc, argv, err, err_size);
+}
+
+void config_print_help(FILE *out, const char *program)
+{
+    fprintf(out,
+            "Usage: %s [OPTION]...            serve HTTP\n"
+            "       %s --bench [--threads N] [--iterations N]\n"
+            "                                  run the allocation benchmark once, print JSON\n"
+            "       %s --healthcheck          exit 0 if GET /healthz on this host answers 200\n"
+            "       %s --version | --help | --help-markdown\n"
+            "\n"
+            "Options (flag, environment variable, default):\n",
+            program, program, program, program);
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        const struct config_option *opt = &config_options[i];
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s %s", opt->flag, opt->value_name);
+        fprintf(out, "  %-32s %-24s default %s\n      %s\n", flag, opt->env, opt->default_value,
+                opt->help);
+    }
+    fprintf(out, "\nFlags override environment variables. Invalid values exit with status 2.\n");
+}
+
+void config_print_markdown(FILE *out)
+{
+    fprintf(out, "| Flag | Environment | Default | Meaning |\n"
+                 "| --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
+        const struct config_option *opt = &config_options[i];
+        fprintf(out, "| `--%s %s` | `%s` | `%s` | %s |\n", opt->flag, opt->value_name, opt->env,
+                opt->default_value, opt->help);
+    }
+}
+
+void config_describe(const struct config *cfg, char *buf, size_t buf_size)
+{
+    size_t used = 0;
+    if (buf_size == 0) {
+        return;
+    }
+    buf[0] = '\0';
+    for (size_t i = 0; i < CONFIG_OPTION_COUNT && used < buf_size; i++) {
+        const struct config_option *opt = &config_options[i];
+        const char *field = (const char *)cfg + opt->offset;
+        const char *sep = i == 0 ? "" : " ";
+        int n = 0;
+        switch (opt->type) {
+        case CONFIG_UINT:
+            n = snprintf(buf + used, buf_size - used, "%s%s=%u", sep, opt->flag,
+                         *(const unsigned *)(const void *)field);
+            break;
+        case CONFIG_STRING:
+        case CONFIG_IP:
+            n = snprintf(buf + used, buf_size - used, "%s%s=%s", sep, opt->flag,
+                         *(const char *const *)(const void *)field);
+            break;
+        case CONFIG_CHOICE:
+            n = snprintf(buf + used, buf_size - used, "%s%s=%s", sep, opt->flag,
+                         opt->choices[*(const unsigned *)(const void *)field]);
+            break;
+        }
+        if (n < 0) {
+            return;
+        }
+        used += (size_t)n;
+    }
+}

@@ -1,0 +1,78 @@
+/*
+ * config.h - tinyserver's one table of settings.
+ *
+ * Every setting is declared once, in config.c's option table: its flag, its
+ * environment variable, its default, its bounds and its help text. Parsing,
+ * validation, --help, the startup log line and the README's configuration
+ * table are all derived from that table, so they cannot drift apart.
+ *
+ * Precedence: built-in default < environment variable < command-line flag.
+ * Defaults are stored as text and go through the same parser as user input,
+ * so a default that breaks its own bounds is caught by the unit tests.
+ *
+ * Command-line commands (--help, --version, --bench, --healthcheck) are not
+ * settings; they are returned separately in struct config_command.
+ */
+#ifndef TINYSERVER_CONFIG_H
+#define TINYSERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* The effective configuration. String fields point into argv, environ or
+ * string literals, all of which live as long as the process. */
+struct config {
+    const char *bind;
+    unsigned port;
+    unsigned http_threads; /* 0 means one per available CPU */
+    unsigned max_connections;
+    unsigned max_connections_per_ip; /* 0 means no per-address limit */
+    unsigned connection_timeout_s;
+    unsigned max_concurrent_bench;
+    unsigned max_bench_threads;
+    unsigned max_bench_iterations;
+    unsigned shutdown_grace_s;
+    unsigned log_level; /* an enum log_level value, see log.h */
+};
+
+enum config_command_kind {
+    CONFIG_COMMAND_SERVE = 0,
+    CONFIG_COMMAND_HELP,
+    CONFIG_COMMAND_HELP_MARKDOWN,
+    CONFIG_COMMAND_VERSION,
+    CONFIG_COMMAND_BENCH,
+    CONFIG_COMMAND_HEALTHCHECK,
+};
+
+/* What the command line asked for besides settings. The bench arguments are
+ * kept as raw text so the same validator serves --bench and GET /bench. */
+struct config_command {
+    enum config_command_kind kind;
+    const char *bench_threads;    /* NULL when not given */
+    const char *bench_iterations; /* NULL when not given */
+};
+
+/* Fills *cfg from defaults, then the environment (getenv), then argv.
+ * Returns true on success. On failure writes a one-line message naming the
+ * offending flag or variable into err and returns false; the caller is
+ * expected to exit with status 2. */
+bool config_load(struct config *cfg, struct config_command *cmd, int argc, char *const argv[],
+                 char *err, size_t err_size);
+
+/* Fills *cfg with the built-in defaults only. Returns false if a default is
+ * out of its own bounds (a programming error the unit tests catch). */
+bool config_defaults(struct config *cfg, char *err, size_t err_size);
+
+/* Writes the --help text, generated from the option table. */
+void config_print_help(FILE *out, const char *program);
+
+/* Writes the configuration table as Markdown (flag, variable, default,
+ * meaning), the exact block the README carries. */
+void config_print_markdown(FILE *out);
+
+/* Writes "name=value" pairs for every setting, space separated, for the
+ * startup log line. Always NUL-terminates; truncates if buf is too small. */
+void config_describe(const struct config *cfg, char *buf, size_t buf_size);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * http.h - the HTTP layer: a libmicrohttpd daemon, table-driven routing,
+ * JSON error responses, deferred (off-worker) responses and the access log.
+ *
+ * The application supplies a route table and handlers; it never sees
+ * libmicrohttpd. A handler runs on an HTTP worker thread and must be quick.
+ * Slow work (a benchmark) is deferred: the handler calls
+ * http_request_defer(), hands the token to its own thread and returns; the
+ * connection is suspended, so the worker keeps serving other connections,
+ * and is resumed by http_deferred_complete().
+ *
+ * The layer itself answers 404 (no such path), 405 with Allow (method not
+ * in the route's set), 413 (a request body where none is taken) and 400
+ * (malformed or too many query parameters), all as JSON.
+ */
+#ifndef TINYSERVER_HTTP_H
+#define TINYSERVER_HTTP_H
+
+#include "log.h"
+#include "params.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* More parameters than this is an error: no endpoint takes that many. */
+#define HTTP_MAX_QUERY_PARAMS 16
+
+enum http_method {
+    HTTP_GET = 1u << 0,
+    HTTP_HEAD = 1u << 1,
+    HTTP_POST = 1u << 2,
+    HTTP_PUT = 1u << 3,
+    HTTP_DELETE = 1u << 4,
+    HTTP_PATCH = 1u << 5,
+    HTTP_OPTIONS = 1u << 6,
+};
+
+/* What a handler is given. Valid only during the handler call. */
+struct http_request {
+    const char *method;
+    const char *path;
+    const struct param_pair *query;
+    size_t query_count;
+    void *internal; /* the layer's per-request state; used by defer */
+};
+
+/* What a handler answers. `body` is a malloc'd JSON text whose ownership
+ * passes to the layer; NULL means "out of memory" and becomes a fixed 500. */
+struct http_response {
+    unsigned status;
+    char *body;
+    unsigned retry_after_s; /* adds Retry-After when non-zero */
+};
+
+typedef void (*http_handler_fn)(void *app, const struct http_request *request,
+                                struct http_response *response);
+
+struct http_route {
+    const char *path;
+    unsigned methods; /* set of enum http_method; HEAD should accompany GET */
+    http_handler_fn handler;
+    const char *description; /* listed by GET / */
+};
+
+struct http_server_options {
+    const char *bind;
+    unsigned port;
+    unsigned threads;
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned connection_timeout_s;
+};
+
+struct http_server;
+struct http_deferred;
+
+/* Starts listening and serving. Routes and app must outlive the server.
+ * Returns NULL and a message in err when the daemon cannot start (for
+ * example, the port is in use). */
+struct http_server *http_server_start(const struct http_server_options *options,
+                                      const struct http_route *routes, size_t route_count,
+                                      void *app, const struct logger *log, char *err,
+                                      size_t err_size);
+
+/* Stops accepting connections; requests already received are served, and
+ * their responses carry "Connection: close". */
+void http_server_begin_shutdown(struct http_server *server);
+
+/* Waits until no request is in flight (deferred ones included) or the
+ * timeout passes. Returns true when idle. */
+bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms);
+
+/* Closes every connection and frees the server. Call only when idle, or
+ * after deferred work has been cancelled and completed. */
+void http_server_stop(struct http_server *server);
+
+/* Suspends the request's connection and returns a token for
+ * http_deferred_complete(). The handler must then return without setting a
+ * response, and someone must complete the token exactly once (the handler
+ * itself may, if starting its work fails). */
+struct http_deferred *http_request_defer(const struct http_request *request);
+
+/* Delivers the response of a deferred request from any thread and resumes
+ * the connection. Takes ownership of response->body. Call exactly once. */
+void http_deferred_complete(struct http_deferred *deferred, struct http_response *response);
+
+/* Writes the Allow header value for a method set, e.g. "GET, HEAD". */
+void http_methods_format(unsigned methods, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * json.c - JSON bodies; see json.h.
+ *
+ * cJSON's add functions return NULL on allocation failure. Rather than
+ * check each one, the builders check the final print: cJSON skips NULL
+ * children, so a failed add would show as a missing key; render() therefore
+ * treats any failed add as a failed build via the `ok` flag.
+ */
+#include "json.h"
+
+#include <cJSON.h>
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_PARAMETER_MAX 64
+
+/* Records whether every add succeeded. */
+struct json_builder {
+    cJSON *root;
+    bool ok;
+};
+
+static void need(struct json_builder *b, const void *added)
+{
+    if (added == NULL) {
+        b->ok = false;
+    }
+}
+
+static bool builder_init(struct json_builder *b)
+{
+    b->root = cJSON_CreateObject();
+    b->ok = b->root != NULL;
+    return b->ok;
+}
+
+/* Prints the document compactly with a trailing newline, so `curl` output
+ * ends cleanly in a terminal, and frees the tree. */
+static char *render(struct json_builder *b)
+{
+    char *text = b->ok ? cJSON_PrintUnformatted(b->root) : NULL;
+    cJSON_Delete(b->root);
+    if (text == NULL) {
+        return NULL;
+    }
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (line == NULL) {
+        free(text);
+        return NULL;
+    }
+    line[len] = '\n';
+    line[len + 1] = '\0';
+    return line;
+}
+
+static void add_allocator(struct json_builder *b, cJSON *parent, const struct alloc_info *alloc)
+{
+    cJSON *allocator = cJSON_AddObjectToObject(parent, "allocator");
+    need(b, allocator);
+    if (allocator == NULL) {
+        return;
+    }
+    need(b, cJSON_AddStringToObject(allocator, "name", alloc->name));
+    need(b, cJSON_AddStringToObject(allocator, "version", alloc->version));
+    need(b, cJSON_AddBoolToObject(allocator, "secure", alloc->secure));
+}
+
+char *json_error(const char *message, const char *parameter)
+{
+    struct json_builder b;
+    if (!builder_init(&b)) {
+        return NULL;
+    }
+    need(&b, cJSON_AddStringToObject(b.root, "error", message));
+    if (parameter != NULL) {
+        char safe[JSON_PARAMETER_MAX + 1];
+        size_t i = 0;
+        for (; parameter[i] != '\0' && i < JSON_PARAMETER_MAX; i++) {
+            unsigned char c = (unsigned char)parameter[i];
+            safe[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        }
+        safe[i] = '\0';
+        need(&b, cJSON_AddStringToObject(b.root, "parameter", safe));
+    }
+    return render(&b);
+}
+
+char *json_health(void)
+{
+    struct json_builder b;
+    if (!builder_init(&b)) {
+        return NULL;
+    }
+    need(&b, cJSON_AddStringToObject(b.root, "status", "ok"));
+    return render(&b);
+}
+
+char *json_bench_result(const struct bench_result *result, const struct build_info *build)
+{
+    struct json_builder b;
+    if (!builder_init(&b)) {
+        return NULL;
+    }
+    need(&b, cJSON_AddStringToObject(b.root, "workload", "seed"));
+    need(&b, cJSON_AddNumberToObject(b.root, "threads", result->threads));
+    need(&b, cJSON_AddNumberToObject(b.root, "iterations", result->iterations));
+    need(&b, cJSON_AddNumberToObject(b.root, "operations", (double)result->operations));
+    need(&b, cJSON_AddNumberToObject(b.root, "total_counter", (double)result->total_counter));
+    need(&b, cJSON_AddNumberToObject(b.root, "elapsed_ms", result->elapsed_ms));
+    /* Whole operations per second: fractions are noise at this scale. */
+    need(&b,
+         cJSON_AddNumberToObject(b.root, "ops_per_sec", (double)(long long)result->ops_per_sec));
+    add_allocator(&b, b.root, &build->allocator);
+    need(&b, cJSON_AddStringToObject(b.root, "libc", build->libc));
+    need(&b, cJSON_AddBoolToObject(b.root, "static", build->is_static));
+    return render(&b);
+}
+
+char *json_index(const struct build_info *build, const struct json_endpoint *endpoints,
+                 size_t endpoint_count)
+{
+    struct json_builder b;
+    if (!builder_init(&b)) {
+        return NULL;
+    }
+    need(&b, cJSON_AddStringToObject(b.root, "name", build->name));
+    need(&b, cJSON_AddStringToObject(b.root, "version", build->version));
+    cJSON *facts = cJSON_AddObjectToObject(b.root, "build");
+    need(&b, facts);
+    if (facts != NULL) {
+        need(&b, cJSON_AddBoolToObject(facts, "static", build->is_static));
+        need(&b, cJSON_AddStringToObject(facts, "libc", build->libc));
+        need(&b, cJSON_AddStringToObject(facts, "compiler", build->compiler));
+        add_allocator(&b, facts, &build->allocator);
+        need(&b, cJSON_AddBoolToObject(facts, "allocator_override_verified",
+                                       build->allocator_verified));
+    }
+    cJSON *list = cJSON_AddArrayToObject(b.root, "endpoints");
+    need(&b, list);
+    for (size_t i = 0; list != NULL && i < endpoint_count; i++) {
+        cJSON *entry = cJSON_CreateObject();
+        need(&b, entry);
+        if (entry == NULL) {
+            break;
+        }
+        cJSON_AddItemToArray(list, entry);
+        need(&b, cJSON_AddStringToObject(entry, "path", endpoints[i].path));
+        need(&b, cJSON_AddStringToObject(entry, "methods", endpoints[i].methods));
+        need(&b, cJSON_AddStringToObject(entry, "description", endpoints[i].description));
+    }
+    return render(&b);
+}

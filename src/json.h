@@ -1,0 +1,39 @@
+/*
+ * json.h - every JSON body tinyserver sends, built with cJSON.
+ *
+ * Each function returns a newly allocated, NUL-terminated, single-line
+ * JSON text ending in '\n' that the caller releases with free(), or NULL
+ * when memory ran out (the HTTP layer then sends a fixed 500 body).
+ */
+#ifndef TINYSERVER_JSON_H
+#define TINYSERVER_JSON_H
+
+#include "bench.h"
+#include "build_info.h"
+
+#include <stddef.h>
+
+/* One endpoint as GET / lists it. */
+struct json_endpoint {
+    const char *path;
+    const char *methods; /* e.g. "GET, HEAD" */
+    const char *description;
+};
+
+/* {"error": message} plus "parameter" when parameter is not NULL. Bytes of
+ * the parameter name outside printable ASCII are replaced by '?', because
+ * the name comes from the client and must not make the body invalid JSON. */
+char *json_error(const char *message, const char *parameter);
+
+/* {"status": "ok"} */
+char *json_health(void);
+
+/* The /bench and --bench result: the measurement plus the allocator and
+ * libc that produced it, so a number is never detached from its build. */
+char *json_bench_result(const struct bench_result *result, const struct build_info *build);
+
+/* GET /: name, version, build facts and the endpoint list. */
+char *json_index(const struct build_info *build, const struct json_endpoint *endpoints,
+                 size_t endpoint_count);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * log.c - formatting and writing log lines; see log.h for the contract.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Long enough for any message we format; longer ones are truncated rather
+ * than split, because a split line could be mistaken for two events. */
+#define LOG_LINE_MAX  2048
+#define LOG_FIELD_MAX 512
+
+const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+
+static size_t format_timestamp(char *buf, size_t size)
+{
+    struct timespec now;
+    struct tm utc;
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0 || gmtime_r(&now.tv_sec, &utc) == NULL) {
+        return (size_t)snprintf(buf, size, "-");
+    }
+    size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &utc);
+    int tail = snprintf(buf + n, size - n, ".%03ldZ", now.tv_nsec / 1000000L);
+    return tail > 0 ? n + (size_t)tail : n;
+}
+
+/* Writes the whole line, retrying on EINTR and short writes. Logging must
+ * never take the server down, so other errors are dropped on purpose. */
+static void write_line(int fd, const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t written = write(fd, line, len);
+        if (written < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return;
+        }
+        line += written;
+        len -= (size_t)written;
+    }
+}
+
+/* Clamps snprintf-style results so a truncated line still ends in '\n'. */
+static size_t finish_line(char *line, size_t used)
+{
+    if (used > LOG_LINE_MAX - 2) {
+        used = LOG_LINE_MAX - 2;
+    }
+    line[used++] = '\n';
+    line[used] = '\0';
+    return used;
+}
+
+void log_message(const struct logger *log, enum log_level level, const char *fmt, ...)
+{
+    if (level < log->min_level) {
+        return;
+    }
+    char line[LOG_LINE_MAX];
+    size_t used = format_timestamp(line, sizeof(line));
+    int n = snprintf(line + used, sizeof(line) - used, " %s ", log_level_names[level]);
+    if (n > 0) {
+        used += (size_t)n;
+    }
+    if (used < sizeof(line)) {
+        va_list args;
+        va_start(args, fmt);
+        n = vsnprintf(line + used, sizeof(line) - used, fmt, args);
+        va_end(args);
+        if (n > 0) {
+            used += (size_t)n;
+        }
+    }
+    write_line(log->fd, line, finish_line(line, used));
+}
+
+char *log_escape(char *dst, size_t dst_size, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char ellipsis[] = "...";
+    size_t out = 0;
+    if (dst_size == 0) {
+        return dst;
+    }
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
+        bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"';
+        size_t need = plain ? 1 : 4;
+        if (out + need + sizeof(ellipsis) > dst_size) {
+            memcpy(dst + out, ellipsis, sizeof(ellipsis));
+            return dst;
+        }
+        if (plain) {
+            dst[out++] = (char)*p;
+        } else {
+            dst[out++] = '\\';
+            dst[out++] = 'x';
+            dst[out++] = hex[*p >> 4];
+            dst[out++] = hex[*p & 0x0f];
+        }
+    }
+    dst[out] = '\0';
+    return dst;
+}
+
+void log_access(const struct logger *log, const struct log_access_entry *entry)
+{
+    if (LOG_INFO < log->min_level) {
+        return;
+    }
+    char method[32];
+    char path[LOG_FIELD_MAX];
+    char line[LOG_LINE_MAX];
+    log_escape(method, sizeof(method), entry->method);
+    log_escape(path, sizeof(path), entry->path);
+    size_t used = format_timestamp(line, sizeof(line));
+    int n = snprintf(line + used, sizeof(line) - used, " info access %s \"%s %s\" %u %llu.%03llums",
+                     entry->peer, method, path, entry->status,
+                     (unsigned long long)(entry->duration_us / 1000),
+                     (unsigned long long)(entry->duration_us % 1000));
+    if (n > 0) {
+        used += (size_t)n;
+    }
+    write_line(log->fd, line, finish_line(line, used));
+}

@@ -1,0 +1,215 @@
+/*
+ * main.c - wiring only: read the configuration, run a one-shot command or
+ * start the HTTP server, wait for SIGTERM/SIGINT, shut down gracefully.
+ *
+ * Exit status: 0 success, 1 runtime failure (cannot listen, benchmark
+ * failed, health check failed), 2 invalid configuration or arguments.
+ */
+#include "bench.h"
+#include "bench_params.h"
+#include "build_info.h"
+#include "config.h"
+#include "cpus.h"
+#include "healthcheck.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "routes.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_RUNTIME_FAILURE 1
+#define EXIT_USAGE           2
+
+/* After the grace period, cancelled benchmarks stop within milliseconds;
+ * this bounds the wait for them to hand back their connections. */
+#define CANCELLED_BENCH_WAIT_MS 2000u
+
+#define ERROR_MAX    512
+#define DESCRIBE_MAX 1024
+
+static struct bench_limits bench_limits_from(const struct config *cfg)
+{
+    unsigned cpus = cpus_available();
+    struct bench_limits limits = {
+        .max_threads = cfg->max_bench_threads,
+        .max_iterations = cfg->max_bench_iterations,
+        .default_threads = cpus < cfg->max_bench_threads ? cpus : cfg->max_bench_threads,
+        .default_iterations = BENCH_DEFAULT_ITERATIONS < cfg->max_bench_iterations
+                                  ? BENCH_DEFAULT_ITERATIONS
+                                  : cfg->max_bench_iterations,
+    };
+    return limits;
+}
+
+/* --bench: the same validation, workload and JSON as GET /bench. */
+static int run_bench_command(const struct config *cfg, const struct config_command *cmd,
+                             const struct build_info *build)
+{
+    struct param_pair pairs[2];
+    size_t count = 0;
+    if (cmd->bench_threads != NULL) {
+        pairs[count++] =
+            (struct param_pair){"threads", cmd->bench_threads, strlen(cmd->bench_threads)};
+    }
+    if (cmd->bench_iterations != NULL) {
+        pairs[count++] =
+            (struct param_pair){"iterations", cmd->bench_iterations, strlen(cmd->bench_iterations)};
+    }
+    struct bench_limits limits = bench_limits_from(cfg);
+    struct bench_params params;
+    struct bench_params_error error;
+    if (!bench_params_parse(pairs, count, &limits, &params, &error)) {
+        fprintf(stderr, "tinyserver: --bench: %s\n", error.message);
+        return EXIT_USAGE;
+    }
+    struct bench_result result;
+    enum bench_status status = bench_run(&params, NULL, &result);
+    if (status != BENCH_OK) {
+        fprintf(stderr, "tinyserver: %s\n", bench_status_message(status));
+        return EXIT_RUNTIME_FAILURE;
+    }
+    char *json = json_bench_result(&result, build);
+    if (json == NULL) {
+        fprintf(stderr, "tinyserver: out of memory\n");
+        return EXIT_RUNTIME_FAILURE;
+    }
+    fputs(json, stdout);
+    free(json);
+    return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_RUNTIME_FAILURE;
+}
+
+/* Signals are blocked in every thread (threads inherit the mask, so this
+ * runs before any is created) and collected with sigwait() by main alone.
+ * Installing a handler as well matters when running as PID 1 in a
+ * container: the kernel drops signals whose action is the default there. */
+static void ignore_signal(int signo)
+{
+    (void)signo;
+}
+
+static bool take_over_signals(sigset_t *stop_signals)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = ignore_signal;
+    sigemptyset(&action.sa_mask);
+    sigemptyset(stop_signals);
+    sigaddset(stop_signals, SIGTERM);
+    sigaddset(stop_signals, SIGINT);
+    /* A client that disconnects mid-response must not kill the process. */
+    return signal(SIGPIPE, SIG_IGN) != SIG_ERR && sigaction(SIGTERM, &action, NULL) == 0 &&
+           sigaction(SIGINT, &action, NULL) == 0 &&
+           pthread_sigmask(SIG_BLOCK, stop_signals, NULL) == 0;
+}
+
+static void shut_down(struct http_server *server, struct app *app, const struct logger *log,
+                      unsigned grace_s)
+{
+    http_server_begin_shutdown(server);
+    if (!http_server_wait_idle(server, grace_s * 1000u)) {
+        log_message(log, LOG_WARN, "grace period of %us over; cancelling running benchmarks",
+                    grace_s);
+        app_cancel_benches(app);
+        if (!http_server_wait_idle(server, CANCELLED_BENCH_WAIT_MS)) {
+            log_message(log, LOG_WARN, "closing connections with requests still in flight");
+        }
+    }
+    http_server_stop(server);
+    log_message(log, LOG_INFO, "stopped");
+}
+
+static int serve(const struct config *cfg, const struct build_info *build)
+{
+    struct logger log = {.fd = STDOUT_FILENO, .min_level = (enum log_level)cfg->log_level};
+    char err[ERROR_MAX];
+    if (!build->allocator_verified) {
+        log_message(&log, LOG_ERROR, "%s does not own %s(); refusing to start",
+                    build->allocator.name, build->allocator_failure);
+        return EXIT_RUNTIME_FAILURE;
+    }
+    sigset_t stop_signals;
+    if (!take_over_signals(&stop_signals)) {
+        log_message(&log, LOG_ERROR, "cannot install signal handling");
+        return EXIT_RUNTIME_FAILURE;
+    }
+    struct bench_limits limits = bench_limits_from(cfg);
+    struct app app;
+    app_init(&app, build, &log, &limits, cfg->max_concurrent_bench);
+
+    struct http_server_options options = {
+        .bind = cfg->bind,
+        .port = cfg->port,
+        .threads = cfg->http_threads != 0 ? cfg->http_threads : cpus_available(),
+        .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .connection_timeout_s = cfg->connection_timeout_s,
+    };
+    size_t route_count;
+    const struct http_route *routes = routes_table(&route_count);
+    struct http_server *server =
+        http_server_start(&options, routes, route_count, &app, &log, err, sizeof(err));
+    if (server == NULL) {
+        log_message(&log, LOG_ERROR, "%s", err);
+        return EXIT_RUNTIME_FAILURE;
+    }
+    char version[256];
+    char settings[DESCRIBE_MAX];
+    build_info_version_line(build, version, sizeof(version));
+    config_describe(cfg, settings, sizeof(settings));
+    log_message(&log, LOG_INFO,
+                "%s listening on %s:%u; http worker threads %u; bench default threads %u; %s",
+                version, cfg->bind, cfg->port, options.threads, limits.default_threads, settings);
+
+    int signo = 0;
+    while (sigwait(&stop_signals, &signo) != 0) {
+        /* sigwait only fails for an invalid set; retry rather than exit */
+    }
+    log_message(&log, LOG_INFO, "received %s; shutting down (grace %us)",
+                signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
+    shut_down(server, &app, &log, cfg->shutdown_grace_s);
+    return EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[])
+{
+    struct config cfg;
+    struct config_command cmd;
+    char err[ERROR_MAX];
+    if (!config_load(&cfg, &cmd, argc, argv, err, sizeof(err))) {
+        fprintf(stderr, "tinyserver: %s\n", err);
+        return EXIT_USAGE;
+    }
+    struct build_info build;
+    char version[256];
+    switch (cmd.kind) {
+    case CONFIG_COMMAND_HELP:
+        config_print_help(stdout, "tinyserver");
+        return EXIT_SUCCESS;
+    case CONFIG_COMMAND_HELP_MARKDOWN:
+        config_print_markdown(stdout);
+        return EXIT_SUCCESS;
+    case CONFIG_COMMAND_VERSION:
+        build_info_collect(&build);
+        build_info_version_line(&build, version, sizeof(version));
+        puts(version);
+        return EXIT_SUCCESS;
+    case CONFIG_COMMAND_HEALTHCHECK:
+        if (!healthcheck_run(cfg.bind, cfg.port, err, sizeof(err))) {
+            fprintf(stderr, "tinyserver: healthcheck failed: %s\n", err);
+            return EXIT_RUNTIME_FAILURE;
+        }
+        return EXIT_SUCCESS;
+    case CONFIG_COMMAND_BENCH:
+        build_info_collect(&build);
+        return run_bench_command(&cfg, &cmd, &build);
+    case CONFIG_COMMAND_SERVE:
+        build_info_collect(&build);
+        return serve(&cfg, &build);
+    }
+    return EXIT_USAGE;
+}

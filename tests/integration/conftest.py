@@ -1,0 +1,413 @@
+"""Fixtures for the integration tests: the real tinyserver binary, started
+on a free port, driven with curl.
+
+Environment:
+  TINYSERVER_BIN  binary under test (default: <repo>/build/src/tinyserver)
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("TINYSERVER_BIN", REPO / "build" / "src" / "tinyserver"))
+
+# The configuration contract: every option as (flag, environment variable).
+CONFIG_OPTIONS = [
+    ("--bind", "BIND"),
+    ("--port", "PORT"),
+    ("--http-threads", "HTTP_THREADS"),
+    ("--max-connections", "MAX_CONNECTIONS"),
+    ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
+    ("--connection-timeout", "CONNECTION_TIMEOUT"),
+    ("--max-concurrent-bench", "MAX_CONCURRENT_BENCH"),
+    ("--max-bench-threads", "MAX_BENCH_THREADS"),
+    ("--max-bench-iterations", "MAX_BENCH_ITERATIONS"),
+    ("--shutdown-grace", "SHUTDOWN_GRACE"),
+    ("--log-level", "LOG_LEVEL"),
+]
+
+# Generous limits that only keep a broken server from hanging the suite;
+# nothing is asserted about how fast anything is.
+STARTUP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 90.0
+CURL_TIMEOUT_S = 60.0
+POLL_INTERVAL_S = 0.02
+
+# How long the "long" benchmark should run. Long enough that several
+# requests fit comfortably inside it; the iteration count is calibrated
+# against this machine once per session.
+LONG_BENCH_TARGET_S = 2.5
+LONG_BENCH_THREADS = 2
+
+
+def clean_env(extra=None):
+    """The test environment minus anything the server would read as
+    configuration, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in {e for _, e in CONFIG_OPTIONS}}
+    env.update(extra or {})
+    return env
+
+
+def run_binary(*args, env=None, timeout=30):
+    """Runs the binary to completion (one-shot commands)."""
+    return subprocess.run([str(BINARY), *args], capture_output=True, text=True,
+                          env=clean_env(env), timeout=timeout)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def available_cpus():
+    """What the server should use as its default thread count: the affinity
+    mask, lowered by a cgroup CPU quota if one applies to this process."""
+    cpus = len(os.sched_getaffinity(0))
+    quota = _cgroup_cpu_quota()
+    return min(cpus, quota) if quota else cpus
+
+
+def _cgroup_cpu_quota():
+    limits = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hid, controllers, path = line.split(":", 2)
+        if hid == "0" and controllers == "":
+            roots, reader = [Path("/sys/fs/cgroup")], _v2_quota
+        elif "cpu" in controllers.split(","):
+            roots = [Path("/sys/fs/cgroup/cpu,cpuacct"), Path("/sys/fs/cgroup/cpu")]
+            reader = _v1_quota
+        else:
+            continue
+        parts = [p for p in path.split("/") if p]
+        for root in roots:
+            for depth in range(len(parts), -1, -1):
+                limit = reader(root.joinpath(*parts[:depth]))
+                if limit:
+                    limits.append(limit)
+    return min(limits) if limits else None
+
+
+def _ceil_cpus(quota, period):
+    return max(1, -(-quota // period)) if period > 0 else None
+
+
+def _v2_quota(directory):
+    try:
+        quota, period = (directory / "cpu.max").read_text().split()
+        return None if quota == "max" else _ceil_cpus(int(quota), int(period))
+    except (OSError, ValueError):
+        return None
+
+
+def _v1_quota(directory):
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return _ceil_cpus(quota, period) if quota > 0 else None
+
+
+class CurlResult(NamedTuple):
+    status: int  # 0 when curl got no HTTP response at all
+    headers: dict  # lower-case name -> value (last one wins)
+    json: Optional[object]  # parsed body, None when empty or not JSON
+    body: bytes
+    returncode: int  # curl's exit status
+    stderr: str
+    size_download: int  # body bytes curl read off the wire (0 for -I)
+
+    def describe(self):
+        return (f"curl rc={self.returncode} status={self.status} headers={self.headers} "
+                f"body={self.body[:400]!r} stderr={self.stderr.strip()!r}")
+
+
+def _parse_headers(dump):
+    """Takes the last header block of a `curl -D -` dump (an interim
+    `100 Continue` block may come first)."""
+    blocks = [b for b in re.split(r"\r?\n\r?\n", dump) if b.startswith("HTTP/")]
+    if not blocks:
+        return 0, {}
+    lines = blocks[-1].splitlines()
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+# Separates curl's --write-out text from the header dump on stdout.
+SIZE_MARK = "\n__size_download="
+
+
+def curl_command(url, *extra, timeout=CURL_TIMEOUT_S, body_path=os.devnull):
+    return ["curl", "-sS", "--max-time", str(timeout), "-D", "-", "-o", str(body_path),
+            "-w", SIZE_MARK + "%{size_download}\n", *extra, url]
+
+
+def curl_finish(proc_stdout, proc_stderr, returncode, body_path):
+    body = Path(body_path).read_bytes() if Path(body_path).exists() else b""
+    dump, mark, size = proc_stdout.rpartition(SIZE_MARK)
+    if not mark:
+        dump, size = proc_stdout, ""
+    status, headers = _parse_headers(dump)
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    return CurlResult(status, headers, parsed, body, returncode, proc_stderr,
+                      int(size.strip() or 0))
+
+
+class Curl:
+    """Runs curl with the response body in a scratch file."""
+
+    def __init__(self, scratch):
+        self.scratch = scratch
+        self.counter = 0
+
+    def _body_path(self):
+        self.counter += 1
+        return self.scratch / f"curl-body-{os.getpid()}-{self.counter}"
+
+    def __call__(self, url, *extra, timeout=CURL_TIMEOUT_S):
+        body_path = self._body_path()
+        proc = subprocess.run(curl_command(url, *extra, timeout=timeout, body_path=body_path),
+                              capture_output=True, text=True, timeout=timeout + 10)
+        return curl_finish(proc.stdout, proc.stderr, proc.returncode, body_path)
+
+    def start(self, url, *extra, timeout=CURL_TIMEOUT_S):
+        """Starts curl in the background; call .result() on the handle."""
+        return BackgroundCurl(curl_command(url, *extra, timeout=timeout,
+                                           body_path=self._body_path()), timeout)
+
+
+class BackgroundCurl:
+    def __init__(self, cmd, timeout):
+        self.body_path = cmd[cmd.index("-o") + 1]
+        self.timeout = timeout
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def result(self):
+        out, err = self.proc.communicate(timeout=self.timeout + 10)
+        return curl_finish(out, err, self.proc.returncode, self.body_path)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+class Server:
+    """One tinyserver process listening on 127.0.0.1:<free port>."""
+
+    def __init__(self, workdir, args, env):
+        self.workdir = workdir
+        self.args = list(args)
+        self.env = dict(env or {})
+        self.proc = None
+        self.port = None
+        self.stopped_by_test = False
+        self.stdout_path = workdir / "stdout.log"
+        self.stderr_path = workdir / "stderr.log"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self):
+        # The port is free when picked but another process could take it
+        # before the server binds; retry on that one failure only.
+        for _ in range(3):
+            self.port = free_port()
+            with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+                self.proc = subprocess.Popen(
+                    [str(BINARY), "--bind", "127.0.0.1", "--port", str(self.port), *self.args],
+                    stdout=out, stderr=err, env=clean_env(self.env))
+            if self._wait_healthy():
+                return self
+            if self.proc.poll() is None or "in use" not in self.output():
+                break
+        self.kill()
+        pytest.fail(f"server did not become healthy within {STARTUP_TIMEOUT_S}s "
+                    f"(exit {self.proc.returncode}); output:\n{self.output()}")
+
+    def _wait_healthy(self):
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            probe = subprocess.run(
+                ["curl", "-s", "-o", os.devnull, "-w", "%{http_code}", "--max-time", "1",
+                 self.url + "/healthz"], capture_output=True, text=True)
+            if probe.stdout == "200":
+                return True
+            time.sleep(POLL_INTERVAL_S)
+        return False
+
+    def stdout(self):
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def output(self):
+        return self.stdout() + self.stderr()
+
+    def stop(self, signo=signal.SIGTERM):
+        """Sends `signo` and returns the exit status (kills and fails if the
+        server does not exit)."""
+        self.stopped_by_test = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signo)
+        try:
+            return self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"server ignored {signal.Signals(signo).name} for {STOP_TIMEOUT_S}s; "
+                        f"output:\n{self.output()}")
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def thread_count(self):
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+        raise AssertionError("no Threads: line in /proc status")
+
+    def wait_for_threads(self, at_least, while_running=(), timeout=STARTUP_TIMEOUT_S):
+        """Waits until the process has at least `at_least` threads: the way
+        to observe, without touching the server, that a benchmark has
+        started (it adds one job thread plus its worker threads)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.thread_count() >= at_least:
+                return
+            for handle in while_running:
+                assert handle.running(), f"request ended early: {handle.result().describe()}"
+            time.sleep(POLL_INTERVAL_S)
+        pytest.fail(f"server never reached {at_least} threads (has {self.thread_count()})")
+
+    def wait_for_log(self, pattern, timeout=STARTUP_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.stdout(), re.MULTILINE):
+                return
+            time.sleep(POLL_INTERVAL_S)
+        pytest.fail(f"no log line matching {pattern!r}; stdout:\n{self.stdout()}")
+
+    def finish(self):
+        """Teardown: a server the test left running must stop cleanly on
+        SIGTERM; one that exited on its own must have exited with 0."""
+        if self.proc is None or self.stopped_by_test:
+            self.kill()
+            return
+        if self.proc.poll() is not None:
+            rc = self.proc.returncode
+            assert rc == 0, f"server exited by itself with {rc}; output:\n{self.output()}"
+            return
+        rc = self.stop()
+        assert rc == 0, f"server exited with {rc} on SIGTERM; output:\n{self.output()}"
+
+
+def _server_factory(base_dir):
+    started = []
+
+    def start(*args, env=None):
+        workdir = base_dir / f"server{len(started)}"
+        workdir.mkdir()
+        server = Server(workdir, args, env)
+        started.append(server)
+        return server.start()
+
+    return start, started
+
+
+def _finish_all(started):
+    errors = []
+    for server in started:
+        try:
+            server.finish()
+        except AssertionError as e:  # stop every server before reporting
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Factory: server(*extra_args, env={...}) -> a healthy Server. Each is
+    stopped with SIGTERM at teardown, which must yield exit status 0."""
+    start, started = _server_factory(tmp_path)
+    yield start
+    _finish_all(started)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory):
+    """One default server for a module whose tests do not change its state."""
+    start, started = _server_factory(tmp_path_factory.mktemp("shared"))
+    yield start()
+    _finish_all(started)
+
+
+@pytest.fixture
+def curl(tmp_path):
+    return Curl(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def long_bench_iterations():
+    """Iterations per thread that make a LONG_BENCH_THREADS run take about
+    LONG_BENCH_TARGET_S here, measured with the binary's own --bench."""
+    probe = 5_000_000
+    result = run_binary("--bench", "--threads", str(LONG_BENCH_THREADS),
+                        "--iterations", str(probe), "--max-bench-iterations", str(probe))
+    assert result.returncode == 0, result.stderr
+    elapsed_s = max(json.loads(result.stdout)["elapsed_ms"] / 1000.0, 1e-3)
+    return max(probe, min(int(probe * LONG_BENCH_TARGET_S / elapsed_s), 1_000_000_000))
+
+
+# Lets a server accept the calibrated long runs.
+LONG_BENCH_ARGS = ("--max-bench-iterations", "1000000000")
+
+
+def project_version():
+    """The version the build should report: meson.build's project() version."""
+    text = (REPO / "meson.build").read_text()
+    match = re.search(r"project\([^)]*?\bversion:\s*'([^']+)'", text, re.DOTALL)
+    assert match, "no version in meson.build's project()"
+    return match.group(1)
+
+
+def assert_json_error(result, status):
+    """An error answer: the status, a JSON content type and a non-empty
+    "error" string."""
+    assert result.status == status, result.describe()
+    assert result.headers.get("content-type") == "application/json", result.describe()
+    assert isinstance(result.json, dict), result.describe()
+    assert isinstance(result.json.get("error"), str) and result.json["error"], result.describe()

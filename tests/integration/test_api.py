@@ -1,0 +1,155 @@
+"""The HTTP API as a client sees it: endpoints, methods, errors, keep-alive."""
+import socket
+import subprocess
+
+import pytest
+
+from conftest import CURL_TIMEOUT_S, assert_json_error, available_cpus, project_version
+
+ROUTES = ["/", "/healthz", "/bench"]
+# HEAD /bench runs a benchmark too; keep that one small.
+HEAD_TARGETS = ["/", "/healthz", "/bench?threads=1&iterations=10"]
+BENCH_DEFAULT_ITERATIONS = 100000
+BENCH_MAX_THREADS_DEFAULT = 256
+EXPECTED_ALLOCATOR = {"name": "mimalloc", "version": "2.0.9", "secure": False}
+
+
+def assert_json_ok(result):
+    assert result.status == 200, result.describe()
+    assert result.headers.get("content-type") == "application/json", result.describe()
+    assert isinstance(result.json, dict), result.describe()
+    return result.json
+
+
+def test_index_describes_service_and_build(shared_server, curl):
+    body = assert_json_ok(curl(shared_server.url + "/"))
+    assert body["name"] == "tinyserver"
+    assert body["version"] == project_version()
+    build = body["build"]
+    assert build["static"] is True
+    assert build["libc"] == "musl"
+    assert build["allocator"] == EXPECTED_ALLOCATOR
+    assert build["allocator_override_verified"] is True
+    paths = {endpoint["path"]: endpoint for endpoint in body["endpoints"]}
+    assert set(ROUTES) <= set(paths), paths
+    for route in ROUTES:
+        assert paths[route]["methods"] == "GET, HEAD", paths[route]
+
+
+def test_healthz(shared_server, curl):
+    assert assert_json_ok(curl(shared_server.url + "/healthz")) == {"status": "ok"}
+
+
+def assert_bench_result(body, threads, iterations):
+    assert body["threads"] == threads
+    assert body["iterations"] == iterations
+    assert body["operations"] == threads * iterations
+    # Every iteration adds exactly 1 (see bench.c), so the counter proves
+    # each thread did all of its iterations.
+    assert body["total_counter"] == threads * iterations
+    assert body["elapsed_ms"] > 0
+    assert body["ops_per_sec"] > 0
+    assert body["allocator"] == EXPECTED_ALLOCATOR
+    assert body["libc"] == "musl"
+
+
+def test_bench_defaults(shared_server, curl):
+    body = assert_json_ok(curl(shared_server.url + "/bench"))
+    expected_threads = min(available_cpus(), BENCH_MAX_THREADS_DEFAULT)
+    assert_bench_result(body, expected_threads, BENCH_DEFAULT_ITERATIONS)
+
+
+def test_bench_echoes_parameters(shared_server, curl):
+    body = assert_json_ok(curl(shared_server.url + "/bench?threads=3&iterations=5000"))
+    assert_bench_result(body, 3, 5000)
+
+
+@pytest.mark.parametrize("target", HEAD_TARGETS)
+def test_head_answers_like_get_without_body(shared_server, curl, target):
+    head = curl(shared_server.url + target, "-I")
+    assert head.status == 200, head.describe()
+    assert head.headers.get("content-type") == "application/json", head.describe()
+    assert head.size_download == 0, head.describe()
+    if not target.startswith("/bench"):  # bench bodies vary in length
+        get = curl(shared_server.url + target)
+        assert int(head.headers["content-length"]) == len(get.body), (head.describe(),
+                                                                      get.describe())
+
+
+def read_until_closed(sock):
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_head_sends_no_body_bytes(shared_server):
+    """curl stops reading after HEAD's headers, so it cannot see stray body
+    bytes. Pipelining a GET behind the HEAD on one connection can: the GET's
+    status line must follow the HEAD's header block immediately. (Raw socket:
+    curl does not pipeline.)"""
+    request = (b"HEAD /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+               b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", shared_server.port),
+                                  timeout=CURL_TIMEOUT_S) as sock:
+        sock.sendall(request)
+        reply = read_until_closed(sock)
+    head, sep, rest = reply.partition(b"\r\n\r\n")
+    assert sep and head.startswith(b"HTTP/1.1 200 "), reply
+    assert b"content-length: 16" in head.lower(), reply
+    assert rest.startswith(b"HTTP/1.1 200 "), reply
+    assert rest.endswith(b'\r\n\r\n{"status":"ok"}\n'), reply
+
+
+@pytest.mark.parametrize("path", ["/nope", "/healthz/", "/HEALTHZ", "/bench/1", "//"])
+def test_unknown_path_is_404_json(shared_server, curl, path):
+    assert_json_error(curl(shared_server.url + path), 404)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_wrong_method_is_405_with_allow(shared_server, curl, route, method):
+    result = curl(shared_server.url + route, "-X", method)
+    assert_json_error(result, 405)
+    assert result.headers.get("allow") == "GET, HEAD", result.describe()
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_body_on_get_is_413_json(shared_server, curl, route):
+    result = curl(shared_server.url + route, "-X", "GET", "--data-binary", "hello")
+    assert_json_error(result, 413)
+
+
+def test_body_with_wrong_method_gets_json_error(shared_server, curl):
+    result = curl(shared_server.url + "/healthz", "-X", "POST", "--data-binary", "hello")
+    assert result.status in (405, 413), result.describe()
+    assert_json_error(result, result.status)
+
+
+@pytest.mark.parametrize("fragment", [
+    b"GET /healthz HTTP/1.1\r\nHost",  # cut inside the headers
+    b"GET /heal",  # cut inside the request line
+    b"\x00\xff\x16\x03\x01garbage\r\n\r\n",  # not HTTP at all
+], ids=["cut-headers", "cut-request-line", "garbage"])
+def test_broken_request_leaves_server_healthy(shared_server, curl, fragment):
+    """A client that sends part of a request (or junk) and hangs up must not
+    disturb anyone else. (Raw socket: curl only sends whole requests.)"""
+    # Hang up without reading: after a half-close, libmicrohttpd now and
+    # then keeps such a connection until --connection-timeout.
+    with socket.create_connection(("127.0.0.1", shared_server.port),
+                                  timeout=CURL_TIMEOUT_S) as sock:
+        sock.sendall(fragment)
+    health = curl(shared_server.url + "/healthz")
+    assert health.status == 200 and health.json == {"status": "ok"}, health.describe()
+
+
+def test_keep_alive_reuses_connection(shared_server):
+    urls = [shared_server.url + "/healthz", shared_server.url + "/"]
+    proc = subprocess.run(["curl", "-sS", "-v", "--max-time", str(CURL_TIMEOUT_S),
+                           "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}\n", *urls],
+                          capture_output=True, text=True, timeout=CURL_TIMEOUT_S + 10)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["200", "200"], proc.stdout
+    assert "Re-using existing connection" in proc.stderr, proc.stderr

@@ -1,0 +1,146 @@
+"""Facts about the built binary: fully static, mimalloc owns malloc and
+friends, the benchmark loop really calls malloc/free, the stripped build is
+small. These read the files; nothing is executed."""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BINARY
+
+MAP_FILE = BINARY.parent / "tinyserver.map"
+STRIPPED = BINARY.parent / "tinyserver-stripped"
+STRIPPED_MAX_BYTES = 1024 * 1024
+ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc", "aligned_alloc",
+                       "posix_memalign", "memalign", "malloc_usable_size"]
+ALLOCATOR_OBJECT = re.compile(r"(^|/)mimalloc(-secure)?\.o$")
+BENCH_LOOP_FUNCTION = "bench_worker_main"
+
+
+def tool(name, *args):
+    assert shutil.which(name), f"{name} is needed for this test (binutils / file)"
+    proc = subprocess.run([name, *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"{name} {args}: {proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def symbols():
+    """name -> list of (address, nm type) for every defined symbol."""
+    table = {}
+    for line in tool("nm", "--defined-only", str(BINARY)).splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            address, kind, name = parts
+            table.setdefault(name, []).append((int(address, 16), kind))
+    assert table, "nm found no symbols: is the binary stripped?"
+    return table
+
+
+def parse_map_sections(text):
+    """(start, size, object file) of every input section the linker placed,
+    from a GNU ld map. An input section is listed as ' .name ADDR SIZE FILE',
+    with the name alone on the line before when it is too long."""
+    _, found, placed = text.partition("Linker script and memory map")
+    assert found, "not a GNU ld map file"
+    sections = []
+    pending_name = False
+    for line in placed.splitlines():
+        alone = re.match(r"^ \.\S+$", line)
+        if alone:
+            pending_name = True
+            continue
+        full = re.match(r"^ \.\S+\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$", line)
+        continued = pending_name and re.match(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$",
+                                              line)
+        pending_name = False
+        match = full or continued
+        if match:
+            start, size = int(match.group(1), 16), int(match.group(2), 16)
+            if start and size:
+                sections.append((start, size, match.group(3).strip()))
+    return sections
+
+
+def test_no_interpreter_and_no_dynamic_section():
+    headers = tool("readelf", "-lW", str(BINARY))
+    assert "LOAD" in headers, headers  # really the program header table
+    assert "INTERP" not in headers, headers
+    assert "There is no dynamic section in this file." in tool("readelf", "-d", str(BINARY))
+
+
+def test_file_says_statically_linked():
+    description = tool("file", "-b", str(BINARY))
+    assert "statically linked" in description, description
+
+
+def test_mimalloc_is_linked(symbols):
+    assert "mi_malloc" in symbols, "no mi_malloc: mimalloc is not linked"
+    assert all(kind == "T" for _, kind in symbols["mi_malloc"]), symbols["mi_malloc"]
+
+
+@pytest.mark.parametrize("name", ALLOCATOR_FUNCTIONS)
+def test_allocator_function_is_mimallocs(symbols, name):
+    """Each allocator entry point is defined exactly once, as global text,
+    and its code comes from mimalloc's object file.
+
+    Why the map file rather than comparing addresses with mi_* symbols:
+    mimalloc makes some entry points aliases (malloc == mi_malloc, free ==
+    mi_free at the same address) but others small wrapper functions
+    (posix_memalign, memalign, aligned_alloc have addresses of their own), so
+    address equality cannot cover all of them. The linker's map records
+    which object file supplied the section at each address; if the address
+    nm gives lies inside a section placed from mimalloc.o, mimalloc's code is
+    what runs, whatever the symbol's aliasing."""
+    assert name in symbols, f"{name} is not defined in the binary"
+    definitions = symbols[name]
+    assert len(definitions) == 1, definitions
+    address, kind = definitions[0]
+    assert kind == "T", f"{name} is '{kind}', expected global text 'T'"
+    assert MAP_FILE.exists(), f"missing {MAP_FILE}"
+    sections = parse_map_sections(MAP_FILE.read_text())
+    owners = [obj for start, size, obj in sections if start <= address < start + size]
+    assert len(owners) == 1, f"{name} at {address:#x} is in {owners}"
+    assert ALLOCATOR_OBJECT.search(owners[0]), f"{name} at {address:#x} comes from {owners[0]}"
+
+
+@pytest.mark.parametrize("name", ["malloc", "free"])
+def test_malloc_and_free_are_mimalloc_aliases(symbols, name):
+    # The direct form of the proof, for the entry points mimalloc aliases.
+    ours, theirs = symbols.get(name), symbols.get("mi_" + name)
+    assert ours and theirs, f"{name}: {ours}, mi_{name}: {theirs}"
+    assert ours[0][0] == theirs[0][0], f"{name} at {ours[0][0]:#x}, mi_{name} at {theirs[0][0]:#x}"
+
+
+def test_bench_loop_calls_malloc_and_free(symbols):
+    """The workload's loop keeps its malloc and free calls.
+
+    bench_worker_main is static; if the compiler had renamed it (e.g. an
+    .isra/.constprop clone) the clone is disassembled instead. Calls are
+    matched by target address, not by the name objdump prints: free is an
+    alias of mi_free and of C++ operator delete, and objdump labels the
+    target with whichever alias it picks (here <_ZdaPv>)."""
+    names = [n for n in symbols if re.fullmatch(rf"{BENCH_LOOP_FUNCTION}(\.\w+)*", n)]
+    assert names, f"no {BENCH_LOOP_FUNCTION} (or clone of it) in the symbol table"
+    targets = set()
+    for name in names:
+        listing = tool("objdump", "-d", "--no-show-raw-insn", f"--disassemble={name}",
+                       str(BINARY))
+        assert f"<{name}>:" in listing, listing[:2000]
+        targets |= {int(a, 16) for a in re.findall(r"\bcall\s+([0-9a-f]+) <", listing)}
+    for callee in ["malloc", "free"]:
+        address = symbols[callee][0][0]
+        assert address in targets, (f"{BENCH_LOOP_FUNCTION} never calls {callee} "
+                                    f"({address:#x}); call targets: "
+                                    f"{sorted(hex(t) for t in targets)}")
+
+
+def test_stripped_binary_is_small_and_static():
+    assert STRIPPED.exists(), f"missing {STRIPPED}"
+    size = STRIPPED.stat().st_size
+    print(f"\n{STRIPPED}: {size} bytes ({size / 1024:.1f} KiB)")
+    assert size < STRIPPED_MAX_BYTES, f"{size} bytes"
+    description = tool("file", "-b", str(STRIPPED))
+    assert "statically linked" in description and ", stripped" in description, description
+    assert "INTERP" not in tool("readelf", "-lW", str(STRIPPED))

@@ -1,0 +1,35 @@
+"""The README is the contract: its configuration table must be exactly what
+the option table generates, and the commands it promises must exist."""
+import os
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("TINYSERVER_BIN", REPO / "build" / "src" / "tinyserver"))
+
+
+def test_readme_configuration_table_matches_the_option_table():
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"<!-- config-table:begin -->\n(.*?)<!-- config-table:end -->", readme, re.S)
+    assert match, "README lacks the config-table markers"
+    generated = subprocess.run([str(BINARY), "--help-markdown"], check=True,
+                               capture_output=True, text=True).stdout
+    assert match.group(1) == generated
+
+
+def test_readme_names_the_two_commands_and_ci_runs_the_test_one():
+    readme = (REPO / "README.md").read_text()
+    assert "scripts/serve.sh" in readme and "scripts/test.sh" in readme
+    for script in ("scripts/serve.sh", "scripts/test.sh"):
+        assert os.access(REPO / script, os.X_OK), script
+    assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_flag_in_help_has_an_environment_variable():
+    help_text = subprocess.run([str(BINARY), "--help"], check=True, capture_output=True,
+                               text=True).stdout
+    options = re.findall(r"^  (--[a-z-]+) \S+\s+([A-Z_]+)\s+default", help_text, re.M)
+    assert len(options) >= 10
+    for flag, env in options:
+        assert env == flag[2:].upper().replace("-", "_"), (flag, env)

@@ -1,0 +1,219 @@
+"""Process behaviour: signals, graceful shutdown, startup failures, the
+one-shot commands (--help, --version, --bench, --healthcheck) and logging."""
+import json
+import re
+import signal
+import socket
+
+import pytest
+
+from conftest import (CONFIG_OPTIONS, LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S,
+                      assert_json_error, free_port, project_version, run_binary)
+
+EXIT_RUNTIME_FAILURE = 1
+EXIT_USAGE = 2
+STOPPED_LINE = r"^\S+ info stopped$"
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_cleanly(server, signo):
+    srv = server()
+    assert srv.stop(signo) == 0, srv.output()
+    assert re.search(STOPPED_LINE, srv.stdout(), re.MULTILINE), srv.stdout()
+    assert f"received {signo.name}" in srv.stdout()
+
+
+def start_long_bench(srv, curl, iterations):
+    base = srv.thread_count()
+    handle = curl.start(f"{srv.url}/bench?threads={LONG_BENCH_THREADS}&iterations={iterations}")
+    srv.wait_for_threads(base + 1 + LONG_BENCH_THREADS, while_running=[handle])
+    return handle
+
+
+def test_sigterm_lets_running_bench_finish(server, curl, long_bench_iterations):
+    # A grace far longer than the calibrated run, however loaded the
+    # machine was when it was calibrated.
+    srv = server("--shutdown-grace", "60", *LONG_BENCH_ARGS)
+    long_run = start_long_bench(srv, curl, long_bench_iterations)
+    assert srv.stop(signal.SIGTERM) == 0, srv.output()
+    result = long_run.result()
+    assert result.status == 200, result.describe()
+    assert result.json["total_counter"] == LONG_BENCH_THREADS * long_bench_iterations
+    assert result.headers.get("connection") == "close", result.describe()
+    assert re.search(STOPPED_LINE, srv.stdout(), re.MULTILINE), srv.stdout()
+
+
+def test_sigterm_with_zero_grace_cancels_bench(server, curl, long_bench_iterations):
+    srv = server("--shutdown-grace", "0", *LONG_BENCH_ARGS)
+    long_run = start_long_bench(srv, curl, long_bench_iterations)
+    assert srv.stop(signal.SIGTERM) == 0, srv.output()
+    result = long_run.result()
+    assert_json_error(result, 503)
+    assert "cancel" in result.json["error"], result.describe()
+    assert re.search(STOPPED_LINE, srv.stdout(), re.MULTILINE), srv.stdout()
+
+
+def test_port_in_use_fails_with_message(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_binary("--bind", "127.0.0.1", "--port", str(port),
+                            timeout=STARTUP_TIMEOUT_S)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert str(port) in output, output
+    assert "in use" in output.lower(), output
+
+
+INVALID_CONFIGS = [
+    (["--port", "0"], {}, "--port"),
+    (["--port", "65536"], {}, "--port"),
+    (["--port", "abc"], {}, "--port"),
+    (["--port"], {}, "--port"),
+    ([], {"PORT": "abc"}, "PORT"),
+    ([], {"MAX_CONCURRENT_BENCH": "0"}, "MAX_CONCURRENT_BENCH"),
+    ([], {"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    (["--bogus"], {}, "--bogus"),
+    (["--bogus=1"], {}, "--bogus"),
+    (["stray"], {}, "stray"),
+    (["--threads", "2"], {}, "--threads"),  # only with --bench
+]
+
+
+@pytest.mark.parametrize("args, env, named", [
+    pytest.param(args, env, named,
+                 id=" ".join(args + [f"{k}={v}" for k, v in env.items()]))
+    for args, env, named in INVALID_CONFIGS])
+def test_invalid_config_exits_2_naming_it(args, env, named):
+    # A bad value must never get as far as listening; the timeout only
+    # catches a server that wrongly started.
+    result = run_binary(*args, env=env, timeout=STARTUP_TIMEOUT_S)
+    assert result.returncode == EXIT_USAGE, (result.returncode, result.stdout, result.stderr)
+    assert named in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args, env, named", [
+    (["--bind", "nonsense"], {}, "--bind"),
+    (["--bind", "999.1.1.1"], {}, "--bind"),
+    ([], {"BIND": "nonsense"}, "BIND"),
+], ids=["--bind nonsense", "--bind 999.1.1.1", "BIND=nonsense"])
+def test_invalid_bind_address_exits_2_naming_it(args, env, named):
+    result = run_binary(*args, "--port", str(free_port()), env=env, timeout=STARTUP_TIMEOUT_S)
+    assert result.returncode == EXIT_USAGE, (result.returncode, result.stdout, result.stderr)
+    assert named in result.stderr, result.stderr
+
+
+def test_help_lists_every_option():
+    result = run_binary("--help")
+    assert result.returncode == 0, result.stderr
+    for flag, env in CONFIG_OPTIONS:
+        assert re.search(rf"^\s+{re.escape(flag)}\b.*\b{env}\b", result.stdout, re.MULTILINE), (
+            f"{flag}/{env} missing from --help:\n{result.stdout}")
+    for command in ["--bench", "--threads", "--iterations", "--healthcheck", "--version"]:
+        assert command in result.stdout, command
+
+
+def test_version_is_one_line():
+    result = run_binary("--version")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    assert project_version() in lines[0]
+    assert "musl" in lines[0] and "mimalloc" in lines[0], lines[0]
+
+
+def test_bench_command_prints_same_json_as_endpoint(server, curl):
+    result = run_binary("--bench", "--threads", "2", "--iterations", "1000")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["threads"] == 2 and body["iterations"] == 1000
+    assert body["total_counter"] == 2000 and body["operations"] == 2000
+    srv = server()
+    http = curl(srv.url + "/bench?threads=1&iterations=10")
+    assert http.status == 200, http.describe()
+
+    def shape(value):  # keys and JSON types, recursively
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return "number"
+        return type(value).__name__
+
+    assert shape(body) == shape(http.json)
+
+
+@pytest.mark.parametrize("args", [
+    ["--threads", "0"], ["--iterations", "0"], ["--threads", "abc"], ["--threads", "257"],
+])
+def test_bench_command_rejects_bad_parameters(args):
+    result = run_binary("--bench", *args)
+    assert result.returncode == EXIT_USAGE, (result.stdout, result.stderr)
+    assert args[0].lstrip("-") in result.stderr, result.stderr
+
+
+def test_healthcheck_against_running_server(server):
+    srv = server()
+    result = run_binary("--healthcheck", "--port", str(srv.port), timeout=STARTUP_TIMEOUT_S)
+    assert result.returncode == 0, result.stderr
+
+
+def test_healthcheck_fails_when_nothing_listens():
+    port = free_port()
+    result = run_binary("--healthcheck", "--port", str(port), timeout=STARTUP_TIMEOUT_S)
+    assert result.returncode == EXIT_RUNTIME_FAILURE, (result.stdout, result.stderr)
+    assert str(port) in result.stderr, result.stderr
+
+
+def test_startup_line_shows_effective_config(server):
+    # The environment sets one value, a flag overrides another one's
+    # environment value: the line must show what is in effect.
+    srv = server("--max-concurrent-bench", "3",
+                 env={"MAX_BENCH_THREADS": "7", "MAX_CONCURRENT_BENCH": "5"})
+    startup = [line for line in srv.stdout().splitlines() if "listening" in line]
+    assert len(startup) == 1, srv.stdout()
+    for setting in [f"port={srv.port}", "bind=127.0.0.1", "max-bench-threads=7",
+                    "max-concurrent-bench=3"]:
+        assert re.search(rf"(^|\s){re.escape(setting)}(\s|$)", startup[0]), (setting, startup[0])
+
+
+def test_each_request_logs_one_access_line(server, curl):
+    srv = server()
+    # Markers the readiness probe (GET /healthz) cannot produce.
+    requests = [("HEAD", "/healthz", 200, ["-I"]),
+                ("GET", "/no-such-path-for-access-log", 404, []),
+                ("POST", "/bench", 405, ["-X", "POST"]),
+                ("GET", "/bench", 400, [])]
+    for method, path, status, extra in requests:
+        query = "?threads=0" if status == 400 else ""
+        assert curl(srv.url + path + query, *extra).status == status
+    assert srv.stop() == 0, srv.output()
+    log = srv.stdout()
+    for method, path, status, _ in requests:
+        pattern = (rf'^\S+ info access 127\.0\.0\.1 "{method} {re.escape(path)}" {status} '
+                   rf"\d+\.\d{{3}}ms$")
+        matches = re.findall(pattern, log, re.MULTILINE)
+        assert len(matches) == 1, f"{pattern!r} matched {len(matches)} lines:\n{log}"
+
+
+def test_log_level_warn_drops_info_lines(server, curl):
+    srv = server("--log-level", "warn")
+    assert curl(srv.url + "/no-such-path").status == 404
+    assert srv.stop() == 0, srv.output()
+    # Startup, access and "stopped" lines are all info.
+    assert srv.stdout() == "", srv.stdout()
+
+
+def test_client_text_cannot_forge_log_lines(server, curl):
+    # %0A decodes to a newline in the path; logged raw, it would start a
+    # line of the client's choosing.
+    srv = server()
+    forged = "2000-01-01T00:00:00.000Z info stopped"
+    assert curl(srv.url + "/x%0A" + forged.replace(" ", "%20") + "%0D%22").status == 404
+    assert srv.stop() == 0, srv.output()
+    lines = srv.stdout().splitlines()
+    assert not any(line.startswith(forged) for line in lines), srv.stdout()
+    access = [line for line in lines if '"GET /x' in line]
+    assert len(access) == 1, srv.stdout()
+    assert "\\x0a" in access[0] and "\\x0d" in access[0] and "\\x22" in access[0], access[0]
+    assert re.search(r'" 404 \d+\.\d{3}ms$', access[0]), access[0]

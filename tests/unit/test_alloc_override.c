@@ -1,0 +1,78 @@
+/* Proves mimalloc owns the C allocation functions in this static link.
+ * Independent of alloc_info.c's own check: asks mimalloc directly. In the
+ * musl-allocator build there is no override, and the test checks instead
+ * that the report says so. */
+#define _GNU_SOURCE
+#include "alloc_info.h"
+#include "check.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+#include <mimalloc.h>
+
+static void check_owned(void *p, const char *what)
+{
+    CHECK_MSG(p != NULL && mi_is_in_heap_region(p), "%s pointer not in mimalloc's heap", what);
+}
+
+int main(void)
+{
+    void *p;
+    p = malloc(24);
+    check_owned(p, "malloc");
+    CHECK(malloc_usable_size(p) == mi_usable_size(p));
+    p = realloc(p, 100000);
+    check_owned(p, "realloc");
+    free(p);
+    p = calloc(10, 10);
+    check_owned(p, "calloc");
+    free(p);
+    p = aligned_alloc(4096, 4096);
+    check_owned(p, "aligned_alloc");
+    CHECK(((uintptr_t)p % 4096) == 0);
+    free(p);
+    CHECK(posix_memalign(&p, 512, 10) == 0);
+    check_owned(p, "posix_memalign");
+    free(p);
+    p = memalign(1024, 10);
+    check_owned(p, "memalign");
+    free(p);
+    p = valloc(10);
+    check_owned(p, "valloc");
+    free(p);
+    p = strdup("tinyserver");
+    check_owned(p, "strdup");
+    free(p);
+    p = strndup("tinyserver", 4);
+    check_owned(p, "strndup");
+    free(p);
+
+    char failed[64] = "";
+    CHECK_MSG(alloc_info_verify_override(failed, sizeof(failed)), "alloc_info: %s", failed);
+    struct alloc_info info;
+    alloc_info_get(&info);
+    CHECK(strcmp(info.name, "mimalloc") == 0);
+    CHECK(info.version[0] >= '1' && info.version[0] <= '9');
+#if defined(TINYSERVER_ALLOCATOR_SECURE)
+    CHECK(info.secure);
+#else
+    CHECK(!info.secure);
+#endif
+    return check_finish("alloc_override");
+}
+#else
+int main(void)
+{
+    struct alloc_info info;
+    alloc_info_get(&info);
+    CHECK(strcmp(info.name, "musl-mallocng") == 0);
+    CHECK(!info.secure);
+    char failed[64];
+    CHECK(alloc_info_verify_override(failed, sizeof(failed)));
+    return check_finish("alloc_override");
+}
+#endif

@@ -1,0 +1,48 @@
+/* Unit tests for log.c: escaping of client-controlled text, and that each
+ * message is exactly one line. */
+#include "log.h"
+#include "check.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static size_t read_all(int fd, char *buf, size_t size)
+{
+    ssize_t n = read(fd, buf, size - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
+}
+
+int main(void)
+{
+    char out[64];
+    CHECK(strcmp(log_escape(out, sizeof(out), "/bench"), "/bench") == 0);
+    CHECK(strcmp(log_escape(out, sizeof(out), "a\r\nb"), "a\\x0d\\x0ab") == 0);
+    CHECK(strcmp(log_escape(out, sizeof(out), "q\"\\"), "q\\x22\\x5c") == 0);
+    CHECK(strcmp(log_escape(out, sizeof(out), "\xff"), "\\xff") == 0);
+    char small[8];
+    log_escape(small, sizeof(small), "abcdefghijkl");
+    CHECK(strlen(small) < sizeof(small));
+    CHECK(strstr(small, "...") != NULL);
+
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    struct logger log = {.fd = fds[1], .min_level = LOG_INFO};
+    log_message(&log, LOG_DEBUG, "hidden");
+    log_message(&log, LOG_WARN, "value %d", 42);
+    struct log_access_entry entry = {"127.0.0.1", "GET", "/x\r\ninjected", 404, 1500};
+    log_access(&log, &entry);
+    close(fds[1]);
+    char text[4096];
+    read_all(fds[0], text, sizeof(text));
+    close(fds[0]);
+    CHECK(strstr(text, "hidden") == NULL);
+    CHECK(strstr(text, " warn value 42\n") != NULL);
+    CHECK(strstr(text, "\"GET /x\\x0d\\x0ainjected\" 404 1.500ms\n") != NULL);
+    unsigned lines = 0;
+    for (const char *p = text; *p; p++) {
+        lines += *p == '\n';
+    }
+    CHECK(lines == 2);
+    return check_finish("log");
+}
