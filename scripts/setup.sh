@@ -28,7 +28,7 @@ group_pkgs() {
 			ca-certificates debian-archive-keyring file
 		;;
 	test)
-		echo curl jq openssl python3 python3-pytest procps iproute2 psmisc
+		echo curl jq openssl python3 python3-pytest python3-yaml yamllint procps iproute2 psmisc
 		;;
 	lint)
 		echo shellcheck clang-format
@@ -40,7 +40,10 @@ group_pkgs() {
 		echo podman buildah runc debootstrap debian-archive-keyring
 		;;
 	bench)
-		echo wrk nginx gnuplot-nox hyperfine
+		# bench/compare.sh: gnuplot for the sweep plot; jemalloc and tcmalloc
+		# are LD_PRELOADed under the glibc reference program. bench/http.sh:
+		# wrk, nginx and Go (a static net/http server to compare against).
+		echo wrk nginx gnuplot-nox hyperfine libjemalloc2 libtcmalloc-minimal4 golang-go
 		;;
 	*) return 1 ;;
 	esac

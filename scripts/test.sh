@@ -3,19 +3,32 @@
 # run every test: the C unit programs, the integration tests against the
 # real binary with curl, and the binary checks. Extra arguments go to pytest
 # (e.g. -k keepalive). The last line is the count: "N passed, N failed".
+# --allocator NAME tests another allocator variant instead of the default
+# mimalloc build, built in build-NAME; the tests then expect that allocator.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	echo "usage: scripts/test.sh [PYTEST_ARG]...   (set up, build, run all tests)"
+	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl] [PYTEST_ARG]..."
+	echo "       (set up, build, run all tests)"
 	exit 0
+fi
+
+allocator=mimalloc
+builddir=$REPO/build
+if [[ ${1:-} == --allocator ]]; then
+	allocator=${2:?--allocator needs a value}
+	shift 2
+	if [[ $allocator != mimalloc ]]; then
+		builddir=$REPO/build-$allocator
+	fi
 fi
 
 if [[ $(id -u) -eq 0 ]]; then
 	"$REPO/scripts/setup.sh" build test
 fi
-"$REPO/scripts/build.sh"
+"$REPO/scripts/build.sh" --allocator "$allocator" --builddir "$builddir"
 
 results=$REPO/tests/.results
 mkdir -p "$results"
@@ -23,7 +36,8 @@ rm -f "$results/junit.xml"
 status=0
 # Debian's python3 is named explicitly: a pyenv or venv python earlier on
 # PATH would not see the python3-pytest package.
-(cd "$REPO/tests" && TINYSERVER_BUILD="$REPO/build" /usr/bin/python3 -m pytest \
+(cd "$REPO/tests" && TINYSERVER_BUILD="$builddir" TINYSERVER_BIN="$builddir/src/tinyserver" \
+	TINYSERVER_EXPECT_ALLOCATOR="$allocator" /usr/bin/python3 -m pytest \
 	-p no:cacheprovider -ra --junitxml="$results/junit.xml" "$@") || status=$?
 
 # pytest's own summary is not the plain line CI counts, and a run that

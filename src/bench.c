@@ -1,50 +1,63 @@
 /*
- * bench.c - the allocation workload; see bench.h for what it measures.
+ * bench.c - runs a workload: the table of workloads, the threads, the clock
+ * and the result. What each thread does lives in bench_<workload>.c; see
+ * bench.h for what they measure and bench_workload.h for the contract.
  */
 #include "bench.h"
 
+#include "bench_workload.h"
+
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* The workers look at the cancel flags once every this many iterations, so
- * a cancelled run stops within microseconds but the check costs nothing
- * measurable next to a malloc/free pair. */
-#define BENCH_CANCEL_CHECK_INTERVAL 1024u
-
-/* The loop needs only a few hundred bytes of stack; a small explicit stack
+/* The loops need only a few hundred bytes of stack; a small explicit stack
  * keeps 256 threads cheap whatever the libc's default is. */
 #define BENCH_WORKER_STACK_SIZE (64u * 1024u)
 
-#define BENCH_MAX_BLOCK    1000u
-#define BENCH_PROBE_OFFSET 100u
-
-struct bench_run_state {
-    unsigned iterations;
-    const atomic_bool *cancel; /* the caller's flag, may be NULL */
-    atomic_bool abort;         /* set by bench_run when spawning fails */
-};
-
+/* The driver's view of a worker: its thread id beside what it works on. */
 struct bench_worker {
-    pthread_t thread;
-    struct bench_run_state *run;
-    uint64_t counter;
-    bool alloc_failed;
-    bool stopped_early;
+    pthread_t id;
+    struct bench_thread thread;
 };
 
-/* Tells the compiler the block escapes and memory may be read, so it must
- * keep the malloc, the memset, the load of byte 100 and the free. Without
- * this, GCC and Clang may prove the block unobservable and delete the
- * allocation; the bench_alloc_count test checks the calls survive. */
-static inline void keep_block_observable(unsigned char *block)
+static const struct bench_workload_ops *const bench_workloads[BENCH_WORKLOAD_COUNT] = {
+    [BENCH_WORKLOAD_SEED] = &bench_workload_seed,
+    [BENCH_WORKLOAD_XTHREAD] = &bench_workload_xthread,
+    [BENCH_WORKLOAD_LARSON] = &bench_workload_larson,
+};
+
+static const struct bench_workload_ops *workload_ops(enum bench_workload workload)
 {
-    __asm__ volatile("" : : "r"(block) : "memory");
+    return (unsigned)workload < BENCH_WORKLOAD_COUNT ? bench_workloads[workload] : NULL;
 }
 
-static bool should_stop(struct bench_run_state *run)
+const char *bench_workload_name(enum bench_workload workload)
+{
+    const struct bench_workload_ops *ops = workload_ops(workload);
+    return ops != NULL ? ops->name : NULL;
+}
+
+unsigned bench_workload_min_threads(enum bench_workload workload)
+{
+    const struct bench_workload_ops *ops = workload_ops(workload);
+    return ops != NULL ? ops->min_threads : 1;
+}
+
+bool bench_workload_find(const char *name, size_t len, enum bench_workload *out)
+{
+    for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
+        const char *candidate = bench_workloads[id]->name;
+        if (strlen(candidate) == len && memcmp(candidate, name, len) == 0) {
+            *out = (enum bench_workload)id;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool bench_should_stop(const struct bench_run *run)
 {
     if (atomic_load_explicit(&run->abort, memory_order_relaxed)) {
         return true;
@@ -52,28 +65,10 @@ static bool should_stop(struct bench_run_state *run)
     return run->cancel != NULL && atomic_load_explicit(run->cancel, memory_order_relaxed);
 }
 
-static void *bench_worker_main(void *arg)
+static void *bench_thread_main(void *arg)
 {
-    struct bench_worker *worker = arg;
-    struct bench_run_state *run = worker->run;
-    uint64_t counter = 0;
-    for (unsigned i = 0; i < run->iterations; i++) {
-        if (i % BENCH_CANCEL_CHECK_INTERVAL == 0 && should_stop(run)) {
-            worker->stopped_early = true;
-            break;
-        }
-        size_t size = (size_t)(counter % BENCH_MAX_BLOCK) + 1;
-        unsigned char *block = malloc(size);
-        if (block == NULL) {
-            worker->alloc_failed = true;
-            break;
-        }
-        memset(block, 1, size);
-        keep_block_observable(block);
-        counter += size > BENCH_PROBE_OFFSET ? block[BENCH_PROBE_OFFSET] : 1;
-        free(block);
-    }
-    worker->counter = counter;
+    struct bench_thread *thread = arg;
+    bench_workloads[thread->run->params->workload]->work(thread);
     return NULL;
 }
 
@@ -83,45 +78,67 @@ static double elapsed_ms_between(const struct timespec *start, const struct time
            (double)(end->tv_nsec - start->tv_nsec) / 1e6;
 }
 
-enum bench_status bench_run(const struct bench_params *params, const atomic_bool *cancel,
-                            struct bench_result *result)
+/* Starts the threads; returns how many started. When one cannot be created,
+ * the run is aborted and the workload told, so none waits for it. */
+static unsigned spawn_threads(const struct bench_workload_ops *ops, struct bench_run *run,
+                              struct bench_worker *workers)
 {
-    struct bench_run_state run = {.iterations = params->iterations, .cancel = cancel};
-    atomic_init(&run.abort, false);
-    struct bench_worker *workers = calloc(params->threads, sizeof(*workers));
-    if (workers == NULL) {
-        return BENCH_ALLOC_FAILED;
-    }
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0) {
-        free(workers);
-        return BENCH_THREAD_FAILED;
+        return 0;
     }
     /* If the stack size is refused we still run, on the default stack. */
     (void)pthread_attr_setstacksize(&attr, BENCH_WORKER_STACK_SIZE);
-
-    struct timespec start, end;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     unsigned started = 0;
-    for (; started < params->threads; started++) {
-        workers[started].run = &run;
-        if (pthread_create(&workers[started].thread, &attr, bench_worker_main, &workers[started]) !=
-            0) {
-            atomic_store(&run.abort, true);
+    for (; started < run->params->threads; started++) {
+        struct bench_worker *worker = &workers[started];
+        worker->thread.run = run;
+        worker->thread.index = started;
+        if (pthread_create(&worker->id, &attr, bench_thread_main, &worker->thread) != 0) {
             break;
         }
     }
+    pthread_attr_destroy(&attr);
+    if (started < run->params->threads) {
+        atomic_store(&run->abort, true);
+        if (ops->spawn_failed != NULL) {
+            ops->spawn_failed(run, started);
+        }
+    }
+    return started;
+}
+
+enum bench_status bench_run(const struct bench_params *params, const atomic_bool *cancel,
+                            struct bench_result *result)
+{
+    const struct bench_workload_ops *ops = workload_ops(params->workload);
+    if (ops == NULL || params->threads < ops->min_threads) {
+        return BENCH_BAD_PARAMS;
+    }
+    struct bench_run run = {.params = params, .cancel = cancel};
+    atomic_init(&run.abort, false);
+    struct bench_worker *workers = calloc(params->threads, sizeof(*workers));
+    if (workers == NULL || (ops->setup != NULL && !ops->setup(&run))) {
+        free(workers);
+        return BENCH_ALLOC_FAILED;
+    }
+
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    unsigned started = spawn_threads(ops, &run, workers);
     uint64_t total = 0;
     bool alloc_failed = false;
     bool stopped_early = false;
     for (unsigned i = 0; i < started; i++) {
-        pthread_join(workers[i].thread, NULL);
-        total += workers[i].counter;
-        alloc_failed = alloc_failed || workers[i].alloc_failed;
-        stopped_early = stopped_early || workers[i].stopped_early;
+        pthread_join(workers[i].id, NULL);
+        total += workers[i].thread.counter;
+        alloc_failed = alloc_failed || workers[i].thread.alloc_failed;
+        stopped_early = stopped_early || workers[i].thread.stopped_early;
     }
     clock_gettime(CLOCK_MONOTONIC, &end);
-    pthread_attr_destroy(&attr);
+    if (ops->teardown != NULL) {
+        ops->teardown(&run);
+    }
     free(workers);
 
     if (started < params->threads) {
@@ -134,6 +151,7 @@ enum bench_status bench_run(const struct bench_params *params, const atomic_bool
         return BENCH_CANCELLED;
     }
     double elapsed_ms = elapsed_ms_between(&start, &end);
+    result->workload = params->workload;
     result->threads = params->threads;
     result->iterations = params->iterations;
     result->operations = (uint64_t)params->threads * params->iterations;
@@ -156,6 +174,8 @@ const char *bench_status_message(enum bench_status status)
         return "could not start the benchmark threads";
     case BENCH_ALLOC_FAILED:
         return "memory allocation failed during the benchmark";
+    case BENCH_BAD_PARAMS:
+        return "invalid benchmark parameters";
     }
     return "unknown benchmark status";
 }

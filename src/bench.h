@@ -1,34 +1,66 @@
 /*
- * bench.h - the threaded allocation workload, independent of HTTP.
+ * bench.h - the threaded allocation workloads, independent of HTTP.
  *
- * The workload is the published one this project reproduces: each thread
- * keeps a counter starting at 0; each iteration allocates counter % 1000 + 1
- * bytes, fills them with the byte 1, adds byte 100 of the block to the
- * counter (or 1 when the block is shorter than 101 bytes) and frees the
- * block. Every iteration therefore adds exactly 1, and the sum of the
- * counters must equal threads * iterations: a cheap end-to-end check that
- * every iteration ran. The clock starts before the threads are spawned and
- * stops after they are joined.
+ * Three workloads, chosen by name:
  *
- * The caller owns all memory; bench_run allocates only the per-thread
+ * seed (the default) is the published one this project reproduces: each
+ * thread keeps a counter starting at 0; each iteration allocates
+ * counter % 1000 + 1 bytes, fills them with the byte 1, adds byte 100 of the
+ * block to the counter (or 1 when the block is shorter than 101 bytes) and
+ * frees the block. Every block is freed by the thread that allocated it.
+ *
+ * xthread (after mimalloc-bench's xmalloc-test) frees every block on
+ * another thread: the first half of the threads (rounded up) produce, the
+ * rest consume. Producers allocate blocks of 1 to 1000 bytes, fill them
+ * with the byte 1 and hand them over in batches; consumers add byte 0 of
+ * each block to their counter and free it. It needs at least 2 threads.
+ *
+ * larson (after Larson and Krishnan's server simulation) keeps long-lived
+ * objects: each thread holds an array of slots and replaces a random one
+ * per iteration (free the old block after adding its byte 0 to the
+ * counter, allocate 1 to 1000 bytes filled with 1). Every 64 iterations it
+ * trades its array for one another thread put down, so many blocks (about
+ * 40% with two threads) are freed by a thread other than the one that
+ * allocated them. At the end every block still held is freed and counted
+ * too.
+ *
+ * In every workload an operation is one malloc and its free, there are
+ * exactly threads * iterations of them, and each adds exactly 1 to the
+ * counters by reading the block: the sum of the counters, total_counter,
+ * must equal operations. A cheap end-to-end check that every block was
+ * allocated, written, read and freed. The clock starts before the threads
+ * are spawned and stops after they are joined.
+ *
+ * The caller owns all memory; bench_run allocates only the per-run
  * bookkeeping and, of course, the blocks the workload itself measures.
  */
 #ifndef TINYSERVER_BENCH_H
 #define TINYSERVER_BENCH_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+enum bench_workload {
+    BENCH_WORKLOAD_SEED = 0, /* the default: zero-initialised params get it */
+    BENCH_WORKLOAD_XTHREAD,
+    BENCH_WORKLOAD_LARSON,
+    BENCH_WORKLOAD_COUNT,
+};
+
 struct bench_params {
+    enum bench_workload workload;
     unsigned threads;
     unsigned iterations; /* per thread */
 };
 
 struct bench_result {
+    enum bench_workload workload;
     unsigned threads;
     unsigned iterations;
     uint64_t operations;    /* threads * iterations: one malloc/free pair each */
-    uint64_t total_counter; /* sum of the per-thread counters */
+    uint64_t total_counter; /* sum of the per-thread counters; equals operations */
     double elapsed_ms;
     double ops_per_sec;
 };
@@ -38,11 +70,25 @@ enum bench_status {
     BENCH_CANCELLED,     /* *cancel became true during the run */
     BENCH_THREAD_FAILED, /* a worker thread could not be created */
     BENCH_ALLOC_FAILED,  /* malloc returned NULL inside the workload */
+    BENCH_BAD_PARAMS,    /* threads below the workload's minimum, or 0 iterations */
 };
 
+/* The workload's name ("seed", "xthread", "larson"), or NULL for a value
+ * out of range. */
+const char *bench_workload_name(enum bench_workload workload);
+
+/* The fewest threads the workload runs with (xthread needs a producer and a
+ * consumer). */
+unsigned bench_workload_min_threads(enum bench_workload workload);
+
+/* Looks a workload up by its exact name, `len` bytes that need not be
+ * NUL-terminated. Returns false for anything else. */
+bool bench_workload_find(const char *name, size_t len, enum bench_workload *out);
+
 /* Runs the workload. `cancel` may be NULL; when it points to a flag that
- * becomes true, the workers stop within a few thousand iterations and the
- * run reports BENCH_CANCELLED. On BENCH_OK *result is filled in. */
+ * becomes true, the workers stop within a few thousand iterations, free
+ * what they hold and the run reports BENCH_CANCELLED. On BENCH_OK *result
+ * is filled in. */
 enum bench_status bench_run(const struct bench_params *params, const atomic_bool *cancel,
                             struct bench_result *result);
 

@@ -32,10 +32,14 @@ struct bench_params_error {
     const char *parameter;
 };
 
-/* Validates the pairs against the limits. Rejects unknown keys, repeated
- * keys, missing or empty values, anything but plain decimal digits (signs,
+/* Validates the pairs against the limits. threads and iterations: rejects
+ * missing or empty values, anything but plain decimal digits (signs,
  * spaces, fractions, exponents, hex), overflow and out-of-range values.
- * Missing keys take the defaults. Returns true and fills *out on success. */
+ * workload: one of the names bench.h defines, exactly. Also rejects unknown
+ * and repeated keys. Missing keys take the defaults (workload seed); when
+ * the workload needs more threads than the default, the default is raised
+ * to its minimum, while an explicit threads value below it is rejected
+ * naming threads. Returns true and fills *out on success. */
 bool bench_params_parse(const struct param_pair *pairs, size_t count,
                         const struct bench_limits *limits, struct bench_params *out,
                         struct bench_params_error *error);

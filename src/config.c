@@ -40,6 +40,8 @@ struct config_option {
 
 #define FIELD(name) offsetof(struct config, name)
 
+#define CONFIG_PATH_MAX 4096
+
 static const struct config_option config_options[] = {
     {"bind", "BIND", CONFIG_IP, FIELD(bind), "0.0.0.0", 0, 0, NULL, "ADDR",
      "IPv4 or IPv6 address to listen on"},
@@ -64,6 +66,17 @@ static const struct config_option config_options[] = {
      "on SIGTERM/SIGINT, time in-flight requests get to finish before benchmarks are cancelled"},
     {"log-level", "LOG_LEVEL", CONFIG_CHOICE, FIELD(log_level), "info", 0, 0, log_level_names,
      "LEVEL", "least severe level logged: debug, info, warn or error"},
+    {"tls-cert", "TLS_CERT_FILE", CONFIG_STRING, FIELD(tls_cert_file), "", 0, CONFIG_PATH_MAX, NULL,
+     "FILE", "PEM certificate chain, leaf first; with --tls-key, turns HTTPS on"},
+    {"tls-key", "TLS_KEY_FILE", CONFIG_STRING, FIELD(tls_key_file), "", 0, CONFIG_PATH_MAX, NULL,
+     "FILE", "PEM private key (PKCS#8 or traditional, unencrypted): RSA 2048+ or EC P-256"},
+    {"tls-port", "TLS_PORT", CONFIG_UINT, FIELD(tls_port), "3443", 1, 65535, NULL, "N",
+     "TCP port for HTTPS"},
+    {"tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", CONFIG_UINT, FIELD(tls_handshake_timeout_s),
+     "10", 1, 300, NULL, "SECONDS",
+     "close a TLS connection whose handshake has not finished by then"},
+    {"max-tls-connections", "MAX_TLS_CONNECTIONS", CONFIG_UINT, FIELD(max_tls_connections), "256",
+     1, 65536, NULL, "N", "open TLS connections accepted at once"},
 };
 
 #define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
@@ -213,6 +226,30 @@ static bool set_command(struct config_command *cmd, enum config_command_kind kin
     return true;
 }
 
+/* The arguments of --bench, kept as raw text for the bench validator. */
+static const struct {
+    const char *name; /* without the leading "--" */
+    size_t offset;    /* of the field in struct config_command */
+} config_bench_args[] = {
+    {"threads", offsetof(struct config_command, bench_threads)},
+    {"iterations", offsetof(struct config_command, bench_iterations)},
+    {"workload", offsetof(struct config_command, bench_workload)},
+};
+
+#define CONFIG_BENCH_ARG_COUNT (sizeof(config_bench_args) / sizeof(config_bench_args[0]))
+
+/* The field of the --bench argument called `name` (name_len bytes), or NULL. */
+static const char **bench_arg_field(struct config_command *cmd, const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < CONFIG_BENCH_ARG_COUNT; i++) {
+        if (strlen(config_bench_args[i].name) == name_len &&
+            strncmp(config_bench_args[i].name, name, name_len) == 0) {
+            return (const char **)(void *)((char *)cmd + config_bench_args[i].offset);
+        }
+    }
+    return NULL;
+}
+
 /* Splits "--name=value" or "--name value"; advances *index past the value. */
 static bool take_value(int argc, char *const argv[], int *index, const char *eq, const char **value,
                        char *err, size_t err_size)
@@ -233,6 +270,7 @@ static bool take_value(int argc, char *const argv[], int *index, const char *eq,
 static bool load_arguments(struct config *cfg, struct config_command *cmd, int argc,
                            char *const argv[], char *err, size_t err_size)
 {
+    bool bench_args_given = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         bool matched = false;
@@ -255,18 +293,12 @@ static bool load_arguments(struct config *cfg, struct config_command *cmd, int a
         const char *eq = strchr(name, '=');
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         const char *value;
-        if (name_len == strlen("threads") && strncmp(name, "threads", name_len) == 0) {
-            if (!take_value(argc, argv, &i, eq, &value, err, err_size)) {
+        const char **bench_arg = bench_arg_field(cmd, name, name_len);
+        if (bench_arg != NULL) {
+            if (!take_value(argc, argv, &i, eq, bench_arg, err, err_size)) {
                 return false;
             }
-            cmd->bench_threads = value;
-            continue;
-        }
-        if (name_len == strlen("iterations") && strncmp(name, "iterations", name_len) == 0) {
-            if (!take_value(argc, argv, &i, eq, &value, err, err_size)) {
-                return false;
-            }
-            cmd->bench_iterations = value;
+            bench_args_given = true;
             continue;
         }
         const struct config_option *opt = find_option(name, name_len);
@@ -283,9 +315,14 @@ static bool load_arguments(struct config *cfg, struct config_command *cmd, int a
             return false;
         }
     }
-    if ((cmd->bench_threads != NULL || cmd->bench_iterations != NULL) &&
-        cmd->kind != CONFIG_COMMAND_BENCH) {
-        set_error(err, err_size, "--threads and --iterations need --bench");
+    if ((cfg->tls_cert_file[0] == '\0') != (cfg->tls_key_file[0] == '\0')) {
+        set_error(err, err_size,
+                  "--tls-cert and --tls-key (TLS_CERT_FILE, TLS_KEY_FILE) must "
+                  "be given together");
+        return false;
+    }
+    if (bench_args_given && cmd->kind != CONFIG_COMMAND_BENCH) {
+        set_error(err, err_size, "--threads, --iterations and --workload need --bench");
         return false;
     }
     return true;
@@ -299,12 +336,18 @@ bool config_load(struct config *cfg, struct config_command *cmd, int argc, char 
            load_arguments(cfg, cmd, argc, argv, err, err_size);
 }
 
+static const char *shown_default(const struct config_option *opt)
+{
+    return opt->default_value[0] != '\0' ? opt->default_value : "(none)";
+}
+
 void config_print_help(FILE *out, const char *program)
 {
     fprintf(out,
             "Usage: %s [OPTION]...            serve HTTP\n"
-            "       %s --bench [--threads N] [--iterations N]\n"
-            "                                  run the allocation benchmark once, print JSON\n"
+            "       %s --bench [--threads N] [--iterations N] [--workload NAME]\n"
+            "                                  run the allocation benchmark once, print JSON;\n"
+            "                                  NAME: seed (default), xthread or larson\n"
             "       %s --healthcheck          exit 0 if GET /healthz on this host answers 200\n"
             "       %s --version | --help | --help-markdown\n"
             "\n"
@@ -314,7 +357,7 @@ void config_print_help(FILE *out, const char *program)
         const struct config_option *opt = &config_options[i];
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s %s", opt->flag, opt->value_name);
-        fprintf(out, "  %-32s %-24s default %s\n      %s\n", flag, opt->env, opt->default_value,
+        fprintf(out, "  %-32s %-24s default %s\n      %s\n", flag, opt->env, shown_default(opt),
                 opt->help);
     }
     fprintf(out, "\nFlags override environment variables. Invalid values exit with status 2.\n");
@@ -326,8 +369,9 @@ void config_print_markdown(FILE *out)
                  "| --- | --- | --- | --- |\n");
     for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++) {
         const struct config_option *opt = &config_options[i];
-        fprintf(out, "| `--%s %s` | `%s` | `%s` | %s |\n", opt->flag, opt->value_name, opt->env,
-                opt->default_value, opt->help);
+        fprintf(out, "| `--%s %s` | `%s` | %s%s%s | %s |\n", opt->flag, opt->value_name, opt->env,
+                opt->default_value[0] != '\0' ? "`" : "", shown_default(opt),
+                opt->default_value[0] != '\0' ? "`" : "", opt->help);
     }
 }
 

@@ -33,7 +33,12 @@ struct config {
     unsigned max_bench_threads;
     unsigned max_bench_iterations;
     unsigned shutdown_grace_s;
-    unsigned log_level; /* an enum log_level value, see log.h */
+    unsigned log_level;        /* an enum log_level value, see log.h */
+    const char *tls_cert_file; /* "" when HTTPS is off */
+    const char *tls_key_file;
+    unsigned tls_port;
+    unsigned tls_handshake_timeout_s;
+    unsigned max_tls_connections;
 };
 
 enum config_command_kind {
@@ -51,6 +56,7 @@ struct config_command {
     enum config_command_kind kind;
     const char *bench_threads;    /* NULL when not given */
     const char *bench_iterations; /* NULL when not given */
+    const char *bench_workload;   /* NULL when not given */
 };
 
 /* Fills *cfg from defaults, then the environment (getenv), then argv.

@@ -392,6 +392,20 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     atomic_fetch_sub(&server->inflight, 1);
 }
 
+/* libmicrohttpd sets TCP_NODELAY and TCP_CORK on every connection; on the
+ * AF_UNIX sockets the TLS terminator hands over (labelled with the client's
+ * TCP address) both fail, and it then warns that it could not push data
+ * out early. A socketpair has no Nagle delay to push past, so all of these
+ * say nothing about a problem and are dropped rather than logged. */
+static bool is_socket_option_noise(const char *message)
+{
+    bool option_failed =
+        strncmp(message, "Setting ", 8) == 0 &&
+        (strstr(message, "TCP_NODELAY") != NULL || strstr(message, "TCP_CORK") != NULL ||
+         strstr(message, "TCP_NOPUSH") != NULL);
+    return option_failed || strncmp(message, "Failed to push the data from buffers", 36) == 0;
+}
+
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
  * afterwards they are per-connection details (timeouts, resets) that a
  * client can trigger at will, so they are logged at debug level to keep an
@@ -403,6 +417,9 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
     char escaped[512];
     vsnprintf(message, sizeof(message), fmt, args);
     message[strcspn(message, "\r\n")] = '\0';
+    if (is_socket_option_noise(message)) {
+        return;
+    }
     log_escape(escaped, sizeof(escaped), message);
     if (server->starting) {
         snprintf(server->start_error, sizeof(server->start_error), "%s", escaped);
@@ -485,6 +502,12 @@ struct http_server *http_server_start(const struct http_server_options *options,
         return NULL;
     }
     return server;
+}
+
+bool http_server_add_connection(struct http_server *server, int fd, const struct sockaddr *peer,
+                                socklen_t peer_len)
+{
+    return MHD_add_connection(server->daemon, fd, peer, peer_len) == MHD_YES;
 }
 
 void http_server_begin_shutdown(struct http_server *server)

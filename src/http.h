@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 /* More parameters than this is an error: no endpoint takes that many. */
 #define HTTP_MAX_QUERY_PARAMS 16
@@ -93,6 +94,13 @@ bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms);
 /* Closes every connection and frees the server. Call only when idle, or
  * after deferred work has been cancelled and completed. */
 void http_server_stop(struct http_server *server);
+
+/* Serves HTTP on an already-connected socket as if it had been accepted
+ * from `peer` (used by the TLS terminator for the plaintext end of its
+ * socketpair). Takes ownership of fd, even on failure. Returns false when
+ * the daemon refuses it, e.g. over a connection limit. */
+bool http_server_add_connection(struct http_server *server, int fd, const struct sockaddr *peer,
+                                socklen_t peer_len);
 
 /* Suspends the request's connection and returns a token for
  * http_deferred_complete(). The handler must then return without setting a

@@ -104,7 +104,7 @@ char *json_bench_result(const struct bench_result *result, const struct build_in
     if (!builder_init(&b)) {
         return NULL;
     }
-    need(&b, cJSON_AddStringToObject(b.root, "workload", "seed"));
+    need(&b, cJSON_AddStringToObject(b.root, "workload", bench_workload_name(result->workload)));
     need(&b, cJSON_AddNumberToObject(b.root, "threads", result->threads));
     need(&b, cJSON_AddNumberToObject(b.root, "iterations", result->iterations));
     need(&b, cJSON_AddNumberToObject(b.root, "operations", (double)result->operations));

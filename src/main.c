@@ -15,6 +15,8 @@
 #include "json.h"
 #include "log.h"
 #include "routes.h"
+#include "tls.h"
+#include "tls_keys.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -50,15 +52,18 @@ static struct bench_limits bench_limits_from(const struct config *cfg)
 static int run_bench_command(const struct config *cfg, const struct config_command *cmd,
                              const struct build_info *build)
 {
-    struct param_pair pairs[2];
+    const struct param_pair given[] = {
+        {"threads", cmd->bench_threads, 0},
+        {"iterations", cmd->bench_iterations, 0},
+        {"workload", cmd->bench_workload, 0},
+    };
+    struct param_pair pairs[sizeof(given) / sizeof(given[0])];
     size_t count = 0;
-    if (cmd->bench_threads != NULL) {
-        pairs[count++] =
-            (struct param_pair){"threads", cmd->bench_threads, strlen(cmd->bench_threads)};
-    }
-    if (cmd->bench_iterations != NULL) {
-        pairs[count++] =
-            (struct param_pair){"iterations", cmd->bench_iterations, strlen(cmd->bench_iterations)};
+    for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+        if (given[i].value != NULL) {
+            pairs[count] = given[i];
+            pairs[count++].value_len = strlen(given[i].value);
+        }
     }
     struct bench_limits limits = bench_limits_from(cfg);
     struct bench_params params;
@@ -107,9 +112,21 @@ static bool take_over_signals(sigset_t *stop_signals)
            pthread_sigmask(SIG_BLOCK, stop_signals, NULL) == 0;
 }
 
-static void shut_down(struct http_server *server, struct app *app, const struct logger *log,
-                      unsigned grace_s)
+/* After the HTTP daemon closed its sockets, relays end within one poll. */
+#define TLS_RELAY_EXIT_WAIT_MS 2000u
+
+/* The TLS terminator hands plaintext connections to the HTTP daemon. */
+static bool hand_to_http(void *ctx, int fd, const struct sockaddr *peer, socklen_t peer_len)
 {
+    return http_server_add_connection(ctx, fd, peer, peer_len);
+}
+
+static void shut_down(struct http_server *server, struct tls_server *tls, struct app *app,
+                      const struct logger *log, unsigned grace_s)
+{
+    if (tls != NULL) {
+        tls_server_stop_accepting(tls);
+    }
     http_server_begin_shutdown(server);
     if (!http_server_wait_idle(server, grace_s * 1000u)) {
         log_message(log, LOG_WARN, "grace period of %us over; cancelling running benchmarks",
@@ -120,10 +137,35 @@ static void shut_down(struct http_server *server, struct app *app, const struct 
         }
     }
     http_server_stop(server);
+    if (tls != NULL) {
+        tls_server_destroy(tls, TLS_RELAY_EXIT_WAIT_MS);
+    }
     log_message(log, LOG_INFO, "stopped");
 }
 
-static int serve(const struct config *cfg, const struct build_info *build)
+static struct tls_server *start_tls(const struct config *cfg, const struct tls_credentials *creds,
+                                    struct http_server *server, const struct logger *log)
+{
+    char err[ERROR_MAX];
+    struct tls_server_options options = {
+        .bind = cfg->bind,
+        .port = cfg->tls_port,
+        .handshake_timeout_s = cfg->tls_handshake_timeout_s,
+        .max_connections = cfg->max_tls_connections,
+    };
+    struct tls_server *tls =
+        tls_server_start(&options, creds, hand_to_http, server, log, err, sizeof(err));
+    if (tls == NULL) {
+        log_message(log, LOG_ERROR, "%s", err);
+        return NULL;
+    }
+    log_message(log, LOG_INFO, "https listening on %s:%u (TLS 1.2, ECDHE with AEAD, %s key)",
+                cfg->bind, cfg->tls_port, creds->description);
+    return tls;
+}
+
+static int serve(const struct config *cfg, const struct build_info *build,
+                 const struct tls_credentials *creds)
 {
     struct logger log = {.fd = STDOUT_FILENO, .min_level = (enum log_level)cfg->log_level};
     char err[ERROR_MAX];
@@ -164,6 +206,15 @@ static int serve(const struct config *cfg, const struct build_info *build)
     log_message(&log, LOG_INFO,
                 "%s listening on %s:%u; http worker threads %u; bench default threads %u; %s",
                 version, cfg->bind, cfg->port, options.threads, limits.default_threads, settings);
+    struct tls_server *tls = NULL;
+    if (creds != NULL) {
+        tls = start_tls(cfg, creds, server, &log);
+        if (tls == NULL) {
+            http_server_begin_shutdown(server);
+            http_server_stop(server);
+            return EXIT_RUNTIME_FAILURE;
+        }
+    }
 
     int signo = 0;
     while (sigwait(&stop_signals, &signo) != 0) {
@@ -171,7 +222,7 @@ static int serve(const struct config *cfg, const struct build_info *build)
     }
     log_message(&log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
-    shut_down(server, &app, &log, cfg->shutdown_grace_s);
+    shut_down(server, tls, &app, &log, cfg->shutdown_grace_s);
     return EXIT_SUCCESS;
 }
 
@@ -208,8 +259,21 @@ int main(int argc, char *argv[])
         build_info_collect(&build);
         return run_bench_command(&cfg, &cmd, &build);
     case CONFIG_COMMAND_SERVE:
-        build_info_collect(&build);
-        return serve(&cfg, &build);
+        break;
     }
-    return EXIT_USAGE;
+    /* Bad TLS files are configuration errors: found before anything
+     * listens, reported on stderr, exit status 2. */
+    struct tls_credentials creds;
+    bool tls_on = cfg.tls_cert_file[0] != '\0';
+    if (tls_on &&
+        !tls_credentials_load(&creds, cfg.tls_cert_file, cfg.tls_key_file, err, sizeof(err))) {
+        fprintf(stderr, "tinyserver: tls: %s\n", err);
+        return EXIT_USAGE;
+    }
+    build_info_collect(&build);
+    int status = serve(&cfg, &build, tls_on ? &creds : NULL);
+    if (tls_on) {
+        tls_credentials_free(&creds);
+    }
+    return status;
 }

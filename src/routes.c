@@ -75,8 +75,9 @@ static void *bench_job_main(void *arg)
         response.body = json_bench_result(&result, app->build);
     } else {
         answer_error(&response, 503, bench_status_message(status), NULL);
-        log_message(app->log, LOG_WARN, "bench threads=%u iterations=%u failed: %s",
-                    job->params.threads, job->params.iterations, bench_status_message(status));
+        log_message(app->log, LOG_WARN, "bench workload=%s threads=%u iterations=%u failed: %s",
+                    bench_workload_name(job->params.workload), job->params.threads,
+                    job->params.iterations, bench_status_message(status));
     }
     /* Free the slot before answering, so a client that sends its next run
      * as soon as it reads this answer is not refused with 429. */
@@ -148,7 +149,7 @@ static const struct http_route route_table[] = {
     {"/", HTTP_GET | HTTP_HEAD, handle_index, "service name, version, build facts and endpoints"},
     {"/healthz", HTTP_GET | HTTP_HEAD, handle_healthz, "liveness: 200 {\"status\":\"ok\"}"},
     {"/bench", HTTP_GET | HTTP_HEAD, handle_bench,
-     "run the threaded allocation workload; query: threads, iterations"},
+     "run a threaded allocation workload; query: threads, iterations, workload"},
 };
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))

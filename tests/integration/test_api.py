@@ -4,14 +4,14 @@ import subprocess
 
 import pytest
 
-from conftest import CURL_TIMEOUT_S, assert_json_error, available_cpus, project_version
+from conftest import (CURL_TIMEOUT_S, EXPECTED_ALLOCATOR, assert_json_error, available_cpus,
+                      project_version)
 
 ROUTES = ["/", "/healthz", "/bench"]
 # HEAD /bench runs a benchmark too; keep that one small.
 HEAD_TARGETS = ["/", "/healthz", "/bench?threads=1&iterations=10"]
 BENCH_DEFAULT_ITERATIONS = 100000
 BENCH_MAX_THREADS_DEFAULT = 256
-EXPECTED_ALLOCATOR = {"name": "mimalloc", "version": "2.0.9", "secure": False}
 
 
 def assert_json_ok(result):
@@ -40,12 +40,13 @@ def test_healthz(shared_server, curl):
     assert assert_json_ok(curl(shared_server.url + "/healthz")) == {"status": "ok"}
 
 
-def assert_bench_result(body, threads, iterations):
+def assert_bench_result(body, threads, iterations, workload="seed"):
+    assert body["workload"] == workload
     assert body["threads"] == threads
     assert body["iterations"] == iterations
     assert body["operations"] == threads * iterations
-    # Every iteration adds exactly 1 (see bench.c), so the counter proves
-    # each thread did all of its iterations.
+    # Every operation adds exactly 1 (see bench.h), so the counter proves
+    # every block was allocated, written, read and freed.
     assert body["total_counter"] == threads * iterations
     assert body["elapsed_ms"] > 0
     assert body["ops_per_sec"] > 0
@@ -62,6 +63,19 @@ def test_bench_defaults(shared_server, curl):
 def test_bench_echoes_parameters(shared_server, curl):
     body = assert_json_ok(curl(shared_server.url + "/bench?threads=3&iterations=5000"))
     assert_bench_result(body, 3, 5000)
+
+
+@pytest.mark.parametrize("workload", ["seed", "xthread", "larson"])
+def test_bench_runs_each_workload(shared_server, curl, workload):
+    query = f"workload={workload}&threads=3&iterations=5000"
+    body = assert_json_ok(curl(f"{shared_server.url}/bench?{query}"))
+    assert_bench_result(body, 3, 5000, workload)
+
+
+def test_xthread_default_threads_are_at_least_two(shared_server, curl):
+    body = assert_json_ok(curl(shared_server.url + "/bench?workload=xthread&iterations=100"))
+    expected_threads = max(2, min(available_cpus(), BENCH_MAX_THREADS_DEFAULT))
+    assert_bench_result(body, expected_threads, 100, "xthread")
 
 
 @pytest.mark.parametrize("target", HEAD_TARGETS)

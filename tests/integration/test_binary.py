@@ -1,21 +1,29 @@
-"""Facts about the built binary: fully static, mimalloc owns malloc and
-friends, the benchmark loop really calls malloc/free, the stripped build is
-small. These read the files; nothing is executed."""
+"""Facts about the built binary: fully static, the allocator it was built
+with (mimalloc by default) owns malloc and friends, every workload's loop
+really calls malloc/free, the stripped build is small. These read the files;
+nothing is executed."""
 import re
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BINARY
+from conftest import ALLOCATOR_VARIANT, BINARY, USES_MIMALLOC
 
 MAP_FILE = BINARY.parent / "tinyserver.map"
 STRIPPED = BINARY.parent / "tinyserver-stripped"
 STRIPPED_MAX_BYTES = 1024 * 1024
-ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc", "aligned_alloc",
-                       "posix_memalign", "memalign", "malloc_usable_size"]
-ALLOCATOR_OBJECT = re.compile(r"(^|/)mimalloc(-secure)?\.o$")
-BENCH_LOOP_FUNCTION = "bench_worker_main"
+if USES_MIMALLOC:
+    ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc", "aligned_alloc",
+                           "posix_memalign", "memalign", "malloc_usable_size"]
+    # mimalloc.o or mimalloc-secure.o, whichever the variant links.
+    ALLOCATOR_OBJECT = re.compile(rf"(^|/){re.escape(ALLOCATOR_VARIANT)}\.o$")
+else:
+    # musl's own: only what the program uses is linked.
+    ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc"]
+    ALLOCATOR_OBJECT = re.compile(r"(^|/)libc\.a\(\w+\.lo\)$")
+# Each workload's functions share a prefix (bench_<workload>.c).
+WORKLOAD_FUNCTION_PREFIXES = ["seed", "xthread", "larson"]
 
 
 def tool(name, *args):
@@ -75,15 +83,20 @@ def test_file_says_statically_linked():
     assert "statically linked" in description, description
 
 
-def test_mimalloc_is_linked(symbols):
-    assert "mi_malloc" in symbols, "no mi_malloc: mimalloc is not linked"
-    assert all(kind == "T" for _, kind in symbols["mi_malloc"]), symbols["mi_malloc"]
+def test_allocator_is_linked(symbols):
+    if USES_MIMALLOC:
+        assert "mi_malloc" in symbols, "no mi_malloc: mimalloc is not linked"
+        assert all(kind == "T" for _, kind in symbols["mi_malloc"]), symbols["mi_malloc"]
+    else:
+        assert "mi_malloc" not in symbols, "the musl build links mimalloc"
+        assert "__libc_malloc_impl" in symbols, "no __libc_malloc_impl: where is mallocng?"
 
 
 @pytest.mark.parametrize("name", ALLOCATOR_FUNCTIONS)
-def test_allocator_function_is_mimallocs(symbols, name):
+def test_allocator_function_comes_from_the_allocator(symbols, name):
     """Each allocator entry point is defined exactly once, as global text,
-    and its code comes from mimalloc's object file.
+    and its code comes from mimalloc's object file (in the musl build: from
+    musl's libc.a, where malloc is a weak symbol so it can be replaced).
 
     Why the map file rather than comparing addresses with mi_* symbols:
     mimalloc makes some entry points aliases (malloc == mi_malloc, free ==
@@ -97,7 +110,8 @@ def test_allocator_function_is_mimallocs(symbols, name):
     definitions = symbols[name]
     assert len(definitions) == 1, definitions
     address, kind = definitions[0]
-    assert kind == "T", f"{name} is '{kind}', expected global text 'T'"
+    kinds = "T" if USES_MIMALLOC else "TW"
+    assert kind in kinds, f"{name} is '{kind}', expected global text '{kinds}'"
     assert MAP_FILE.exists(), f"missing {MAP_FILE}"
     sections = parse_map_sections(MAP_FILE.read_text())
     owners = [obj for start, size, obj in sections if start <= address < start + size]
@@ -105,6 +119,7 @@ def test_allocator_function_is_mimallocs(symbols, name):
     assert ALLOCATOR_OBJECT.search(owners[0]), f"{name} at {address:#x} comes from {owners[0]}"
 
 
+@pytest.mark.skipif(not USES_MIMALLOC, reason="the musl build has no mimalloc")
 @pytest.mark.parametrize("name", ["malloc", "free"])
 def test_malloc_and_free_are_mimalloc_aliases(symbols, name):
     # The direct form of the proof, for the entry points mimalloc aliases.
@@ -113,16 +128,21 @@ def test_malloc_and_free_are_mimalloc_aliases(symbols, name):
     assert ours[0][0] == theirs[0][0], f"{name} at {ours[0][0]:#x}, mi_{name} at {theirs[0][0]:#x}"
 
 
-def test_bench_loop_calls_malloc_and_free(symbols):
-    """The workload's loop keeps its malloc and free calls.
+@pytest.mark.parametrize("prefix", WORKLOAD_FUNCTION_PREFIXES)
+def test_workload_calls_malloc_and_free(symbols, prefix):
+    """Each workload's code keeps its malloc and free calls.
 
-    bench_worker_main is static; if the compiler had renamed it (e.g. an
-    .isra/.constprop clone) the clone is disassembled instead. Calls are
-    matched by target address, not by the name objdump prints: free is an
-    alias of mi_free and of C++ operator delete, and objdump labels the
-    target with whichever alias it picks (here <_ZdaPv>)."""
-    names = [n for n in symbols if re.fullmatch(rf"{BENCH_LOOP_FUNCTION}(\.\w+)*", n)]
-    assert names, f"no {BENCH_LOOP_FUNCTION} (or clone of it) in the symbol table"
+    A workload's functions are static and named <prefix>_*; the compiler
+    may inline some into others or clone them (.isra/.constprop), so the
+    calls of all of them together are checked: xthread, say, calls malloc
+    in its producer and free in its consumer. Setup and teardown run
+    outside the measured loop and are left out. Calls are matched by target
+    address, not by the name objdump prints: free is an alias of mi_free
+    and of C++ operator delete, and objdump labels the target with
+    whichever alias it picks (here <_ZdaPv>)."""
+    names = [n for n in symbols if re.fullmatch(rf"{prefix}_\w+?(\.\w+)*", n)
+             and not re.match(rf"{prefix}_(setup|teardown|spawn_failed)\b", n)]
+    assert names, f"no {prefix}_* function in the symbol table"
     targets = set()
     for name in names:
         listing = tool("objdump", "-d", "--no-show-raw-insn", f"--disassemble={name}",
@@ -131,9 +151,8 @@ def test_bench_loop_calls_malloc_and_free(symbols):
         targets |= {int(a, 16) for a in re.findall(r"\bcall\s+([0-9a-f]+) <", listing)}
     for callee in ["malloc", "free"]:
         address = symbols[callee][0][0]
-        assert address in targets, (f"{BENCH_LOOP_FUNCTION} never calls {callee} "
-                                    f"({address:#x}); call targets: "
-                                    f"{sorted(hex(t) for t in targets)}")
+        assert address in targets, (f"{names} never call {callee} ({address:#x}); call "
+                                    f"targets: {sorted(hex(t) for t in targets)}")
 
 
 def test_stripped_binary_is_small_and_static():

@@ -7,8 +7,9 @@ import socket
 
 import pytest
 
-from conftest import (CONFIG_OPTIONS, LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S,
-                      assert_json_error, free_port, project_version, run_binary)
+from conftest import (CONFIG_OPTIONS, EXPECTED_ALLOCATOR, LONG_BENCH_ARGS, LONG_BENCH_THREADS,
+                      STARTUP_TIMEOUT_S, assert_json_error, free_port, project_version,
+                      run_binary)
 
 EXIT_RUNTIME_FAILURE = 1
 EXIT_USAGE = 2
@@ -78,6 +79,7 @@ INVALID_CONFIGS = [
     (["--bogus=1"], {}, "--bogus"),
     (["stray"], {}, "stray"),
     (["--threads", "2"], {}, "--threads"),  # only with --bench
+    (["--workload", "seed"], {}, "--workload"),  # only with --bench
 ]
 
 
@@ -110,7 +112,8 @@ def test_help_lists_every_option():
     for flag, env in CONFIG_OPTIONS:
         assert re.search(rf"^\s+{re.escape(flag)}\b.*\b{env}\b", result.stdout, re.MULTILINE), (
             f"{flag}/{env} missing from --help:\n{result.stdout}")
-    for command in ["--bench", "--threads", "--iterations", "--healthcheck", "--version"]:
+    for command in ["--bench", "--threads", "--iterations", "--workload", "--healthcheck",
+                    "--version"]:
         assert command in result.stdout, command
 
 
@@ -120,7 +123,10 @@ def test_version_is_one_line():
     lines = result.stdout.splitlines()
     assert len(lines) == 1, result.stdout
     assert project_version() in lines[0]
-    assert "musl" in lines[0] and "mimalloc" in lines[0], lines[0]
+    allocator = f"{EXPECTED_ALLOCATOR['name']} {EXPECTED_ALLOCATOR['version']}"
+    if EXPECTED_ALLOCATOR["secure"]:
+        allocator += " secure"
+    assert lines[0].endswith(f"(static musl, {allocator})"), lines[0]
 
 
 def test_bench_command_prints_same_json_as_endpoint(server, curl):
@@ -143,13 +149,28 @@ def test_bench_command_prints_same_json_as_endpoint(server, curl):
     assert shape(body) == shape(http.json)
 
 
-@pytest.mark.parametrize("args", [
-    ["--threads", "0"], ["--iterations", "0"], ["--threads", "abc"], ["--threads", "257"],
-])
-def test_bench_command_rejects_bad_parameters(args):
+@pytest.mark.parametrize("workload, threads", [("seed", 1), ("xthread", 2), ("larson", 3)])
+def test_bench_command_runs_each_workload(workload, threads):
+    result = run_binary("--bench", "--workload", workload, "--threads", str(threads),
+                        "--iterations", "3000")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["workload"] == workload
+    assert body["threads"] == threads
+    assert body["operations"] == body["total_counter"] == threads * 3000
+    assert body["allocator"] == EXPECTED_ALLOCATOR
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--threads", "0"], "threads"), (["--iterations", "0"], "iterations"),
+    (["--threads", "abc"], "threads"), (["--threads", "257"], "threads"),
+    (["--workload", "nope"], "workload"), (["--workload="], "workload"),
+    (["--workload", "xthread", "--threads", "1"], "threads"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_bench_command_rejects_bad_parameters(args, named):
     result = run_binary("--bench", *args)
     assert result.returncode == EXIT_USAGE, (result.stdout, result.stderr)
-    assert args[0].lstrip("-") in result.stderr, result.stderr
+    assert named in result.stderr, result.stderr
 
 
 def test_healthcheck_against_running_server(server):

@@ -41,8 +41,23 @@ def bad_values(name):
     ]
 
 
+# Bad workload values, and workload combinations that name another parameter.
+BAD_WORKLOAD_QUERIES = [
+    ("workload=", "workload", "empty"),
+    ("workload", "workload", "no-value"),
+    ("workload=nope", "workload", "unknown"),
+    ("workload=SEED", "workload", "upper-case"),
+    ("workload=seed%20", "workload", "trailing-space"),
+    ("workload=seed%00", "workload", "trailing-nul"),  # strcmp() would see "seed"
+    ("workload=seed&workload=larson", "workload", "repeated"),
+    ("workload=seed,larson", "workload", "list"),
+    ("workload=xthread&threads=1", "threads", "xthread-one-thread"),
+]
+
 BAD_QUERIES = [pytest.param(query, name, id=f"{name}-{label}")
-               for name in DEFAULT_CAPS for query, label in bad_values(name)]
+               for name in DEFAULT_CAPS for query, label in bad_values(name)] + [
+    pytest.param(query, name, id=f"workload-{label}")
+    for query, name, label in BAD_WORKLOAD_QUERIES]
 
 
 def assert_rejected(result, parameter):
@@ -112,6 +127,15 @@ def test_server_survives_every_bad_input(server, curl):
     bench = curl(srv.url + "/bench?threads=2&iterations=1000")
     assert bench.status == 200, bench.describe()
     assert bench.json["total_counter"] == 2000
+
+
+def test_xthread_needs_two_threads_even_by_default(server, curl):
+    # A thread cap of 1 leaves xthread no valid thread count at all.
+    srv = server("--max-bench-threads", "1")
+    assert_rejected(curl(f"{srv.url}/bench?workload=xthread"), "threads")
+    ok = curl(f"{srv.url}/bench?workload=larson&iterations=10")
+    assert ok.status == 200, ok.describe()
+    assert (ok.json["workload"], ok.json["threads"]) == ("larson", 1)
 
 
 def test_caps_are_configurable(server, curl):

@@ -1,42 +1,133 @@
-/* Unit tests for bench.c: the workload's arithmetic, result fields and
- * cancellation. No timing assertions: elapsed time is only sanity-checked. */
+/* Unit tests for bench.c and the workloads: the arithmetic, the result
+ * fields, the workload table and cancellation. No timing assertions:
+ * elapsed time is only sanity-checked. */
 #include "bench.h"
 #include "check.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <time.h>
 
-static void check_totals(unsigned threads, unsigned iterations)
+static void check_totals(enum bench_workload workload, unsigned threads, unsigned iterations)
 {
-    struct bench_params params = {.threads = threads, .iterations = iterations};
+    struct bench_params params = {
+        .workload = workload, .threads = threads, .iterations = iterations};
     struct bench_result result;
-    CHECK(bench_run(&params, NULL, &result) == BENCH_OK);
+    enum bench_status status = bench_run(&params, NULL, &result);
+    CHECK_MSG(status == BENCH_OK, "%s threads=%u iterations=%u: %s", bench_workload_name(workload),
+              threads, iterations, bench_status_message(status));
+    if (status != BENCH_OK) {
+        return;
+    }
+    CHECK(result.workload == workload);
     CHECK(result.threads == threads);
     CHECK(result.iterations == iterations);
     CHECK(result.operations == (uint64_t)threads * iterations);
+    /* Every operation reads one byte of its block and adds 1, so the sum
+     * proves each block was allocated, written, read and freed. */
     CHECK_MSG(result.total_counter == (uint64_t)threads * iterations,
-              "threads=%u iterations=%u total_counter=%llu", threads, iterations,
-              (unsigned long long)result.total_counter);
+              "%s threads=%u iterations=%u total_counter=%llu", bench_workload_name(workload),
+              threads, iterations, (unsigned long long)result.total_counter);
     CHECK(result.elapsed_ms >= 0);
     CHECK(result.ops_per_sec >= 0);
 }
 
-static void check_cancelled_before_start(void)
+static void check_cancelled_before_start(enum bench_workload workload)
 {
     atomic_bool cancel;
     atomic_init(&cancel, true);
-    struct bench_params params = {.threads = 2, .iterations = 1000000};
+    struct bench_params params = {.workload = workload, .threads = 2, .iterations = 1000000};
     struct bench_result result;
-    CHECK(bench_run(&params, &cancel, &result) == BENCH_CANCELLED);
+    CHECK_MSG(bench_run(&params, &cancel, &result) == BENCH_CANCELLED, "%s",
+              bench_workload_name(workload));
+}
+
+static void *cancel_soon(void *arg)
+{
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    atomic_store((atomic_bool *)arg, true);
+    return NULL;
+}
+
+/* A run far too long to finish (minutes) is cancelled while its threads
+ * are busy, or waiting for each other: it must stop and say so. */
+static void check_cancelled_mid_run(enum bench_workload workload)
+{
+    atomic_bool cancel;
+    atomic_init(&cancel, false);
+    pthread_t canceller;
+    CHECK(pthread_create(&canceller, NULL, cancel_soon, &cancel) == 0);
+    struct bench_params params = {.workload = workload, .threads = 3, .iterations = 1000000000};
+    struct bench_result result;
+    CHECK_MSG(bench_run(&params, &cancel, &result) == BENCH_CANCELLED, "%s",
+              bench_workload_name(workload));
+    pthread_join(canceller, NULL);
+}
+
+static void check_workload_table(void)
+{
+    const char *names[] = {"seed", "xthread", "larson"};
+    CHECK(sizeof(names) / sizeof(names[0]) == BENCH_WORKLOAD_COUNT);
+    for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
+        enum bench_workload found = BENCH_WORKLOAD_COUNT;
+        CHECK(strcmp(bench_workload_name((enum bench_workload)id), names[id]) == 0);
+        CHECK(bench_workload_find(names[id], strlen(names[id]), &found) && found == id);
+    }
+    enum bench_workload found;
+    CHECK(!bench_workload_find("see", 3, &found));
+    CHECK(!bench_workload_find("seeds", 5, &found));
+    CHECK(!bench_workload_find("SEED", 4, &found));
+    CHECK(!bench_workload_find("", 0, &found));
+    CHECK(bench_workload_find("larson!", 6, &found) && found == BENCH_WORKLOAD_LARSON);
+    CHECK(bench_workload_name(BENCH_WORKLOAD_COUNT) == NULL);
+    CHECK(bench_workload_min_threads(BENCH_WORKLOAD_SEED) == 1);
+    CHECK(bench_workload_min_threads(BENCH_WORKLOAD_XTHREAD) == 2);
+    CHECK(bench_workload_min_threads(BENCH_WORKLOAD_LARSON) == 1);
+}
+
+static void check_bad_params(void)
+{
+    struct bench_result result;
+    struct bench_params one_xthread = {
+        .workload = BENCH_WORKLOAD_XTHREAD, .threads = 1, .iterations = 10};
+    CHECK(bench_run(&one_xthread, NULL, &result) == BENCH_BAD_PARAMS);
+    struct bench_params no_threads = {.threads = 0, .iterations = 10};
+    CHECK(bench_run(&no_threads, NULL, &result) == BENCH_BAD_PARAMS);
+    struct bench_params unknown = {
+        .workload = BENCH_WORKLOAD_COUNT, .threads = 1, .iterations = 10};
+    CHECK(bench_run(&unknown, NULL, &result) == BENCH_BAD_PARAMS);
 }
 
 int main(void)
 {
-    check_totals(1, 1);
-    check_totals(1, 100);  /* blocks stay below 101 bytes: +1 branch only */
-    check_totals(1, 1000); /* crosses into the byte-100 branch */
-    check_totals(3, 2500); /* counter wraps past 1000: sizes restart at 1 */
-    check_totals(8, 10000);
-    check_cancelled_before_start();
+    check_workload_table();
+    check_bad_params();
+
+    check_totals(BENCH_WORKLOAD_SEED, 1, 1);
+    check_totals(BENCH_WORKLOAD_SEED, 1, 100);  /* blocks stay below 101 bytes: +1 branch only */
+    check_totals(BENCH_WORKLOAD_SEED, 1, 1000); /* crosses into the byte-100 branch */
+    check_totals(BENCH_WORKLOAD_SEED, 3, 2500); /* counter wraps past 1000: sizes restart at 1 */
+    check_totals(BENCH_WORKLOAD_SEED, 8, 10000);
+
+    check_totals(BENCH_WORKLOAD_XTHREAD, 2, 1);     /* one short batch */
+    check_totals(BENCH_WORKLOAD_XTHREAD, 2, 10000); /* many full batches */
+    check_totals(BENCH_WORKLOAD_XTHREAD, 3, 777);   /* 2 producers, uneven shares */
+    check_totals(BENCH_WORKLOAD_XTHREAD, 7, 5000);  /* more producers than consumers */
+    check_totals(BENCH_WORKLOAD_XTHREAD, 200, 50);  /* producers wait for batches */
+
+    check_totals(BENCH_WORKLOAD_LARSON, 1, 1);
+    check_totals(BENCH_WORKLOAD_LARSON, 1, 5000); /* trades with the spare only */
+    check_totals(BENCH_WORKLOAD_LARSON, 2, 1023); /* never reaches a trade */
+    check_totals(BENCH_WORKLOAD_LARSON, 4, 20000);
+    check_totals(BENCH_WORKLOAD_LARSON, 16, 3000);
+
+    for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
+        check_cancelled_before_start((enum bench_workload)id);
+        check_cancelled_mid_run((enum bench_workload)id);
+    }
     CHECK(bench_status_message(BENCH_ALLOC_FAILED)[0] != '\0');
+    CHECK(bench_status_message(BENCH_BAD_PARAMS)[0] != '\0');
     return check_finish("bench");
 }

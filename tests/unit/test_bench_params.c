@@ -41,6 +41,77 @@ static void expect_value(const char *key, const char *value, unsigned threads, u
     CHECK(params.iterations == iters);
 }
 
+static void expect_workload(const struct param_pair *pairs, size_t count,
+                            const struct bench_limits *lim, enum bench_workload workload,
+                            unsigned threads)
+{
+    struct bench_params params;
+    struct bench_params_error error;
+    CHECK_MSG(bench_params_parse(pairs, count, lim, &params, &error), "rejected: %s",
+              error.message);
+    CHECK(params.workload == workload);
+    CHECK_MSG(params.threads == threads, "threads %u, expected %u", params.threads, threads);
+}
+
+static void expect_pairs_rejected(const struct param_pair *pairs, size_t count,
+                                  const struct bench_limits *lim, const char *parameter)
+{
+    struct bench_params params;
+    struct bench_params_error error = {{0}, NULL};
+    CHECK(!bench_params_parse(pairs, count, lim, &params, &error));
+    CHECK_MSG(error.parameter != NULL && strcmp(error.parameter, parameter) == 0,
+              "error names %s, expected %s (%s)", error.parameter ? error.parameter : "nothing",
+              parameter, error.message);
+}
+
+static void check_workloads(void)
+{
+    struct bench_params params;
+    struct bench_params_error error;
+    CHECK(bench_params_parse(NULL, 0, &limits, &params, &error));
+    CHECK(params.workload == BENCH_WORKLOAD_SEED);
+
+    struct param_pair seed = {"workload", "seed", 4};
+    struct param_pair xthread = {"workload", "xthread", 7};
+    struct param_pair larson = {"workload", "larson", 6};
+    expect_workload(&seed, 1, &limits, BENCH_WORKLOAD_SEED, 2);
+    expect_workload(&xthread, 1, &limits, BENCH_WORKLOAD_XTHREAD, 2);
+    expect_workload(&larson, 1, &limits, BENCH_WORKLOAD_LARSON, 2);
+
+    const char *bad[] = {"",      "SEED", "Seed", " seed",         "seed ",
+                         "seeds", "see",  "1",    "xthread,larson"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct param_pair pair = {"workload", bad[i], strlen(bad[i])};
+        expect_pairs_rejected(&pair, 1, &limits, "workload");
+    }
+    struct param_pair no_value = {"workload", NULL, 0};
+    expect_pairs_rejected(&no_value, 1, &limits, "workload");
+    struct param_pair nul = {"workload", "seed\0x", 6}; /* "seed%00x" */
+    expect_pairs_rejected(&nul, 1, &limits, "workload");
+    struct param_pair twice[] = {seed, larson};
+    expect_pairs_rejected(twice, 2, &limits, "workload");
+    struct param_pair missing = {"workload", "nope", 4};
+    CHECK(!bench_params_parse(&missing, 1, &limits, &params, &error));
+    CHECK(strstr(error.message, "seed, xthread and larson") != NULL);
+    struct param_pair unknown = {"flavour", "seed", 4};
+    CHECK(!bench_params_parse(&unknown, 1, &limits, &params, &error));
+    CHECK(strstr(error.message, "threads, iterations and workload") != NULL);
+
+    /* xthread needs two threads: an explicit 1 is an error naming threads,
+     * while a default of 1 (a one-CPU machine) is raised to 2. */
+    struct param_pair one_thread[] = {xthread, {"threads", "1", 1}};
+    expect_pairs_rejected(one_thread, 2, &limits, "threads");
+    struct bench_limits one_cpu = limits;
+    one_cpu.default_threads = 1;
+    expect_workload(&xthread, 1, &one_cpu, BENCH_WORKLOAD_XTHREAD, 2);
+    expect_workload(&larson, 1, &one_cpu, BENCH_WORKLOAD_LARSON, 1);
+    struct bench_limits one_max = one_cpu;
+    one_max.max_threads = 1;
+    expect_pairs_rejected(&xthread, 1, &one_max, "threads");
+    struct param_pair two_threads[] = {{"threads", "2", 1}, xthread};
+    expect_workload(two_threads, 2, &limits, BENCH_WORKLOAD_XTHREAD, 2);
+}
+
 int main(void)
 {
     struct bench_params params;
@@ -98,5 +169,7 @@ int main(void)
     struct param_pair over = {"threads", "5", 1};
     CHECK(!bench_params_parse(&over, 1, &tight, &params, &error));
     CHECK(strstr(error.message, "1 to 4") != NULL);
+
+    check_workloads();
     return check_finish("bench_params");
 }

@@ -82,6 +82,13 @@ int main(void)
     CHECK(cmd.kind == CONFIG_COMMAND_BENCH);
     CHECK(cmd.bench_threads != NULL && strcmp(cmd.bench_threads, "3") == 0);
     CHECK(cmd.bench_iterations != NULL && strcmp(cmd.bench_iterations, "9") == 0);
+    CHECK(cmd.bench_workload == NULL);
+    CHECK(load(&cfg, &cmd, err, 3, "--bench", "--workload=larson"));
+    CHECK(cmd.bench_workload != NULL && strcmp(cmd.bench_workload, "larson") == 0);
+    /* the value is judged by the bench validator, not here */
+    CHECK(load(&cfg, &cmd, err, 4, "--bench", "--workload", "nonsense"));
+    CHECK(!load(&cfg, &cmd, err, 3, "--workload", "seed"));
+    CHECK(strstr(err, "--bench") != NULL);
     CHECK(load(&cfg, &cmd, err, 2, "--help") && cmd.kind == CONFIG_COMMAND_HELP);
     CHECK(load(&cfg, &cmd, err, 2, "--version") && cmd.kind == CONFIG_COMMAND_VERSION);
     CHECK(load(&cfg, &cmd, err, 2, "--healthcheck") && cmd.kind == CONFIG_COMMAND_HEALTHCHECK);

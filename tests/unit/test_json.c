@@ -55,13 +55,15 @@ int main(void)
     cJSON_Delete(doc);
 
     struct build_info build = sample_build();
-    struct bench_result result = {.threads = 256,
+    struct bench_result result = {.workload = BENCH_WORKLOAD_LARSON,
+                                  .threads = 256,
                                   .iterations = 10000000,
                                   .operations = 2560000000ull,
                                   .total_counter = 2560000000ull,
                                   .elapsed_ms = 1234.5,
                                   .ops_per_sec = 2073714054.27};
     doc = parse_line(json_bench_result(&result, &build));
+    CHECK(strcmp(cJSON_GetObjectItem(doc, "workload")->valuestring, "larson") == 0);
     CHECK(cJSON_GetObjectItem(doc, "threads")->valuedouble == 256);
     CHECK(cJSON_GetObjectItem(doc, "iterations")->valuedouble == 10000000);
     /* above 2^31: must survive as an exact number */

@@ -1,0 +1,58 @@
+# tinyserver in a FROM scratch image: the static binary and nothing else.
+#
+#   docker build -t tinyserver .
+#   docker run --rm -p 3000:3000 tinyserver
+#
+# The builder stage runs the same scripts as the host build (scripts/setup.sh,
+# deps.sh, build.sh): there is no second recipe. It is kept textually
+# identical to Dockerfile.alpine's, so the two images share its cached layers
+# (a test checks that they match).
+# Build arguments:
+#   BUILDER_IMAGE  Debian 12 base for the build (default debian:bookworm-slim)
+#   ALLOCATOR      mimalloc (default), mimalloc-secure or musl
+#   VERSION, REVISION, SOURCE  version, VCS revision and repository URL for
+#                  the OCI labels (scripts/container-images.sh passes them)
+
+# --- builder: identical in Dockerfile and Dockerfile.alpine ------------------
+ARG BUILDER_IMAGE=debian:bookworm-slim
+FROM ${BUILDER_IMAGE} AS builder
+WORKDIR /src
+# The dependency layer first: it depends only on the lock file and the scripts
+# that fetch and build the pinned sources, so editing src/ reuses it.
+COPY deps.lock ./
+COPY scripts/lib.sh scripts/setup.sh scripts/deps.sh scripts/
+RUN scripts/setup.sh build && scripts/deps.sh
+# The application layer. tests/ is needed because meson.build builds the unit
+# test programs too.
+COPY meson.build meson.options meson_options.txt ./
+COPY tests/meson.build tests/
+COPY tests/unit/ tests/unit/
+COPY scripts/ scripts/
+COPY src/ src/
+ARG ALLOCATOR=mimalloc
+RUN scripts/build.sh --allocator "$ALLOCATOR"
+# --- end of builder -----------------------------------------------------------
+
+FROM scratch
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.title="tinyserver" \
+      org.opencontainers.image.description="Static musl HTTP microservice with mimalloc; GET /bench shows why the allocator matters" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="MIT AND LGPL-2.1-or-later"
+# The binary is fully static and reads no files: no passwd, group, CA
+# certificates or time zones are needed.
+COPY --from=builder /src/build/src/tinyserver-stripped /tinyserver
+# Numeric, so that Kubernetes runAsNonRoot can verify it without a passwd file.
+USER 65532:65532
+EXPOSE 3000
+STOPSIGNAL SIGTERM
+# The binary checks itself (a scratch image has no shell or curl): GET
+# /healthz on 127.0.0.1:$PORT. Set the port with the PORT variable, not
+# --port, or the check will not know it.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/tinyserver", "--healthcheck"]
+ENTRYPOINT ["/tinyserver"]

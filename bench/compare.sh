@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# The allocator comparison in one command. Builds the three allocator
+# variants of tinyserver (static musl; dependencies from the shared cache),
+# runs every workload through `tinyserver --bench` with identical parameters,
+# interleaving the repetitions, and prints the published table's layout as
+# Markdown: the median of each variant, and its ratio to musl's own malloc.
+# Reference rows (context only, never shipped) run the same workload source
+# as a plain glibc program, with glibc's malloc, jemalloc and tcmalloc. A
+# thread sweep writes a CSV and a PNG plot (gnuplot).
+#
+# Every run's total_counter must equal its operations (see src/bench.h), or
+# the script stops: a figure is never printed for a run that did not do its
+# work. Nothing here judges the figures; they are for reading.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+VARIANTS=(musl mimalloc-secure mimalloc) # the published table's order
+SWEEP_THREADS=(1 2 4 8 16 32)
+# Reference allocators: label, Debian package, file to LD_PRELOAD (empty for
+# glibc's own malloc), and what the malloc the program resolved must come from.
+REFERENCES=(
+	"glibc|libc6||/libc.so.6"
+	"jemalloc|libjemalloc2|/usr/lib/x86_64-linux-gnu/libjemalloc.so.2|/libjemalloc.so.2"
+	"tcmalloc|libtcmalloc-minimal4|/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4|/libtcmalloc_minimal.so.4"
+)
+
+usage() {
+	cat <<EOF
+usage: bench/compare.sh [-h] [--quick] [--reps N] [--threads N] [--iterations N]
+                        [--workloads LIST] [--sweep-ops N] [--no-sweep] [--no-reference]
+                        [--out DIR]
+Build the allocator variants, run the workloads, print the comparison table.
+  --quick           tiny runs, 1 repetition, output under build-bench/quick: checks
+                    that the harness works (used by the tests); figures mean nothing
+  --reps N          interleaved repetitions per variant and workload (default 5)
+  --threads N       threads for the table (default: CPUs available, $(nproc))
+  --iterations N    iterations per thread for the table (default 1000000)
+  --workloads LIST  comma-separated (default: seed,xthread,larson)
+  --sweep-ops N     operations per sweep point, split over its threads (default 2000000)
+  --no-sweep        skip the thread sweep and the plot
+  --no-reference    skip the glibc/jemalloc/tcmalloc reference rows
+  --out DIR         where results go (default: bench/results)
+Writes DIR/compare.md (also printed), DIR/runs.csv (every run), DIR/sweep.csv
+and DIR/sweep.png; build and run logs go to DIR/logs/.
+EOF
+}
+
+quick=0
+reps=5
+threads=$(nproc)
+iterations=1000000
+workloads=seed,xthread,larson
+sweep_ops=2000000
+sweep=1
+reference=1
+out=
+while (($#)); do
+	case $1 in
+	-h | --help)
+		usage
+		exit 0
+		;;
+	--quick) quick=1 ;;
+	--reps | --threads | --iterations | --workloads | --sweep-ops | --out)
+		(($# >= 2)) || die "$1 needs a value"
+		case $1 in
+		--reps) reps=$2 ;;
+		--threads) threads=$2 ;;
+		--iterations) iterations=$2 ;;
+		--workloads) workloads=$2 ;;
+		--sweep-ops) sweep_ops=$2 ;;
+		--out) out=$2 ;;
+		esac
+		shift
+		;;
+	--no-sweep) sweep=0 ;;
+	--no-reference) reference=0 ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+if ((quick)); then
+	reps=1 iterations=2000 sweep_ops=8000
+	out=${out:-$REPO/build-bench/quick}
+fi
+out=${out:-$REPO/bench/results}
+for n in "$reps" "$threads" "$iterations" "$sweep_ops"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
+done
+IFS=, read -r -a WORKLOADS <<<"$workloads"
+
+mkdir -p "$out/logs"
+RUNS=$out/runs.csv
+SWEEP_RUNS=$out/logs/sweep-runs.csv
+
+# ------------------------------------------------------------------ build
+
+# The full comparison installs what it needs; --quick makes do with what is
+# there (the tests run it where only the build and test groups are).
+if [[ $(id -u) -eq 0 ]] && ((quick == 0)); then
+	"$REPO/scripts/setup.sh" build test bench
+fi
+need_cmd jq awk
+
+declare -A BIN
+for v in "${VARIANTS[@]}"; do
+	BIN[$v]=$REPO/build-$v/src/tinyserver
+	log "building the $v variant (log: $out/logs/build-$v.log)"
+	if ! "$REPO/scripts/build.sh" --allocator "$v" --builddir "$REPO/build-$v" >"$out/logs/build-$v.log" 2>&1; then
+		tail -n 20 "$out/logs/build-$v.log" >&2
+		die "building the $v variant failed"
+	fi
+done
+
+# The reference program compiles tinyserver's own workload sources with the
+# flags Meson gives them (-O3, as buildtype=release), against glibc.
+REF_BIN=$REPO/build-bench/reference/workload
+declare -a REF_ROWS=()
+if ((reference)); then
+	if command -v gcc >/dev/null && [[ -f /usr/include/dlfcn.h ]]; then
+		mkdir -p "$(dirname "$REF_BIN")"
+		gcc -std=gnu11 -O3 -DNDEBUG -Wall -Wextra -Werror -fno-builtin-malloc -pthread \
+			-I"$REPO/src" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
+			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c
+		for r in "${REFERENCES[@]}"; do
+			IFS='|' read -r name pkg preload _ <<<"$r"
+			if [[ -z $preload || -f $preload ]]; then
+				REF_ROWS+=("$r")
+			else
+				warn "no $preload: the $name reference row is skipped (install $pkg: scripts/setup.sh bench)"
+			fi
+		done
+	else
+		warn "no gcc or glibc headers: the reference rows are skipped"
+	fi
+fi
+
+# ------------------------------------------------------------------- runs
+
+# run_one CSV KIND LABEL WORKLOAD THREADS ITERATIONS REP: one run, appended
+# to CSV as kind,label,workload,threads,iterations,rep,operations,elapsed_ms,
+# ops_per_sec. LABEL is a variant or a reference name.
+run_one() {
+	local csv=$1 kind=$2 label=$3 workload=$4 t=$5 n=$6 rep=$7 json check r name pkg preload origin
+	local args=(--workload "$workload" --threads "$t" --iterations "$n")
+	if [[ $kind == variant ]]; then
+		json=$("${BIN[$label]}" --bench "${args[@]}" --max-bench-threads 4096 \
+			--max-bench-iterations 1000000000 2>>"$out/logs/runs.log") ||
+			die "$label: --bench ${args[*]} failed (see $out/logs/runs.log)"
+	else
+		for r in "${REF_ROWS[@]}"; do
+			IFS='|' read -r name pkg preload origin <<<"$r"
+			[[ $name == "$label" ]] && break
+		done
+		json=$(LD_PRELOAD=$preload "$REF_BIN" "${args[@]}" 2>>"$out/logs/runs.log") ||
+			die "reference $label: ${args[*]} failed (see $out/logs/runs.log)"
+		[[ $(jq -r .malloc_from <<<"$json") == *"$origin" ]] ||
+			die "reference $label: malloc came from $(jq -r .malloc_from <<<"$json"), not $origin"
+	fi
+	printf '%s %s\n' "$label" "$json" >>"$out/logs/runs.log"
+	check=$(jq -r 'if .total_counter == .operations then "ok" else "bad" end' <<<"$json")
+	[[ $check == ok ]] || die "$label $workload: total_counter differs from operations: $json"
+	jq -r --arg kind "$kind" --arg name "$label" --arg rep "$rep" \
+		'[$kind, $name, .workload, .threads, .iterations, $rep, .operations, .elapsed_ms, .ops_per_sec] | @csv' \
+		<<<"$json" | tr -d '"' >>"$csv"
+}
+
+# The fewest threads a workload accepts (xthread needs two), asked of the
+# binary rather than written down twice.
+min_threads() {
+	local t
+	for t in 1 2 3 4; do
+		if "${BIN[mimalloc]}" --bench --workload "$1" --threads "$t" --iterations 1 >/dev/null 2>&1; then
+			echo "$t"
+			return 0
+		fi
+	done
+	die "workload $1 runs with none of 1 to 4 threads"
+}
+
+# rotated START ITEM...: the items, starting at index START mod count. Each
+# repetition starts with a different variant, so none always runs first
+# (on a cold cache) or right after the same neighbour.
+rotated() {
+	local start=$1
+	shift
+	local items=("$@") i
+	for ((i = 0; i < ${#items[@]}; i++)); do
+		printf '%s\n' "${items[(start + i) % ${#items[@]}]}"
+	done
+}
+
+SUBJECTS=()
+for v in "${VARIANTS[@]}"; do SUBJECTS+=("variant|$v"); done
+for r in "${REF_ROWS[@]}"; do SUBJECTS+=("reference|${r%%|*}"); done
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "kind,label,workload,threads,iterations,rep,operations,elapsed_ms,ops_per_sec" >"$RUNS"
+for w in "${WORKLOADS[@]}"; do
+	t=$threads
+	min=$(min_threads "$w")
+	((t >= min)) || t=$min
+	log "$w: $t threads x $iterations iterations, $reps interleaved repetitions"
+	for ((rep = 1; rep <= reps; rep++)); do
+		while IFS='|' read -r kind label; do
+			run_one "$RUNS" "$kind" "$label" "$w" "$t" "$iterations" "$rep"
+		done < <(rotated "$rep" "${SUBJECTS[@]}")
+	done
+done
+
+if ((sweep)); then
+	echo "kind,label,workload,threads,iterations,rep,operations,elapsed_ms,ops_per_sec" >"$SWEEP_RUNS"
+	for w in "${WORKLOADS[@]}"; do
+		min=$(min_threads "$w")
+		log "$w: thread sweep (${SWEEP_THREADS[*]}), $sweep_ops operations per point"
+		for t in "${SWEEP_THREADS[@]}"; do
+			((t >= min)) || continue
+			n=$((sweep_ops / t > 0 ? sweep_ops / t : 1))
+			for ((rep = 1; rep <= reps; rep++)); do
+				while read -r v; do
+					run_one "$SWEEP_RUNS" variant "$v" "$w" "$t" "$n" "$rep"
+				done < <(rotated "$rep" "${VARIANTS[@]}")
+			done
+		done
+	done
+fi
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- reports
+
+# Medians per (workload, label, threads) of runs in CSV format, as
+# workload,label,threads,iterations,operations,elapsed_ms,ops_per_sec.
+# With an even count the median is the mean of the middle two.
+medians() {
+	awk -F, 'NR > 1 {
+		key = $3 "," $2 "," $4
+		if (!(key in n)) { order[++keys] = key; iters[key] = $5; ops[key] = $7 }
+		i = ++n[key]; el[key, i] = $8; rate[key, i] = $9
+	}
+	function median(a, key, count,   i, j, v, s) {
+		for (i = 1; i <= count; i++) s[i] = a[key, i]
+		for (i = 2; i <= count; i++) { v = s[i]; for (j = i - 1; j >= 1 && s[j] > v; j--) s[j + 1] = s[j]; s[j + 1] = v }
+		return count % 2 ? s[(count + 1) / 2] : (s[count / 2] + s[count / 2 + 1]) / 2
+	}
+	END {
+		for (k = 1; k <= keys; k++) {
+			key = order[k]; split(key, p, ",")
+			printf "%s,%s,%s,%s,%s,%.3f,%.0f\n", p[1], p[2], p[3], iters[key], ops[key],
+				median(el, key, n[key]), median(rate, key, n[key])
+		}
+	}' "$1"
+}
+
+# The display name of a table row, from what the binary itself reported
+# (or, for a reference, the Debian package's version).
+declare -A DISPLAY
+for v in "${VARIANTS[@]}"; do
+	DISPLAY[$v]=$("${BIN[$v]}" --bench --threads 1 --iterations 1 |
+		jq -r '.allocator | "\(.name) \(.version)\(if .secure then " secure" else "" end)"')
+done
+for r in "${REF_ROWS[@]}"; do
+	IFS='|' read -r name pkg preload _ <<<"$r"
+	version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null | sed 's/-[^-]*$//; s/^[0-9]*://')
+	DISPLAY[$name]="reference: $name ${version:-?}${preload:+ (LD_PRELOAD)}"
+	[[ -n $preload ]] || DISPLAY[$name]+=" malloc"
+done
+
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+{
+	echo "# Allocator comparison"
+	echo
+	echo "- Machine: ${cpu_model:-unknown CPU}, $(nproc) CPUs available, Linux $(uname -r)"
+	echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after"
+	echo "- Command: \`bench/compare.sh --reps $reps --threads $threads --iterations $iterations --workloads $workloads\`$( ((quick)) && echo " (--quick: figures mean nothing)")"
+	echo "- Each row is the median of $reps interleaved runs of \`tinyserver --bench\`; reference rows"
+	echo "  run the same workload source as a plain glibc program (context only, not shipped)."
+	medians "$RUNS" | awk -F, -v workloads="$workloads" -v labels="$(printf '%s\n' "${SUBJECTS[@]#*|}")" \
+		-v names="$(for k in "${!DISPLAY[@]}"; do printf '%s=%s\n' "$k" "${DISPLAY[$k]}"; done)" '
+	function si(x) {
+		if (x >= 1e9) return sprintf("%.2fG", x / 1e9)
+		if (x >= 1e6) return sprintf("%.2fM", x / 1e6)
+		if (x >= 1e3) return sprintf("%.0fk", x / 1e3)
+		return sprintf("%.0f", x)
+	}
+	function ms(x) { return x >= 1000 ? sprintf("%.2f s", x / 1000) : sprintf("%.1f ms", x) }
+	function grouped(x,   s) {
+		s = sprintf("%d", x)
+		while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s)
+		return s
+	}
+	function ratio(x) { return x >= 100 ? sprintf("%.0fx", x) : sprintf("%.1fx", x) }
+	BEGIN {
+		n = split(names, lines, "\n")
+		for (i = 1; i <= n; i++) { eq = index(lines[i], "="); if (eq) display[substr(lines[i], 1, eq - 1)] = substr(lines[i], eq + 1) }
+		wn = split(workloads, order, ",")
+		ln = split(labels, label, "\n")
+	}
+	{ row[$1, $2] = $0; if ($2 == "musl") base[$1] = $7 }
+	END {
+		for (w = 1; w <= wn; w++) {
+			wl = order[w]
+			split(row[wl, label[1]], f, ",")
+			printf "\n## %s: %s threads x %s iterations\n\n", wl, f[3], grouped(f[4])
+			print "| variant | operations | elapsed | ops/s (median) | vs musl |"
+			print "| --- | --- | --- | --- | --- |"
+			for (i = 1; i <= ln; i++) {
+				if (!((wl, label[i]) in row)) continue
+				split(row[wl, label[i]], f, ",")
+				printf "| %s | %s | %s | %s | %s |\n", display[f[2]], grouped(f[5]), ms(f[6]), si(f[7]),
+					(f[2] == "musl" ? "1x" : base[wl] > 0 ? ratio(f[7] / base[wl]) : "n/a")
+			}
+		}
+	}'
+	if ((sweep)); then
+		echo
+		echo "Thread sweep: sweep.csv and sweep.png ($sweep_ops operations per point, median of $reps)."
+	fi
+} >"$out/compare.md"
+
+if ((sweep)); then
+	{
+		echo "workload,variant,threads,iterations,operations,elapsed_ms,ops_per_sec"
+		medians "$SWEEP_RUNS" | sort -t, -k1,1 -k2,2 -k3,3n
+	} >"$out/sweep.csv"
+	if command -v gnuplot >/dev/null; then
+		"$REPO/bench/plot-sweep.sh" "$out/sweep.csv" "$out/sweep.png" "${WORKLOADS[@]}"
+	else
+		warn "no gnuplot: sweep.png not drawn (scripts/setup.sh bench installs gnuplot-nox)"
+	fi
+fi
+
+cat "$out/compare.md"
+log "wrote $out/compare.md, $RUNS$( ((sweep)) && echo ", $out/sweep.csv, $out/sweep.png")"

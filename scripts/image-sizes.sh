@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The image-size comparison in one command: builds both images
+# (scripts/container-images.sh), saves each as the engine would push it,
+# measures it (scripts/image_sizes.py), breaks the binary down by component
+# from the linker map of the very binary in the image, and prints the
+# Markdown report, which it also writes to docs/image-sizes.md.
+set -euo pipefail
+# shellcheck source=scripts/container.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/container.sh"
+
+usage() {
+	cat <<EOF
+usage: scripts/image-sizes.sh [-h] [--no-build] [--output FILE]
+Build tinyserver:latest and tinyserver:alpine, then print their sizes as Markdown.
+  --no-build     measure the images as they are
+  --output FILE  also write the report there (default: docs/image-sizes.md;
+                 '-' for none)
+EOF
+}
+
+build=1
+output=$REPO/docs/image-sizes.md
+while (($#)); do
+	case $1 in
+	-h | --help)
+		usage
+		exit 0
+		;;
+	--no-build) build=0 ;;
+	--output)
+		output=${2:?--output needs a value}
+		shift
+		;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+need_cmd python3 tar
+
+name=tinyserver
+if ((build)); then
+	"$REPO/scripts/container-images.sh" --name "$name"
+fi
+alpine_base=$("$REPO/scripts/container-bases.sh" --print-alpine)
+
+tmp=$(mktemp -d)
+trap 'rm -rf -- "$tmp"' EXIT
+
+# docker save and podman save (docker-archive, its default) both write a tar
+# with manifest.json and uncompressed layer tarballs.
+for tag in latest alpine; do
+	log "saving $name:$tag"
+	engine save -o "$tmp/$tag.tar" "$name:$tag" >/dev/null
+done
+
+# The map and the unstripped binary come from the builder stage (all cached
+# layers by now), so the breakdown describes exactly the binary that ships.
+log "extracting the linker map from the builder stage"
+engine build --target builder -t "$name-builder" -f "$REPO/Dockerfile" "$REPO" >/dev/null
+mkdir "$tmp/builder"
+engine run --rm --network none --entrypoint tar "$name-builder" \
+	-C /src/build/src -cf - tinyserver tinyserver-stripped tinyserver.map | tar -C "$tmp/builder" -xf -
+
+python3 "$REPO/scripts/image_sizes.py" \
+	--image "$name:latest" "$tmp/latest.tar" scratch \
+	--image "$name:alpine" "$tmp/alpine.tar" "$alpine_base" \
+	--map "$tmp/builder/tinyserver.map" --elf "$tmp/builder/tinyserver" \
+	--stripped "$tmp/builder/tinyserver-stripped" >"$tmp/report.md"
+cat "$tmp/report.md"
+if [[ $output != - ]]; then
+	mkdir -p "$(dirname -- "$output")"
+	cp "$tmp/report.md" "$output"
+	log "wrote $output"
+fi

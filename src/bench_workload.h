@@ -1,0 +1,102 @@
+/*
+ * bench_workload.h - the contract between bench.c, which runs a benchmark
+ * (threads, clock, result), and the workloads, which say what each thread
+ * does: bench_seed.c, bench_xthread.c and bench_larson.c. Other modules use
+ * bench.h only.
+ *
+ * One run goes:
+ *   setup()            main thread, before the clock: make the shared state
+ *   clock starts; `threads` threads each run work(); all joined; clock stops
+ *   teardown()         main thread: free the shared state and any block a
+ *                      run cut short left behind (none after a full run)
+ * If a thread cannot be created, the driver sets run->abort, calls
+ * spawn_failed() so nothing waits for the missing threads, and joins the
+ * ones that started.
+ */
+#ifndef TINYSERVER_BENCH_WORKLOAD_H
+#define TINYSERVER_BENCH_WORKLOAD_H
+
+#include "bench.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks are 1 to this many bytes, in every workload. */
+#define BENCH_MAX_BLOCK 1000u
+
+/* Workers look at the cancel flags at least once every this many blocks,
+ * so a cancelled run stops within microseconds but the check costs nothing
+ * measurable next to a malloc/free pair. */
+#define BENCH_CANCEL_CHECK_INTERVAL 1024u
+
+/* Shared by every thread of one run. */
+struct bench_run {
+    const struct bench_params *params;
+    const atomic_bool *cancel; /* the caller's flag, may be NULL */
+    atomic_bool abort;         /* set by the driver when spawning fails */
+    void *shared;              /* the workload's own state, from setup() */
+};
+
+/* One worker thread's inputs and results; the driver sums them. */
+struct bench_thread {
+    struct bench_run *run;
+    unsigned index;   /* 0 to threads - 1 */
+    uint64_t counter; /* this thread's part of total_counter */
+    bool alloc_failed;
+    bool stopped_early;
+};
+
+struct bench_workload_ops {
+    const char *name;
+    unsigned min_threads;
+    /* May be NULL. Returns false when out of memory. */
+    bool (*setup)(struct bench_run *run);
+    void (*work)(struct bench_thread *thread);
+    /* May be NULL: needed only by workloads whose threads wait for each
+     * other. `started` threads (indices 0 to started - 1) are running. */
+    void (*spawn_failed)(struct bench_run *run, unsigned started);
+    /* May be NULL when setup is. */
+    void (*teardown)(struct bench_run *run);
+};
+
+extern const struct bench_workload_ops bench_workload_seed;
+extern const struct bench_workload_ops bench_workload_xthread;
+extern const struct bench_workload_ops bench_workload_larson;
+
+/* True once the run was aborted or the caller's cancel flag is set. */
+bool bench_should_stop(const struct bench_run *run);
+
+/* Tells the compiler the block escapes and memory may be read, so it must
+ * keep the malloc, the memset, the loads and the free. Without this, GCC
+ * and Clang may prove a block unobservable and delete the allocation; the
+ * bench_alloc_count test and the disassembly test check the calls survive. */
+static inline void bench_keep_observable(unsigned char *block)
+{
+    __asm__ volatile("" : : "r"(block) : "memory");
+}
+
+/* Allocates `size` bytes filled with the byte 1; NULL when out of memory. */
+static inline unsigned char *bench_block_new(size_t size)
+{
+    unsigned char *block = malloc(size);
+    if (block != NULL) {
+        memset(block, 1, size);
+        bench_keep_observable(block);
+    }
+    return block;
+}
+
+/* Reads byte 0 of a block from bench_block_new (so it returns 1), then
+ * frees the block. */
+static inline unsigned bench_block_free(unsigned char *block)
+{
+    bench_keep_observable(block);
+    unsigned value = block[0];
+    free(block);
+    return value;
+}
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * tls.h - HTTPS for tinyserver: a BearSSL terminator in front of the one
+ * HTTP daemon.
+ *
+ * Data path (libmicrohttpd speaks TLS only through GnuTLS, which is large
+ * and hard to link statically against musl):
+ *
+ *   client --TCP/TLS--> [listener: accept] --> relay thread (BearSSL)
+ *                                                 |  plaintext
+ *                                          AF_UNIX socketpair
+ *                                                 |
+ *                        handoff(fd, client address) --> HTTP daemon
+ *
+ * The relay owns the TCP socket and one end of a socketpair; the other end
+ * is handed, with the client's real address, to the HTTP layer (which
+ * passes it to MHD_add_connection). Every endpoint, limit, timeout and log
+ * line is therefore identical over TLS, and the HTTP layer never sees
+ * ciphertext. A relay ends when either side closes; the HTTP side's idle
+ * timeout thus also ends idle TLS connections.
+ *
+ * Protocol profile: TLS 1.2 only, ECDHE key exchange with AEAD suites
+ * (AES-GCM, ChaCha20-Poly1305), RSA 2048+ or EC P-256 server keys.
+ * Robustness: a handshake deadline, a cap on concurrent TLS connections,
+ * MSG_NOSIGNAL on every send, and each relay cleans up only its own
+ * sockets and memory whatever the client does.
+ */
+#ifndef TINYSERVER_TLS_H
+#define TINYSERVER_TLS_H
+
+#include "log.h"
+#include "tls_keys.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Takes ownership of plain_fd (even on failure) and serves HTTP on it as if
+ * it were a TCP connection from `peer`. Returns false if refused. */
+typedef bool (*tls_handoff_fn)(void *ctx, int plain_fd, const struct sockaddr *peer,
+                               socklen_t peer_len);
+
+struct tls_server_options {
+    const char *bind;
+    unsigned port;
+    unsigned handshake_timeout_s;
+    unsigned max_connections;
+};
+
+struct tls_server;
+
+/* Binds the TLS port and starts accepting. The credentials, handoff
+ * context and logger must outlive the server. Returns NULL with a message
+ * in err when the port cannot be bound. */
+struct tls_server *tls_server_start(const struct tls_server_options *options,
+                                    const struct tls_credentials *creds, tls_handoff_fn handoff,
+                                    void *handoff_ctx, const struct logger *log, char *err,
+                                    size_t err_size);
+
+/* Stops accepting new TLS connections; open ones keep being relayed. */
+void tls_server_stop_accepting(struct tls_server *server);
+
+/* Waits (up to timeout_ms) for open relays to end, which they do once the
+ * HTTP daemon has closed its side, then frees the server. */
+void tls_server_destroy(struct tls_server *server, unsigned timeout_ms);
+
+/* Relays currently open (for tests and metrics). */
+unsigned tls_server_active(const struct tls_server *server);
+
+#endif

@@ -1,0 +1,192 @@
+"""Helpers and fixtures for the container tests: both images, built once
+per session with scripts/container-images.sh, and containers started from
+them through scripts/container.sh (the one place that holds the engine
+settings).
+
+Not a conftest.py on purpose: tests/integration imports its helpers with
+`from conftest import ...`, which resolves to whichever conftest module
+pytest loaded last, so a second conftest.py would break those imports. Test
+modules here import the fixtures from this module instead.
+
+The tests skip only when there is no engine at all (no docker daemon and no
+podman). Everything else that goes wrong, a failed base or image build
+included, is a failure.
+"""
+import json
+import re
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ENGINE_SH = REPO / "scripts" / "container.sh"
+IMAGES_SH = REPO / "scripts" / "container-images.sh"
+BASES_SH = REPO / "scripts" / "container-bases.sh"
+
+# Its own name, so a test run does not retag the user's tinyserver images
+# (the layers are shared all the same).
+IMAGE_NAME = "tinyserver-test"
+SCRATCH = f"{IMAGE_NAME}:latest"
+ALPINE = f"{IMAGE_NAME}:alpine"
+
+# A fresh machine bootstraps the Debian base and builds the dependencies
+# in the first image build; that takes minutes, not an hour.
+BUILD_TIMEOUT_S = 1800
+ENGINE_TIMEOUT_S = 120
+STARTUP_TIMEOUT_S = 15.0
+POLL_INTERVAL_S = 0.05
+
+
+def engine_name():
+    """docker or podman, as scripts/container.sh picks it; None if neither."""
+    result = subprocess.run([str(ENGINE_SH), "--engine"], capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def engine(*args, check=True, timeout=ENGINE_TIMEOUT_S):
+    """Runs the engine with this host's settings; returns the CompletedProcess."""
+    result = subprocess.run([str(ENGINE_SH), *args], capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        pytest.fail(f"engine {' '.join(args)} exited {result.returncode}:\n"
+                    f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def image_config(image):
+    """The image's config: User, Labels, ExposedPorts, Healthcheck, ..."""
+    out = engine("image", "inspect", "--format", "{{json .Config}}", image).stdout
+    return json.loads(out)
+
+
+def image_healthcheck(image):
+    """The image's HEALTHCHECK: docker keeps it in Config.Healthcheck, podman
+    shows it as a top-level HealthCheck."""
+    health = image_config(image).get("Healthcheck")
+    if not health:
+        result = engine("image", "inspect", "--format", "{{json .HealthCheck}}", image,
+                        check=False)
+        if result.returncode == 0 and result.stdout.strip() not in ("", "null"):
+            health = json.loads(result.stdout)
+    return health or {}
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def curl_json(url, timeout=60):
+    """(HTTP status, parsed JSON body or None)."""
+    result = subprocess.run(["curl", "-sS", "--max-time", str(timeout), "-o", "-",
+                             "-w", "\n%{http_code}", url],
+                            capture_output=True, text=True, timeout=timeout + 10)
+    body, _, status = result.stdout.rpartition("\n")
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    return int(status or 0), parsed
+
+
+def project_version():
+    text = (REPO / "meson.build").read_text()
+    match = re.search(r"project\([^)]*?\bversion:\s*'([^']+)'", text, re.DOTALL)
+    assert match, "no version in meson.build's project()"
+    return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def container_engine():
+    name = engine_name()
+    if name is None:
+        pytest.skip("no container engine: no docker daemon answers and podman is not "
+                    "installed (scripts/setup.sh container)")
+    return name
+
+
+@pytest.fixture(scope="session")
+def images(container_engine):
+    """Builds both images once (the bases too, if missing). Returns
+    {"scratch": name, "alpine": name, "alpine_base": base image}."""
+    started = time.monotonic()
+    result = subprocess.run([str(IMAGES_SH), "--name", IMAGE_NAME], capture_output=True,
+                            text=True, timeout=BUILD_TIMEOUT_S)
+    if result.returncode != 0:
+        pytest.fail(f"building the images failed ({result.returncode}):\n"
+                    f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    base = subprocess.run([str(BASES_SH), "--print-alpine"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    print(f"images built in {time.monotonic() - started:.0f} s; alpine base {base}")
+    return {"scratch": SCRATCH, "alpine": ALPINE, "alpine_base": base}
+
+
+class Container:
+    """One detached container, removed at teardown."""
+
+    def __init__(self, image, run_args=(), command=()):
+        self.name = f"tinyserver-test-{uuid.uuid4().hex[:12]}"
+        self.image = image
+        self.run_args = list(run_args)
+        self.command = list(command)
+        self.port = None
+
+    def start(self, port=None):
+        """Starts it; with a port, on the host network with PORT set, and
+        waits until /healthz answers from the host."""
+        env = []
+        if port is not None:
+            self.port = port
+            env = ["-e", f"PORT={port}"]
+        engine("run", "-d", "--name", self.name, *env, *self.run_args, self.image,
+               *self.command)
+        if port is not None:
+            self.wait_healthy()
+        return self
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def state(self, field):
+        return engine("inspect", "--format", "{{.State.%s}}" % field, self.name).stdout.strip()
+
+    def logs(self):
+        result = engine("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def wait_healthy(self):
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if curl_json(self.url("/healthz"), timeout=2)[0] == 200:
+                return
+            if self.state("Running") != "true":
+                pytest.fail(f"container {self.name} exited ({self.state('ExitCode')}):\n"
+                            f"{self.logs()}")
+            time.sleep(POLL_INTERVAL_S)
+        pytest.fail(f"container {self.name} never answered /healthz:\n{self.logs()}")
+
+    def pid(self):
+        return int(self.state("Pid"))
+
+    def remove(self):
+        engine("rm", "-f", self.name, check=False)
+
+
+@pytest.fixture
+def container(images):
+    """Factory: container(image, run_args=(), port=None) -> started Container."""
+    made = []
+
+    def start(image, run_args=(), port=None, command=()):
+        box = Container(image, run_args, command)
+        made.append(box)
+        return box.start(port)
+
+    yield start
+    for box in made:
+        box.remove()

@@ -1,0 +1,124 @@
+"""What can be checked about the container build without an engine: the two
+Dockerfiles cannot drift apart, their layers are ordered for the cache, the
+context keeps secrets out, and the size report's map parser adds up.
+"""
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from container_helpers import REPO, project_version
+
+DOCKERFILE = REPO / "Dockerfile"
+ALPINE = REPO / "Dockerfile.alpine"
+BUILDER_START = "# --- builder: identical in Dockerfile and Dockerfile.alpine"
+BUILDER_END = "# --- end of builder"
+BUILD = Path(os.environ.get("TINYSERVER_BUILD", REPO / "build"))
+
+
+def builder_section(path):
+    text = path.read_text()
+    assert BUILDER_START in text and BUILDER_END in text, f"{path.name}: builder markers missing"
+    return text[text.index(BUILDER_START):text.index(BUILDER_END)]
+
+
+def runtime_section(path):
+    """The final stage, from the line after its FROM."""
+    text = path.read_text()
+    after = text[text.index(BUILDER_END):]
+    final_from = re.search(r"^FROM .*\n", after, re.MULTILINE)
+    assert final_from, f"{path.name}: no final stage"
+    return after[final_from.end():]
+
+
+def instructions(text):
+    """(INSTRUCTION, arguments) per instruction, comments and continuations
+    folded away."""
+    text = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines()
+                                         if not line.lstrip().startswith("#")))
+    return [tuple(line.split(None, 1)) for line in text.splitlines() if line.strip()]
+
+
+def test_builder_stages_are_identical():
+    # Identical text means a shared layer cache: building the second image
+    # reuses the first one's dependency and application layers.
+    assert builder_section(DOCKERFILE) == builder_section(ALPINE)
+
+
+def test_runtime_metadata_is_identical():
+    assert runtime_section(DOCKERFILE) == runtime_section(ALPINE)
+
+
+def test_bases_and_final_stages():
+    assert re.search(r"^ARG BUILDER_IMAGE=debian:bookworm-slim$", DOCKERFILE.read_text(), re.M)
+    assert re.search(r"^FROM scratch$", DOCKERFILE.read_text(), re.M)
+    alpine = ALPINE.read_text()
+    assert re.search(r"^ARG ALPINE_IMAGE=alpine:3\.20$", alpine, re.M)
+    assert re.search(r"^FROM \$\{ALPINE_IMAGE\}$", alpine, re.M)
+
+
+def test_dependency_layer_comes_before_the_sources():
+    """deps.lock and the dependency scripts are copied and built before any
+    application source is copied, so editing src/ reuses the dependency layer."""
+    steps = instructions(builder_section(DOCKERFILE))
+    first_run = next(i for i, (op, _) in enumerate(steps) if op == "RUN")
+    early = " ".join(args for op, args in steps[:first_run] if op == "COPY")
+    assert "deps.lock" in early and "scripts/deps.sh" in early, early
+    assert "src/" not in early and "meson.build" not in early, early
+    assert "scripts/deps.sh" in steps[first_run][1]
+    late_copies = [args for op, args in steps[first_run:] if op == "COPY"]
+    assert any(args.startswith("src/") for args in late_copies), late_copies
+    # The same build script as on the host: no second recipe.
+    assert steps[-1] == ("RUN", 'scripts/build.sh --allocator "$ALLOCATOR"'), steps[-1]
+
+
+def test_default_version_label_matches_meson():
+    for path in (DOCKERFILE, ALPINE):
+        assert f"ARG VERSION={project_version()}\n" in path.read_text(), path.name
+
+
+def test_dockerignore_keeps_secrets_and_caches_out():
+    patterns = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    for needed in (".git", ".cache", "build*", "tests/.results", "**/*.key", "**/*.pem",
+                   "**/*.crt", "**/__pycache__"):
+        assert needed in patterns, f".dockerignore lacks {needed}"
+
+
+def _map_breakdown():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("map_breakdown",
+                                                  REPO / "scripts" / "map_breakdown.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_map_breakdown_accounts_for_the_binary():
+    """The size report's per-component table, on the host build: the map's
+    allocated sections equal the ELF's, and the big components are found."""
+    mapfile, elf = BUILD / "src" / "tinyserver.map", BUILD / "src" / "tinyserver"
+    if not mapfile.exists():
+        pytest.fail(f"{mapfile} missing: the build must write a linker map")
+    module = _map_breakdown()
+    result = module.breakdown(mapfile.read_text())
+    module.check_against_elf(result, elf)
+    components = result["components"]
+    for name in ("musl libc", "mimalloc", "libmicrohttpd", "cJSON", "tinyserver (own code)"):
+        assert components.get(name, {"file": 0})["file"] > 0, (name, components)
+    file_total, _ = module.totals(result)
+    stripped = (BUILD / "src" / "tinyserver-stripped").stat().st_size
+    # Headers, alignment and the section table are the only other bytes.
+    assert file_total <= stripped < file_total + 16 * 1024, (file_total, stripped)
+
+
+def test_map_breakdown_cli_prints_a_table():
+    out = subprocess.run(["python3", str(REPO / "scripts" / "map_breakdown.py"),
+                          "--elf", str(BUILD / "src" / "tinyserver"),
+                          "--stripped", str(BUILD / "src" / "tinyserver-stripped"),
+                          str(BUILD / "src" / "tinyserver.map")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("| component |"), out
+    assert "**total (stripped binary)**" in out, out

@@ -1,0 +1,85 @@
+"""Checks deploy/kubernetes without a cluster: yamllint, then the structure
+the README promises (probes, resources, non-root, read-only root, no
+capabilities, seccomp, optional TLS secret, service ports). When kubectl is
+installed, the kustomizations are also rendered and checked as rendered."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+KUBE = REPO / "deploy" / "kubernetes"
+
+
+def load(path):
+    return list(yaml.safe_load_all(path.read_text()))
+
+
+def test_yamllint_is_clean():
+    result = subprocess.run(["yamllint", "-c", str(REPO / ".yamllint"), "-s", str(KUBE)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def check_deployment(deployment):
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["terminationGracePeriodSeconds"] > 10  # longer than SHUTDOWN_GRACE
+    (container,) = pod["containers"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+        assert container[probe]["httpGet"]["port"] == "http"
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][kind])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["http"] == 3000
+    return pod, container, ports
+
+
+def test_base_deployment_and_service():
+    (deployment,) = load(KUBE / "base" / "deployment.yaml")
+    assert deployment["kind"] == "Deployment"
+    check_deployment(deployment)
+    (service,) = load(KUBE / "base" / "service.yaml")
+    assert service["kind"] == "Service"
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(3000, "http")]
+    (kustomization,) = load(KUBE / "kustomization.yaml")
+    assert kustomization["resources"] == ["base"]
+
+
+def test_tls_overlay_adds_the_secret_env_and_port():
+    patch = load(KUBE / "overlays" / "tls" / "deployment-tls.yaml")[0]
+    values = {op["path"]: op["value"] for op in patch}
+    assert values["/spec/template/spec/volumes"][0]["secret"]["secretName"] == "tinyserver-tls"
+    env = [op["value"] for op in patch if op["path"].endswith("/env/-")]
+    assert {e["name"]: e["value"] for e in env} == {
+        "TLS_CERT_FILE": "/certs/tls.crt", "TLS_KEY_FILE": "/certs/tls.key"}
+    mounts = values["/spec/template/spec/containers/0/volumeMounts"]
+    assert mounts[0]["mountPath"] == "/certs" and mounts[0]["readOnly"] is True
+    service_patch = load(KUBE / "overlays" / "tls" / "service-tls.yaml")[0]
+    assert service_patch[0]["value"]["port"] == 3443
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("overlay", ["", "overlays/tls"])
+def test_kustomize_renders(overlay):
+    rendered = subprocess.run(["kubectl", "kustomize", str(KUBE / overlay)], check=True,
+                              capture_output=True, text=True).stdout
+    documents = {d["kind"]: d for d in yaml.safe_load_all(rendered)}
+    pod, container, ports = check_deployment(documents["Deployment"])
+    service_ports = {p["name"]: p["port"] for p in documents["Service"]["spec"]["ports"]}
+    assert container["image"] == "tinyserver:0.1.0"
+    if overlay:
+        assert ports["https"] == 3443 and service_ports["https"] == 3443
+        assert pod["volumes"][0]["secret"]["secretName"] == "tinyserver-tls"
+    else:
+        assert "https" not in ports and set(service_ports) == {"http"}

@@ -1,0 +1,78 @@
+"""bench/compare.sh --quick: the comparison harness builds the three
+allocator variants, runs every workload (and the sweep) and writes a
+well-formed table and CSV files. A quick run's figures mean nothing; only
+the shape of the output is checked, never a number's size."""
+import csv
+import re
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+WORKLOADS = ["seed", "xthread", "larson"]
+VARIANT_ROWS = ["musl-mallocng ", "mimalloc 2.0.9 secure", "mimalloc 2.0.9"]
+SWEEP_THREADS = [1, 2, 4, 8, 16, 32]
+TABLE_HEADER = "| variant | operations | elapsed | ops/s (median) | vs musl |"
+ROW = re.compile(r"^\| (?P<name>[^|]+) \| (?P<ops>[\d,]+) \| (?P<elapsed>[\d.]+ m?s) \| "
+                 r"(?P<rate>[\d.]+[kMG]?) \| (?P<ratio>[\d.]+x) \|$")
+RUN_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    proc = subprocess.run([str(REPO / "bench" / "compare.sh"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, proc.stdout
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_table_has_a_section_per_workload_with_every_variant(quick_run):
+    out, stdout = quick_run
+    table = (out / "compare.md").read_text()
+    assert table in stdout  # also printed
+    sections = re.split(r"^## ", table, flags=re.M)[1:]
+    assert [s.split(":")[0] for s in sections] == WORKLOADS, table
+    for section in sections:
+        lines = section.splitlines()
+        assert TABLE_HEADER in lines, section
+        rows = [ROW.match(line) for line in lines
+                if line.startswith("| ") and line != TABLE_HEADER and not line.startswith("| ---")]
+        assert all(rows), section
+        names = [row["name"] for row in rows]
+        for expected, name in zip(VARIANT_ROWS, names):
+            assert name.startswith(expected), names
+        assert rows[0]["ratio"] == "1x", section  # musl is the baseline
+        # References come after the variants, each marked as one.
+        assert all(name.startswith("reference: ") for name in names[3:]), names
+
+
+def test_runs_csv_has_every_run_and_checked_counters(quick_run):
+    out, _ = quick_run
+    runs = read_csv(out / "runs.csv")
+    variants = {r["label"] for r in runs if r["kind"] == "variant"}
+    assert variants == {"musl", "mimalloc-secure", "mimalloc"}
+    for workload in WORKLOADS:
+        assert {r["label"] for r in runs if r["workload"] == workload} >= variants
+    for run in runs:
+        assert int(run["operations"]) == int(run["threads"]) * int(run["iterations"]), run
+        assert float(run["elapsed_ms"]) >= 0 and float(run["ops_per_sec"]) >= 0, run
+
+
+def test_sweep_csv_covers_every_thread_count(quick_run):
+    out, _ = quick_run
+    rows = read_csv(out / "sweep.csv")
+    points = {(r["workload"], r["variant"], int(r["threads"])) for r in rows}
+    for workload in WORKLOADS:
+        # xthread needs a producer and a consumer: its sweep starts at 2.
+        threads = [t for t in SWEEP_THREADS if workload != "xthread" or t >= 2]
+        for variant in ["musl", "mimalloc-secure", "mimalloc"]:
+            for t in threads:
+                assert (workload, variant, t) in points, (workload, variant, t)
+    assert len(points) == len(rows)
