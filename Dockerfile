@@ -3,10 +3,10 @@
 #   docker build -t tinyserver .
 #   docker run --rm -p 3000:3000 tinyserver
 #
-# The builder stage runs the same scripts as the host build (scripts/setup.sh,
-# deps.sh, build.sh): there is no second recipe. It is kept textually
-# identical to Dockerfile.alpine's, so the two images share its cached layers
-# (a test checks that they match).
+# The build stages run the same scripts as the host build (scripts/setup.sh,
+# deps.sh, build.sh): there is no second recipe. They are kept textually
+# identical to Dockerfile.alpine's, so the two images share their cached
+# layers (a test checks that they match).
 # Build arguments:
 #   BUILDER_IMAGE  Debian 12 base for the build (default debian:bookworm-slim)
 #   ALLOCATOR      mimalloc (default), mimalloc-secure or musl
@@ -15,6 +15,17 @@
 
 # --- builder: identical in Dockerfile and Dockerfile.alpine ------------------
 ARG BUILDER_IMAGE=debian:bookworm-slim
+# The application sources, gathered on an empty stage so that the builder
+# takes them in one layer (each layer on top of the builder is a full copy
+# with some storage drivers, e.g. podman's vfs). tests/ is needed because
+# meson.build also builds the unit test programs.
+FROM scratch AS sources
+COPY meson.build meson.options meson_options.txt /src/
+COPY tests/meson.build /src/tests/
+COPY tests/unit/ /src/tests/unit/
+COPY scripts/ /src/scripts/
+COPY src/ /src/src/
+
 FROM ${BUILDER_IMAGE} AS builder
 WORKDIR /src
 # The dependency layer first: it depends only on the lock file and the scripts
@@ -22,13 +33,8 @@ WORKDIR /src
 COPY deps.lock ./
 COPY scripts/lib.sh scripts/setup.sh scripts/deps.sh scripts/
 RUN scripts/setup.sh build && scripts/deps.sh
-# The application layer. tests/ is needed because meson.build builds the unit
-# test programs too.
-COPY meson.build meson.options meson_options.txt ./
-COPY tests/meson.build tests/
-COPY tests/unit/ tests/unit/
-COPY scripts/ scripts/
-COPY src/ src/
+# The application layer: rebuilt when any of the sources changes.
+COPY --from=sources /src/ /src/
 ARG ALLOCATOR=mimalloc
 RUN scripts/build.sh --allocator "$ALLOCATOR"
 # --- end of builder -----------------------------------------------------------

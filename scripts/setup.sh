@@ -28,7 +28,7 @@ group_pkgs() {
 			ca-certificates debian-archive-keyring file
 		;;
 	test)
-		echo curl jq openssl python3 python3-pytest python3-yaml yamllint procps iproute2 psmisc
+		echo curl jq openssl python3 python3-pytest python3-yaml python3-prometheus-client yamllint procps iproute2 psmisc
 		;;
 	lint)
 		echo shellcheck clang-format

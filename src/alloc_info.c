@@ -91,3 +91,36 @@ bool alloc_info_verify_override(char *failed, size_t failed_size)
     return true;
 }
 #endif
+
+/* Reads a "Name:   123 kB" line of /proc/self/status. */
+static bool status_kib(const char *text, const char *name, size_t *bytes)
+{
+    const char *line = strstr(text, name);
+    unsigned long kib;
+    if (line == NULL || sscanf(line + strlen(name), " %lu", &kib) != 1) {
+        return false;
+    }
+    *bytes = (size_t)kib * 1024u;
+    return true;
+}
+
+bool alloc_info_process_memory(struct alloc_memory *out)
+{
+    memset(out, 0, sizeof(*out));
+    char text[4096];
+    FILE *file = fopen("/proc/self/status", "re");
+    if (file == NULL) {
+        return false;
+    }
+    size_t len = fread(text, 1, sizeof(text) - 1, file);
+    fclose(file);
+    text[len] = '\0';
+    bool ok = status_kib(text, "VmRSS:", &out->resident) &&
+              status_kib(text, "VmHWM:", &out->peak_resident);
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+    size_t elapsed_ms, user_ms, system_ms, estimated_rss, rusage_peak, peak_commit, page_faults;
+    mi_process_info(&elapsed_ms, &user_ms, &system_ms, &estimated_rss, &rusage_peak,
+                    &out->committed, &peak_commit, &page_faults);
+#endif
+    return ok;
+}

@@ -30,4 +30,20 @@ void alloc_info_get(struct alloc_info *out);
  * `failed` and returns false. */
 bool alloc_info_verify_override(char *failed, size_t failed_size);
 
+/* Memory figures for /metrics, in bytes. */
+struct alloc_memory {
+    size_t resident;      /* VmRSS from /proc/self/status */
+    size_t peak_resident; /* VmHWM from /proc/self/status */
+    size_t committed;     /* mimalloc's committed memory; 0 for musl */
+};
+
+/* mimalloc 2.0.9's mi_process_info() reports "current RSS" on Linux as an
+ * estimate equal to its committed memory (measured here: 37 MB committed
+ * against 1 MB resident), and its peak comes from getrusage(), whose
+ * ru_maxrss survives exec() and so can include the parent's pre-exec size
+ * (2.2 MB against a VmHWM of 1 MB). Resident and peak are therefore read
+ * from /proc, and mimalloc's commit figure is reported as what it is.
+ * Returns false when /proc is unreadable. */
+bool alloc_info_process_memory(struct alloc_memory *out);
+
 #endif

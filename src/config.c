@@ -66,6 +66,8 @@ static const struct config_option config_options[] = {
      "on SIGTERM/SIGINT, time in-flight requests get to finish before benchmarks are cancelled"},
     {"log-level", "LOG_LEVEL", CONFIG_CHOICE, FIELD(log_level), "info", 0, 0, log_level_names,
      "LEVEL", "least severe level logged: debug, info, warn or error"},
+    {"log-format", "LOG_FORMAT", CONFIG_CHOICE, FIELD(log_format), "text", 0, 0, log_format_names,
+     "FORMAT", "log lines as text, or json (one object per line)"},
     {"tls-cert", "TLS_CERT_FILE", CONFIG_STRING, FIELD(tls_cert_file), "", 0, CONFIG_PATH_MAX, NULL,
      "FILE", "PEM certificate chain, leaf first; with --tls-key, turns HTTPS on"},
     {"tls-key", "TLS_KEY_FILE", CONFIG_STRING, FIELD(tls_key_file), "", 0, CONFIG_PATH_MAX, NULL,

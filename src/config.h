@@ -34,6 +34,7 @@ struct config {
     unsigned max_bench_iterations;
     unsigned shutdown_grace_s;
     unsigned log_level;        /* an enum log_level value, see log.h */
+    unsigned log_format;       /* an enum log_format value */
     const char *tls_cert_file; /* "" when HTTPS is off */
     const char *tls_key_file;
     unsigned tls_port;

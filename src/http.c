@@ -43,6 +43,7 @@ struct http_server {
     size_t route_count;
     void *app;
     const struct logger *log;
+    struct metrics *metrics;
     atomic_uint inflight;
     atomic_bool stopping;
     /* While starting, libmicrohttpd's messages are kept to explain a
@@ -64,7 +65,8 @@ struct request_state {
     struct MHD_Connection *connection;
     _Atomic enum request_phase phase;
     struct http_response answer;
-    unsigned status; /* for the access log */
+    unsigned status; /* for the access log and metrics */
+    int route_index; /* in the route table; -1 until matched */
     uint64_t start_ns;
     char method[16];
     char path[HTTP_LOG_PATH_MAX];
@@ -84,6 +86,8 @@ static uint64_t monotonic_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
+
+const unsigned short http_layer_statuses[] = {400, 405, 413, 500, 0};
 
 static const struct {
     const char *name;
@@ -138,6 +142,10 @@ static enum MHD_Result queue_answer(struct request_state *state, struct http_res
 {
     struct MHD_Response *response;
     unsigned status = answer->status;
+    /* the out-of-memory fallback body is JSON whatever was planned */
+    const char *content_type = answer->body != NULL && answer->content_type != NULL
+                                   ? answer->content_type
+                                   : "application/json";
     if (answer->body != NULL) {
         response = MHD_create_response_from_buffer_with_free_callback(strlen(answer->body),
                                                                       answer->body, free);
@@ -154,8 +162,7 @@ static enum MHD_Result queue_answer(struct request_state *state, struct http_res
         return MHD_NO; /* libmicrohttpd closes the connection */
     }
     bool headers_ok =
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") ==
-            MHD_YES &&
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES &&
         MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (headers_ok && allow != NULL) {
         headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
@@ -219,6 +226,10 @@ static const struct http_route *route_or_answer(struct request_state *state, con
 {
     struct http_response answer = {0};
     const struct http_route *route = find_route(state->server, url);
+    if (route != NULL) {
+        /* a 405 still counts against the route it was meant for */
+        state->route_index = (int)(route - state->server->routes);
+    }
     if (route == NULL) {
         set_error_response(&answer, MHD_HTTP_NOT_FOUND, "no such endpoint; GET / lists them");
         *queued = queue_answer(state, &answer, NULL);
@@ -233,6 +244,7 @@ static const struct http_route *route_or_answer(struct request_state *state, con
         *queued = queue_answer(state, &answer, allow);
         return NULL;
     }
+    state->route_index = (int)(route - state->server->routes);
     return route;
 }
 
@@ -323,6 +335,7 @@ static struct request_state *new_request_state(struct http_server *server,
     state->server = server;
     state->connection = connection;
     atomic_init(&state->phase, PHASE_NEW);
+    state->route_index = -1;
     state->start_ns = monotonic_ns();
     snprintf(state->method, sizeof(state->method), "%s", method);
     snprintf(state->path, sizeof(state->path), "%s", url);
@@ -386,6 +399,10 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         .duration_us = (monotonic_ns() - state->start_ns) / 1000u,
     };
     log_access(server->log, &entry);
+    if (server->metrics != NULL && state->status != 0) {
+        metrics_record_request(server->metrics, state->route_index, state->status,
+                               entry.duration_us);
+    }
     free(state->answer.body); /* set only if a deferred answer was never sent */
     free(state);
     *req_cls = NULL;
@@ -472,6 +489,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->route_count = route_count;
     server->app = app;
     server->log = log;
+    server->metrics = options->metrics;
     atomic_init(&server->inflight, 0);
     atomic_init(&server->stopping, false);
     server->starting = true;
@@ -508,6 +526,15 @@ bool http_server_add_connection(struct http_server *server, int fd, const struct
                                 socklen_t peer_len)
 {
     return MHD_add_connection(server->daemon, fd, peer, peer_len) == MHD_YES;
+}
+
+void http_server_stats(struct http_server *server, unsigned *open_connections,
+                       unsigned *inflight_requests)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    *open_connections = info != NULL ? info->num_connections : 0;
+    *inflight_requests = atomic_load(&server->inflight);
 }
 
 void http_server_begin_shutdown(struct http_server *server)

@@ -17,6 +17,7 @@
 #define TINYSERVER_HTTP_H
 
 #include "log.h"
+#include "metrics.h"
 #include "params.h"
 
 #include <stdbool.h>
@@ -50,18 +51,31 @@ struct http_request {
 struct http_response {
     unsigned status;
     char *body;
-    unsigned retry_after_s; /* adds Retry-After when non-zero */
+    unsigned retry_after_s;   /* adds Retry-After when non-zero */
+    const char *content_type; /* NULL means application/json */
 };
 
 typedef void (*http_handler_fn)(void *app, const struct http_request *request,
                                 struct http_response *response);
+
+/* At most this many status codes per route, plus a 0 terminator. */
+#define HTTP_MAX_ROUTE_STATUSES 8
 
 struct http_route {
     const char *path;
     unsigned methods; /* set of enum http_method; HEAD should accompany GET */
     http_handler_fn handler;
     const char *description; /* listed by GET / */
+    /* What the handler can answer, 0-terminated. The layer adds
+     * http_layer_statuses to every route; GET / and docs/openapi.yaml list
+     * the union, and a test holds the two to each other. */
+    unsigned short statuses[HTTP_MAX_ROUTE_STATUSES];
 };
+
+/* Answers the HTTP layer itself can give on any route (400 malformed
+ * query, 405, 413, 500 out of memory), 0-terminated. 404 is for paths no
+ * route matches. */
+extern const unsigned short http_layer_statuses[];
 
 struct http_server_options {
     const char *bind;
@@ -70,6 +84,7 @@ struct http_server_options {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned connection_timeout_s;
+    struct metrics *metrics; /* every answered request is recorded here */
 };
 
 struct http_server;
@@ -111,6 +126,11 @@ struct http_deferred *http_request_defer(const struct http_request *request);
 /* Delivers the response of a deferred request from any thread and resumes
  * the connection. Takes ownership of response->body. Call exactly once. */
 void http_deferred_complete(struct http_deferred *deferred, struct http_response *response);
+
+/* Live figures for /metrics: connections the daemon has open and requests
+ * in flight. */
+void http_server_stats(struct http_server *server, unsigned *open_connections,
+                       unsigned *inflight_requests);
 
 /* Writes the Allow header value for a method set, e.g. "GET, HEAD". */
 void http_methods_format(unsigned methods, char *buf, size_t size);

@@ -149,6 +149,15 @@ char *json_index(const struct build_info *build, const struct json_endpoint *end
         cJSON_AddItemToArray(list, entry);
         need(&b, cJSON_AddStringToObject(entry, "path", endpoints[i].path));
         need(&b, cJSON_AddStringToObject(entry, "methods", endpoints[i].methods));
+        cJSON *statuses = cJSON_AddArrayToObject(entry, "statuses");
+        need(&b, statuses);
+        for (size_t s = 0; statuses != NULL && endpoints[i].statuses[s] != 0; s++) {
+            cJSON *code = cJSON_CreateNumber(endpoints[i].statuses[s]);
+            need(&b, code);
+            if (code != NULL) {
+                cJSON_AddItemToArray(statuses, code);
+            }
+        }
         need(&b, cJSON_AddStringToObject(entry, "description", endpoints[i].description));
     }
     return render(&b);

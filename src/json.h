@@ -18,6 +18,7 @@ struct json_endpoint {
     const char *path;
     const char *methods; /* e.g. "GET, HEAD" */
     const char *description;
+    const unsigned short *statuses; /* 0-terminated */
 };
 
 /* {"error": message} plus "parameter" when parameter is not NULL. Bytes of

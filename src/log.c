@@ -17,6 +17,7 @@
 #define LOG_FIELD_MAX 512
 
 const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+const char *const log_format_names[] = {"text", "json", NULL};
 
 static size_t format_timestamp(char *buf, size_t size)
 {
@@ -58,25 +59,44 @@ static size_t finish_line(char *line, size_t used)
     return used;
 }
 
+/* Appends printf-style text at line+used, keeping `used` within bounds. */
+static size_t append(char *line, size_t used, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static size_t append(char *line, size_t used, const char *fmt, ...)
+{
+    if (used >= LOG_LINE_MAX) {
+        return used;
+    }
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(line + used, LOG_LINE_MAX - used, fmt, args);
+    va_end(args);
+    return n > 0 ? used + (size_t)n : used;
+}
+
 void log_message(const struct logger *log, enum log_level level, const char *fmt, ...)
 {
     if (level < log->min_level) {
         return;
     }
+    char message[LOG_LINE_MAX];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof(message), fmt, args);
+    va_end(args);
+
     char line[LOG_LINE_MAX];
-    size_t used = format_timestamp(line, sizeof(line));
-    int n = snprintf(line + used, sizeof(line) - used, " %s ", log_level_names[level]);
-    if (n > 0) {
-        used += (size_t)n;
-    }
-    if (used < sizeof(line)) {
-        va_list args;
-        va_start(args, fmt);
-        n = vsnprintf(line + used, sizeof(line) - used, fmt, args);
-        va_end(args);
-        if (n > 0) {
-            used += (size_t)n;
-        }
+    char stamp[40];
+    format_timestamp(stamp, sizeof(stamp));
+    size_t used = 0;
+    if (log->format == LOG_FORMAT_JSON) {
+        char escaped[LOG_LINE_MAX];
+        log_json_escape(escaped, sizeof(escaped), message);
+        used = append(line, used, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"%s\"}", stamp,
+                      log_level_names[level], escaped);
+    } else {
+        used = append(line, used, "%s %s %s", stamp, log_level_names[level], message);
     }
     write_line(log->fd, line, finish_line(line, used));
 }
@@ -109,6 +129,34 @@ char *log_escape(char *dst, size_t dst_size, const char *src)
     return dst;
 }
 
+char *log_json_escape(char *dst, size_t dst_size, const char *src)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char ellipsis[] = "...";
+    size_t out = 0;
+    if (dst_size == 0) {
+        return dst;
+    }
+    for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
+        bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"';
+        size_t need = plain ? 1 : 6;
+        if (out + need + sizeof(ellipsis) > dst_size) {
+            memcpy(dst + out, ellipsis, sizeof(ellipsis));
+            return dst;
+        }
+        if (plain) {
+            dst[out++] = (char)*p;
+        } else {
+            memcpy(dst + out, "\\u00", 4);
+            dst[out + 4] = hex[*p >> 4];
+            dst[out + 5] = hex[*p & 0x0f];
+            out += 6;
+        }
+    }
+    dst[out] = '\0';
+    return dst;
+}
+
 void log_access(const struct logger *log, const struct log_access_entry *entry)
 {
     if (LOG_INFO < log->min_level) {
@@ -117,15 +165,24 @@ void log_access(const struct logger *log, const struct log_access_entry *entry)
     char method[32];
     char path[LOG_FIELD_MAX];
     char line[LOG_LINE_MAX];
-    log_escape(method, sizeof(method), entry->method);
-    log_escape(path, sizeof(path), entry->path);
-    size_t used = format_timestamp(line, sizeof(line));
-    int n = snprintf(line + used, sizeof(line) - used, " info access %s \"%s %s\" %u %llu.%03llums",
-                     entry->peer, method, path, entry->status,
-                     (unsigned long long)(entry->duration_us / 1000),
-                     (unsigned long long)(entry->duration_us % 1000));
-    if (n > 0) {
-        used += (size_t)n;
+    char stamp[40];
+    format_timestamp(stamp, sizeof(stamp));
+    unsigned long long ms = (unsigned long long)(entry->duration_us / 1000);
+    unsigned long long frac = (unsigned long long)(entry->duration_us % 1000);
+    size_t used;
+    if (log->format == LOG_FORMAT_JSON) {
+        log_json_escape(method, sizeof(method), entry->method);
+        log_json_escape(path, sizeof(path), entry->path);
+        used =
+            append(line, 0,
+                   "{\"time\":\"%s\",\"level\":\"info\",\"event\":\"access\",\"client\":\"%s\","
+                   "\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,\"duration_ms\":%llu.%03llu}",
+                   stamp, entry->peer, method, path, entry->status, ms, frac);
+    } else {
+        log_escape(method, sizeof(method), entry->method);
+        log_escape(path, sizeof(path), entry->path);
+        used = append(line, 0, "%s info access %s \"%s %s\" %u %llu.%03llums", stamp, entry->peer,
+                      method, path, entry->status, ms, frac);
     }
     write_line(log->fd, line, finish_line(line, used));
 }

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "routes.h"
 #include "tls.h"
 #include "tls_keys.h"
@@ -167,7 +168,9 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
 static int serve(const struct config *cfg, const struct build_info *build,
                  const struct tls_credentials *creds)
 {
-    struct logger log = {.fd = STDOUT_FILENO, .min_level = (enum log_level)cfg->log_level};
+    struct logger log = {.fd = STDOUT_FILENO,
+                         .min_level = (enum log_level)cfg->log_level,
+                         .format = (enum log_format)cfg->log_format};
     char err[ERROR_MAX];
     if (!build->allocator_verified) {
         log_message(&log, LOG_ERROR, "%s does not own %s(); refusing to start",
@@ -180,8 +183,15 @@ static int serve(const struct config *cfg, const struct build_info *build,
         return EXIT_RUNTIME_FAILURE;
     }
     struct bench_limits limits = bench_limits_from(cfg);
+    const char *paths[METRICS_MAX_ROUTES];
+    size_t path_count = routes_paths(paths, METRICS_MAX_ROUTES);
+    struct metrics metrics;
+    if (!metrics_init(&metrics, paths, path_count)) {
+        log_message(&log, LOG_ERROR, "cannot initialise metrics");
+        return EXIT_RUNTIME_FAILURE;
+    }
     struct app app;
-    app_init(&app, build, &log, &limits, cfg->max_concurrent_bench);
+    app_init(&app, build, &log, &metrics, &limits, cfg->max_concurrent_bench);
 
     struct http_server_options options = {
         .bind = cfg->bind,
@@ -190,6 +200,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .connection_timeout_s = cfg->connection_timeout_s,
+        .metrics = &metrics,
     };
     size_t route_count;
     const struct http_route *routes = routes_table(&route_count);
@@ -197,6 +208,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
         http_server_start(&options, routes, route_count, &app, &log, err, sizeof(err));
     if (server == NULL) {
         log_message(&log, LOG_ERROR, "%s", err);
+        metrics_destroy(&metrics);
         return EXIT_RUNTIME_FAILURE;
     }
     char version[256];
@@ -212,9 +224,11 @@ static int serve(const struct config *cfg, const struct build_info *build,
         if (tls == NULL) {
             http_server_begin_shutdown(server);
             http_server_stop(server);
+            metrics_destroy(&metrics);
             return EXIT_RUNTIME_FAILURE;
         }
     }
+    app_attach_servers(&app, server, tls);
 
     int signo = 0;
     while (sigwait(&stop_signals, &signo) != 0) {
@@ -223,6 +237,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
     log_message(&log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
     shut_down(server, tls, &app, &log, cfg->shutdown_grace_s);
+    metrics_destroy(&metrics);
     return EXIT_SUCCESS;
 }
 

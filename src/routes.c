@@ -9,8 +9,12 @@
 
 #include "json.h"
 
+#include "alloc_info.h"
+#include "tls.h"
+
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* How long a client refused with 429 should wait. Runs at the default
  * parameters take well under a second on any machine this targets. */
@@ -25,14 +29,24 @@ struct bench_job {
 };
 
 void app_init(struct app *app, const struct build_info *build, const struct logger *log,
-              const struct bench_limits *limits, unsigned max_concurrent_bench)
+              struct metrics *metrics, const struct bench_limits *limits,
+              unsigned max_concurrent_bench)
 {
     app->build = build;
     app->log = log;
+    app->metrics = metrics;
+    atomic_init(&app->http, NULL);
+    atomic_init(&app->tls, NULL);
     app->limits = *limits;
     app->max_concurrent_bench = max_concurrent_bench;
     atomic_init(&app->benches_running, 0);
     atomic_init(&app->cancel_benches, false);
+}
+
+void app_attach_servers(struct app *app, struct http_server *http, struct tls_server *tls)
+{
+    atomic_store(&app->tls, tls);
+    atomic_store(&app->http, http);
 }
 
 void app_cancel_benches(struct app *app)
@@ -73,7 +87,12 @@ static void *bench_job_main(void *arg)
     if (status == BENCH_OK) {
         response.status = 200;
         response.body = json_bench_result(&result, app->build);
+        metrics_record_bench(app->metrics, METRICS_BENCH_OK);
+        metrics_record_bench_result(app->metrics, bench_workload_name(job->params.workload),
+                                    result.threads, result.iterations, result.ops_per_sec);
     } else {
+        metrics_record_bench(app->metrics, status == BENCH_CANCELLED ? METRICS_BENCH_CANCELLED
+                                                                     : METRICS_BENCH_FAILED);
         answer_error(&response, 503, bench_status_message(status), NULL);
         log_message(app->log, LOG_WARN, "bench workload=%s threads=%u iterations=%u failed: %s",
                     bench_workload_name(job->params.workload), job->params.threads,
@@ -108,9 +127,11 @@ static void handle_bench(void *ctx, const struct http_request *request,
     struct bench_params_error error;
     if (!bench_params_parse(request->query, request->query_count, &app->limits, &params, &error)) {
         answer_error(response, 400, error.message, error.parameter);
+        metrics_record_bench(app->metrics, METRICS_BENCH_INVALID);
         return;
     }
     if (!acquire_bench_slot(app)) {
+        metrics_record_bench(app->metrics, METRICS_BENCH_BUSY);
         answer_error(response, 429, "too many benchmarks running; retry later", NULL);
         response->retry_after_s = BENCH_RETRY_AFTER_S;
         return;
@@ -118,6 +139,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
     struct bench_job *job = malloc(sizeof(*job));
     if (job == NULL) {
         release_bench_slot(app);
+        metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
         answer_error(response, 503, "out of memory", NULL);
         return;
     }
@@ -127,6 +149,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
     if (!start_bench_thread(job)) {
         struct http_response failed = {0};
         release_bench_slot(app);
+        metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
         answer_error(&failed, 503, bench_status_message(BENCH_THREAD_FAILED), NULL);
         http_deferred_complete(job->deferred, &failed);
         free(job);
@@ -142,19 +165,87 @@ static void handle_healthz(void *ctx, const struct http_request *request,
     response->body = json_health();
 }
 
+/* Prometheus text format 0.0.4, the version every scraper understands. */
+static const char metrics_content_type[] = "text/plain; version=0.0.4; charset=utf-8";
+
+static void handle_metrics(void *ctx, const struct http_request *request,
+                           struct http_response *response)
+{
+    (void)request;
+    struct app *app = ctx;
+    struct metrics_gauges gauges = {0};
+    struct http_server *http = atomic_load(&app->http);
+    struct tls_server *tls = atomic_load(&app->tls);
+    if (http != NULL) {
+        http_server_stats(http, &gauges.open_connections, &gauges.inflight_requests);
+    }
+    if (tls != NULL) {
+        gauges.open_tls_connections = tls_server_active(tls);
+    }
+    struct alloc_memory memory;
+    if (!alloc_info_process_memory(&memory)) {
+        log_message(app->log, LOG_DEBUG, "process memory figures unavailable");
+    }
+    gauges.resident_bytes = memory.resident;
+    gauges.peak_resident_bytes = memory.peak_resident;
+    gauges.allocator_committed_bytes = memory.committed;
+    response->status = 200;
+    response->body = metrics_render(app->metrics, &gauges, app->build);
+    response->content_type = metrics_content_type;
+}
+
 static void handle_index(void *ctx, const struct http_request *request,
                          struct http_response *response);
 
 static const struct http_route route_table[] = {
-    {"/", HTTP_GET | HTTP_HEAD, handle_index, "service name, version, build facts and endpoints"},
-    {"/healthz", HTTP_GET | HTTP_HEAD, handle_healthz, "liveness: 200 {\"status\":\"ok\"}"},
-    {"/bench", HTTP_GET | HTTP_HEAD, handle_bench,
-     "run a threaded allocation workload; query: threads, iterations, workload"},
+    {"/",
+     HTTP_GET | HTTP_HEAD,
+     handle_index,
+     "service name, version, build facts and endpoints",
+     {200, 0}},
+    {"/healthz",
+     HTTP_GET | HTTP_HEAD,
+     handle_healthz,
+     "liveness: 200 {\"status\":\"ok\"}",
+     {200, 0}},
+    {"/bench",
+     HTTP_GET | HTTP_HEAD,
+     handle_bench,
+     "run a threaded allocation workload; query: threads, iterations, workload",
+     {200, 400, 429, 503, 0}},
+    {"/metrics",
+     HTTP_GET | HTTP_HEAD,
+     handle_metrics,
+     "Prometheus metrics: requests, durations, benchmarks, connections, memory",
+     {200, 0}},
 };
 
 #define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
 
 _Static_assert(ROUTE_COUNT <= ROUTES_MAX_ENDPOINTS, "raise ROUTES_MAX_ENDPOINTS");
+
+/* The route's own statuses plus the layer's, ascending, 0-terminated;
+ * `out` holds 2 * HTTP_MAX_ROUTE_STATUSES entries. */
+static void merge_statuses(const unsigned short *own, unsigned short *out)
+{
+    size_t n = 0;
+    const unsigned short *lists[] = {own, http_layer_statuses};
+    for (size_t l = 0; l < 2; l++) {
+        for (size_t i = 0; lists[l][i] != 0 && n + 1 < 2 * HTTP_MAX_ROUTE_STATUSES; i++) {
+            size_t at = 0;
+            while (at < n && out[at] < lists[l][i]) {
+                at++;
+            }
+            if (at < n && out[at] == lists[l][i]) {
+                continue;
+            }
+            memmove(&out[at + 1], &out[at], (n - at) * sizeof(out[0]));
+            out[at] = lists[l][i];
+            n++;
+        }
+    }
+    out[n] = 0;
+}
 
 static void handle_index(void *ctx, const struct http_request *request,
                          struct http_response *response)
@@ -163,16 +254,28 @@ static void handle_index(void *ctx, const struct http_request *request,
     struct app *app = ctx;
     struct json_endpoint endpoints[ROUTES_MAX_ENDPOINTS];
     char methods[ROUTES_MAX_ENDPOINTS][64];
+    unsigned short statuses[ROUTES_MAX_ENDPOINTS][HTTP_MAX_ROUTE_STATUSES * 2];
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         http_methods_format(route_table[i].methods, methods[i], sizeof(methods[i]));
+        merge_statuses(route_table[i].statuses, statuses[i]);
         endpoints[i] = (struct json_endpoint){
             .path = route_table[i].path,
             .methods = methods[i],
             .description = route_table[i].description,
+            .statuses = statuses[i],
         };
     }
     response->status = 200;
     response->body = json_index(app->build, endpoints, ROUTE_COUNT);
+}
+
+size_t routes_paths(const char **paths, size_t max)
+{
+    size_t n = 0;
+    for (; n < ROUTE_COUNT && n < max; n++) {
+        paths[n] = route_table[n].path;
+    }
+    return n;
 }
 
 const struct http_route *routes_table(size_t *count)

@@ -11,13 +11,21 @@
 #include "build_info.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
 
+struct http_server;
+struct tls_server;
+
 struct app {
     const struct build_info *build;
     const struct logger *log;
+    struct metrics *metrics;
+    /* Set once the servers run (app_attach_servers); read by /metrics. */
+    struct http_server *_Atomic http;
+    struct tls_server *_Atomic tls;
     struct bench_limits limits;
     unsigned max_concurrent_bench;
     atomic_uint benches_running;
@@ -26,7 +34,14 @@ struct app {
 
 /* Initialises the application state. */
 void app_init(struct app *app, const struct build_info *build, const struct logger *log,
-              const struct bench_limits *limits, unsigned max_concurrent_bench);
+              struct metrics *metrics, const struct bench_limits *limits,
+              unsigned max_concurrent_bench);
+
+/* Lets /metrics read live figures from the servers (tls may be NULL). */
+void app_attach_servers(struct app *app, struct http_server *http, struct tls_server *tls);
+
+/* The route paths in table order, for metrics_init(). */
+size_t routes_paths(const char **paths, size_t max);
 
 /* Asks running benchmarks to stop; their requests then get 503. */
 void app_cancel_benches(struct app *app);

@@ -51,9 +51,11 @@ static bool read_file(const char *path, unsigned char **data, size_t *len, char 
         return false;
     }
     struct stat info;
-    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode)) {
+    /* fopen() succeeds on a directory; say so instead of "read error".
+     * Pipes stay allowed, for --tls-key <(secret-tool ...). */
+    if (fstat(fileno(file), &info) != 0 || S_ISDIR(info.st_mode)) {
         snprintf(err, err_size, "%s: %s", path,
-                 S_ISDIR(info.st_mode) ? "is a directory, not a PEM file" : "not a regular file");
+                 S_ISDIR(info.st_mode) ? "is a directory, not a PEM file" : strerror(errno));
         fclose(file);
         return false;
     }

@@ -59,19 +59,36 @@ def test_bases_and_final_stages():
     assert re.search(r"^FROM \$\{ALPINE_IMAGE\}$", alpine, re.M)
 
 
+def stages(text):
+    """{stage name: [(INSTRUCTION, arguments), ...]} for the named stages."""
+    result, current = {}, None
+    for op, args in instructions(text):
+        if op == "FROM":
+            match = re.search(r"\bAS (\S+)$", args)
+            current = match.group(1) if match else None
+            if current:
+                result[current] = []
+        elif current:
+            result[current].append((op, args))
+    return result
+
+
 def test_dependency_layer_comes_before_the_sources():
     """deps.lock and the dependency scripts are copied and built before any
-    application source is copied, so editing src/ reuses the dependency layer."""
-    steps = instructions(builder_section(DOCKERFILE))
-    first_run = next(i for i, (op, _) in enumerate(steps) if op == "RUN")
-    early = " ".join(args for op, args in steps[:first_run] if op == "COPY")
-    assert "deps.lock" in early and "scripts/deps.sh" in early, early
-    assert "src/" not in early and "meson.build" not in early, early
-    assert "scripts/deps.sh" in steps[first_run][1]
-    late_copies = [args for op, args in steps[first_run:] if op == "COPY"]
-    assert any(args.startswith("src/") for args in late_copies), late_copies
+    application source arrives, so editing src/ reuses the dependency layer."""
+    named = stages(builder_section(DOCKERFILE))
+    builder, sources = named["builder"], named["sources"]
+    first_run = next(i for i, (op, _) in enumerate(builder) if op == "RUN")
+    early = [args for op, args in builder[:first_run] if op == "COPY"]
+    assert early == ["deps.lock ./", "scripts/lib.sh scripts/setup.sh scripts/deps.sh scripts/"]
+    assert builder[first_run] == ("RUN", "scripts/setup.sh build && scripts/deps.sh")
+    assert ("COPY", "--from=sources /src/ /src/") in builder[first_run:]
+    copied = " ".join(args for op, args in sources if op == "COPY")
+    for needed in ("meson.build", "meson.options", "meson_options.txt", "src/", "scripts/",
+                   "tests/meson.build", "tests/unit/"):
+        assert needed in copied, f"the sources stage does not copy {needed}"
     # The same build script as on the host: no second recipe.
-    assert steps[-1] == ("RUN", 'scripts/build.sh --allocator "$ALLOCATOR"'), steps[-1]
+    assert builder[-1] == ("RUN", 'scripts/build.sh --allocator "$ALLOCATOR"'), builder[-1]
 
 
 def test_default_version_label_matches_meson():

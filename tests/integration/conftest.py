@@ -58,6 +58,12 @@ CONFIG_OPTIONS = [
     ("--max-bench-iterations", "MAX_BENCH_ITERATIONS"),
     ("--shutdown-grace", "SHUTDOWN_GRACE"),
     ("--log-level", "LOG_LEVEL"),
+    ("--log-format", "LOG_FORMAT"),
+    ("--tls-cert", "TLS_CERT_FILE"),
+    ("--tls-key", "TLS_KEY_FILE"),
+    ("--tls-port", "TLS_PORT"),
+    ("--tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT"),
+    ("--max-tls-connections", "MAX_TLS_CONNECTIONS"),
 ]
 
 # Generous limits that only keep a broken server from hanging the suite;

@@ -77,7 +77,9 @@ int main(void)
     CHECK(strcmp(cJSON_GetObjectItem(doc, "libc")->valuestring, "musl") == 0);
     cJSON_Delete(doc);
 
-    struct json_endpoint endpoints[] = {{"/a", "GET, HEAD", "first"}, {"/b", "GET", "second"}};
+    static const unsigned short codes_a[] = {200, 0}, codes_b[] = {200, 429, 0};
+    struct json_endpoint endpoints[] = {{"/a", "GET, HEAD", "first", codes_a},
+                                        {"/b", "GET", "second", codes_b}};
     doc = parse_line(json_index(&build, endpoints, 2));
     CHECK(strcmp(cJSON_GetObjectItem(doc, "version")->valuestring, "9.9.9") == 0);
     cJSON *facts = cJSON_GetObjectItem(doc, "build");
@@ -86,6 +88,8 @@ int main(void)
     cJSON *list = cJSON_GetObjectItem(doc, "endpoints");
     CHECK(cJSON_GetArraySize(list) == 2);
     CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "path")->valuestring, "/b") == 0);
+    cJSON *codes = cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "statuses");
+    CHECK(cJSON_GetArraySize(codes) == 2 && cJSON_GetArrayItem(codes, 1)->valuedouble == 429);
     cJSON_Delete(doc);
     return check_finish("json");
 }

@@ -44,5 +44,28 @@ int main(void)
         lines += *p == '\n';
     }
     CHECK(lines == 2);
+    char json[64];
+    CHECK(strcmp(log_json_escape(json, sizeof(json), "a\"b\\c\n\xff"),
+                 "a\\u0022b\\u005cc\\u000a\\u00ff") == 0);
+
+    /* JSON format: every line parses as one object, even with CR/LF,
+     * quotes and invalid UTF-8 in the path */
+    CHECK(pipe(fds) == 0);
+    struct logger json_log = {.fd = fds[1], .min_level = LOG_INFO, .format = LOG_FORMAT_JSON};
+    log_message(&json_log, LOG_WARN, "said \"hi\"\n");
+    struct log_access_entry hostile = {"10.0.0.1", "GET", "/a\r\n{\"forged\":1}\xfe", 200, 2500};
+    log_access(&json_log, &hostile);
+    close(fds[1]);
+    read_all(fds[0], text, sizeof(text));
+    close(fds[0]);
+    CHECK(strstr(text, "\"level\":\"warn\",\"message\":\"said \\u0022hi\\u0022\\u000a\"}\n") !=
+          NULL);
+    CHECK(strstr(text, "\"path\":\"/a\\u000d\\u000a{\\u0022forged\\u0022:1}\\u00fe\"") != NULL);
+    CHECK(strstr(text, "\"status\":200,\"duration_ms\":2.500}\n") != NULL);
+    lines = 0;
+    for (const char *p = text; *p; p++) {
+        lines += *p == '\n';
+    }
+    CHECK(lines == 2);
     return check_finish("log");
 }

@@ -1,0 +1,241 @@
+/*
+ * metrics.c - recording and the Prometheus text exposition; see metrics.h.
+ */
+#define _GNU_SOURCE
+#include "metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned metrics_status_codes[] = METRICS_STATUS_CODES;
+static const double metrics_bounds[] = METRICS_DURATION_BOUNDS;
+
+_Static_assert(sizeof(metrics_status_codes) / sizeof(metrics_status_codes[0]) + 1 ==
+                   METRICS_STATUS_COUNT,
+               "METRICS_STATUS_COUNT must be the code list plus one");
+_Static_assert(sizeof(metrics_bounds) / sizeof(metrics_bounds[0]) == METRICS_BUCKET_COUNT,
+               "METRICS_BUCKET_COUNT must match the bounds");
+
+static const char *const bench_outcome_names[METRICS_BENCH_OUTCOME_COUNT] = {
+    "ok", "invalid", "busy", "cancelled", "failed",
+};
+
+bool metrics_init(struct metrics *metrics, const char *const *route_names, size_t count)
+{
+    memset(metrics, 0, sizeof(*metrics));
+    if (count > METRICS_MAX_ROUTES) {
+        count = METRICS_MAX_ROUTES;
+    }
+    for (size_t i = 0; i < count; i++) {
+        metrics->route_names[i] = route_names[i];
+    }
+    metrics->route_names[count] = "unmatched";
+    metrics->route_count = count;
+    return pthread_mutex_init(&metrics->last_bench_lock, NULL) == 0;
+}
+
+void metrics_destroy(struct metrics *metrics)
+{
+    pthread_mutex_destroy(&metrics->last_bench_lock);
+}
+
+static size_t status_slot(unsigned status)
+{
+    for (size_t i = 0; i < METRICS_STATUS_COUNT - 1; i++) {
+        if (metrics_status_codes[i] == status) {
+            return i;
+        }
+    }
+    return METRICS_STATUS_COUNT - 1;
+}
+
+void metrics_record_request(struct metrics *metrics, int route_index, unsigned status,
+                            uint64_t duration_us)
+{
+    size_t slot = route_index >= 0 && (size_t)route_index < metrics->route_count
+                      ? (size_t)route_index
+                      : metrics->route_count;
+    struct metrics_route_counters *route = &metrics->routes[slot];
+    atomic_fetch_add_explicit(&route->by_status[status_slot(status)], 1, memory_order_relaxed);
+    double seconds = (double)duration_us / 1e6;
+    for (size_t b = 0; b < METRICS_BUCKET_COUNT; b++) {
+        if (seconds <= metrics_bounds[b]) {
+            atomic_fetch_add_explicit(&route->buckets[b], 1, memory_order_relaxed);
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&route->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&route->duration_sum_us, duration_us, memory_order_relaxed);
+}
+
+void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome)
+{
+    atomic_fetch_add_explicit(&metrics->bench_outcomes[outcome], 1, memory_order_relaxed);
+}
+
+void metrics_record_bench_result(struct metrics *metrics, const char *workload, unsigned threads,
+                                 unsigned iterations, double ops_per_sec)
+{
+    pthread_mutex_lock(&metrics->last_bench_lock);
+    metrics->has_last_bench = true;
+    metrics->last_bench_ops_per_sec = ops_per_sec;
+    metrics->last_bench_threads = threads;
+    metrics->last_bench_iterations = iterations;
+    snprintf(metrics->last_bench_workload, sizeof(metrics->last_bench_workload), "%s", workload);
+    pthread_mutex_unlock(&metrics->last_bench_lock);
+}
+
+/* Label values need \\, \" and \n escaped; ours are plain, but build facts
+ * come from the toolchain and are escaped anyway. */
+static void write_label_value(FILE *out, const char *value)
+{
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"') {
+            fputc('\\', out);
+            fputc(*p, out);
+        } else if (*p == '\n') {
+            fputs("\\n", out);
+        } else {
+            fputc(*p, out);
+        }
+    }
+}
+
+static void write_header(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void write_requests(FILE *out, struct metrics *metrics)
+{
+    write_header(out, "tinyserver_http_requests_total", "counter",
+                 "HTTP requests answered, by route and status code.");
+    for (size_t r = 0; r <= metrics->route_count; r++) {
+        for (size_t s = 0; s < METRICS_STATUS_COUNT; s++) {
+            uint64_t n =
+                atomic_load_explicit(&metrics->routes[r].by_status[s], memory_order_relaxed);
+            if (n == 0) {
+                continue;
+            }
+            fputs("tinyserver_http_requests_total{route=\"", out);
+            write_label_value(out, metrics->route_names[r]);
+            if (s < METRICS_STATUS_COUNT - 1) {
+                fprintf(out, "\",code=\"%u\"} %llu\n", metrics_status_codes[s],
+                        (unsigned long long)n);
+            } else {
+                fprintf(out, "\",code=\"other\"} %llu\n", (unsigned long long)n);
+            }
+        }
+    }
+    write_header(out, "tinyserver_http_request_duration_seconds", "histogram",
+                 "Time from the first byte of a request to the end of its response.");
+    for (size_t r = 0; r <= metrics->route_count; r++) {
+        struct metrics_route_counters *route = &metrics->routes[r];
+        uint64_t cumulative = 0;
+        for (size_t b = 0; b < METRICS_BUCKET_COUNT; b++) {
+            cumulative += atomic_load_explicit(&route->buckets[b], memory_order_relaxed);
+            fputs("tinyserver_http_request_duration_seconds_bucket{route=\"", out);
+            write_label_value(out, metrics->route_names[r]);
+            fprintf(out, "\",le=\"%g\"} %llu\n", metrics_bounds[b], (unsigned long long)cumulative);
+        }
+        uint64_t count = atomic_load_explicit(&route->count, memory_order_relaxed);
+        /* A request recorded between the loads could make the buckets
+         * exceed the count; the exposition must stay monotonic. */
+        if (count < cumulative) {
+            count = cumulative;
+        }
+        fputs("tinyserver_http_request_duration_seconds_bucket{route=\"", out);
+        write_label_value(out, metrics->route_names[r]);
+        fprintf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)count);
+        fputs("tinyserver_http_request_duration_seconds_sum{route=\"", out);
+        write_label_value(out, metrics->route_names[r]);
+        fprintf(out, "\"} %.6f\n",
+                (double)atomic_load_explicit(&route->duration_sum_us, memory_order_relaxed) / 1e6);
+        fputs("tinyserver_http_request_duration_seconds_count{route=\"", out);
+        write_label_value(out, metrics->route_names[r]);
+        fprintf(out, "\"} %llu\n", (unsigned long long)count);
+    }
+}
+
+static void write_bench(FILE *out, struct metrics *metrics)
+{
+    write_header(out, "tinyserver_bench_runs_total", "counter",
+                 "Benchmark requests by outcome (ok, invalid, busy, cancelled, failed).");
+    for (size_t i = 0; i < METRICS_BENCH_OUTCOME_COUNT; i++) {
+        fprintf(out, "tinyserver_bench_runs_total{outcome=\"%s\"} %llu\n", bench_outcome_names[i],
+                (unsigned long long)atomic_load_explicit(&metrics->bench_outcomes[i],
+                                                         memory_order_relaxed));
+    }
+    write_header(out, "tinyserver_bench_last_ops_per_second", "gauge",
+                 "Operations per second of the last successful benchmark run.");
+    pthread_mutex_lock(&metrics->last_bench_lock);
+    if (metrics->has_last_bench) {
+        fputs("tinyserver_bench_last_ops_per_second{workload=\"", out);
+        write_label_value(out, metrics->last_bench_workload);
+        fprintf(out, "\",threads=\"%u\",iterations=\"%u\"} %.0f\n", metrics->last_bench_threads,
+                metrics->last_bench_iterations, metrics->last_bench_ops_per_sec);
+    }
+    pthread_mutex_unlock(&metrics->last_bench_lock);
+}
+
+static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
+                         const struct build_info *build)
+{
+    write_header(out, "tinyserver_http_open_connections", "gauge",
+                 "Connections the HTTP daemon has open (plain and TLS).");
+    fprintf(out, "tinyserver_http_open_connections %u\n", gauges->open_connections);
+    write_header(out, "tinyserver_http_inflight_requests", "gauge",
+                 "Requests received and not yet answered, running benchmarks included.");
+    fprintf(out, "tinyserver_http_inflight_requests %u\n", gauges->inflight_requests);
+    write_header(out, "tinyserver_tls_open_connections", "gauge", "TLS connections being relayed.");
+    fprintf(out, "tinyserver_tls_open_connections %u\n", gauges->open_tls_connections);
+    write_header(out, "tinyserver_process_resident_memory_bytes", "gauge",
+                 "Resident set size of the process.");
+    fprintf(out, "tinyserver_process_resident_memory_bytes %zu\n", gauges->resident_bytes);
+    write_header(out, "tinyserver_process_peak_resident_memory_bytes", "gauge",
+                 "Largest resident set size the process has had.");
+    fprintf(out, "tinyserver_process_peak_resident_memory_bytes %zu\n",
+            gauges->peak_resident_bytes);
+    if (gauges->allocator_committed_bytes != 0) {
+        write_header(out, "tinyserver_allocator_committed_bytes", "gauge",
+                     "Memory the allocator has committed (mimalloc's mi_process_info).");
+        fprintf(out, "tinyserver_allocator_committed_bytes %zu\n",
+                gauges->allocator_committed_bytes);
+    }
+    write_header(out, "tinyserver_build_info", "gauge",
+                 "Always 1; the labels describe the running binary.");
+    fputs("tinyserver_build_info{version=\"", out);
+    write_label_value(out, build->version);
+    fputs("\",libc=\"", out);
+    write_label_value(out, build->libc);
+    fputs("\",allocator=\"", out);
+    write_label_value(out, build->allocator.name);
+    fputs("\",allocator_version=\"", out);
+    write_label_value(out, build->allocator.version);
+    fprintf(out, "\",allocator_secure=\"%s\"} 1\n", build->allocator.secure ? "true" : "false");
+}
+
+char *metrics_render(struct metrics *metrics, const struct metrics_gauges *gauges,
+                     const struct build_info *build)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (out == NULL) {
+        return NULL;
+    }
+    write_requests(out, metrics);
+    write_bench(out, metrics);
+    write_gauges(out, gauges, build);
+    if (ferror(out) != 0) {
+        fclose(out);
+        free(text);
+        return NULL;
+    }
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}

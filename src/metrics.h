@@ -1,0 +1,99 @@
+/*
+ * metrics.h - counters for GET /metrics, in the Prometheus text format.
+ *
+ * Recording is lock-free (relaxed atomics) because it happens on every
+ * request; only the last benchmark's labels, which are text, sit behind a
+ * mutex taken once per benchmark. Rendering reads a consistent-enough view:
+ * Prometheus counters only ever grow, so a scrape racing a request is off
+ * by at most that request.
+ *
+ * The metrics object is owned by main and passed to the HTTP layer (which
+ * records requests) and the routes (which record benchmarks).
+ */
+#ifndef TINYSERVER_METRICS_H
+#define TINYSERVER_METRICS_H
+
+#include "build_info.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Routes are counted by their index in the route table; requests that
+ * matched no route share one extra slot, labelled "unmatched". */
+#define METRICS_MAX_ROUTES 16
+
+/* Status codes tinyserver can send; anything else counts as "other". */
+#define METRICS_STATUS_CODES                                                                       \
+    {                                                                                              \
+        200, 400, 404, 405, 413, 414, 429, 431, 500, 503                                           \
+    }
+#define METRICS_STATUS_COUNT 11 /* the list above plus "other" */
+
+/* Request duration histogram bounds, in seconds (Prometheus "le"). */
+#define METRICS_DURATION_BOUNDS                                                                    \
+    {                                                                                              \
+        0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0                         \
+    }
+#define METRICS_BUCKET_COUNT 11
+
+enum metrics_bench_outcome {
+    METRICS_BENCH_OK = 0,
+    METRICS_BENCH_INVALID,   /* 400 */
+    METRICS_BENCH_BUSY,      /* 429 */
+    METRICS_BENCH_CANCELLED, /* 503: shutdown */
+    METRICS_BENCH_FAILED,    /* 503: threads or memory */
+    METRICS_BENCH_OUTCOME_COUNT,
+};
+
+struct metrics_route_counters {
+    atomic_uint_fast64_t by_status[METRICS_STATUS_COUNT];
+    atomic_uint_fast64_t buckets[METRICS_BUCKET_COUNT]; /* not cumulative */
+    atomic_uint_fast64_t count;
+    atomic_uint_fast64_t duration_sum_us;
+};
+
+struct metrics {
+    const char *route_names[METRICS_MAX_ROUTES + 1];
+    size_t route_count;
+    struct metrics_route_counters routes[METRICS_MAX_ROUTES + 1];
+    atomic_uint_fast64_t bench_outcomes[METRICS_BENCH_OUTCOME_COUNT];
+    pthread_mutex_t last_bench_lock;
+    bool has_last_bench;
+    double last_bench_ops_per_sec;
+    unsigned last_bench_threads;
+    unsigned last_bench_iterations;
+    char last_bench_workload[32];
+};
+
+/* Live values that are read, not counted, at scrape time. */
+struct metrics_gauges {
+    unsigned open_connections;
+    unsigned inflight_requests;
+    unsigned open_tls_connections;
+    size_t resident_bytes;
+    size_t peak_resident_bytes;
+    size_t allocator_committed_bytes; /* 0 when the allocator does not say */
+};
+
+/* `route_names` are the route paths in table order; count at most
+ * METRICS_MAX_ROUTES. Returns false if pthread_mutex_init fails. */
+bool metrics_init(struct metrics *metrics, const char *const *route_names, size_t count);
+void metrics_destroy(struct metrics *metrics);
+
+/* route_index is the route's table index, or -1 for an unmatched path. */
+void metrics_record_request(struct metrics *metrics, int route_index, unsigned status,
+                            uint64_t duration_us);
+
+void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome);
+
+void metrics_record_bench_result(struct metrics *metrics, const char *workload, unsigned threads,
+                                 unsigned iterations, double ops_per_sec);
+
+/* Returns the exposition text (malloc'd, caller frees) or NULL when out of
+ * memory. */
+char *metrics_render(struct metrics *metrics, const struct metrics_gauges *gauges,
+                     const struct build_info *build);
+
+#endif
