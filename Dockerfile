@@ -54,7 +54,8 @@ LABEL org.opencontainers.image.title="tinyserver" \
 COPY --from=builder /src/build/src/tinyserver-stripped /tinyserver
 # Numeric, so that Kubernetes runAsNonRoot can verify it without a passwd file.
 USER 65532:65532
-EXPOSE 3000
+# 3000 is HTTP; 3443 serves HTTPS once TLS_CERT_FILE and TLS_KEY_FILE are set.
+EXPOSE 3000 3443
 STOPSIGNAL SIGTERM
 # The binary checks itself (a scratch image has no shell or curl): GET
 # /healthz on 127.0.0.1:$PORT. Set the port with the PORT variable, not

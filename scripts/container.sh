@@ -105,15 +105,20 @@ image_exists() {
 	engine image inspect "$1" >/dev/null 2>&1
 }
 
-container_main() {
-	case ${1:-} in
-	"" | -h | --help)
-		cat <<EOF
+container_usage() {
+	cat <<EOF
 usage: scripts/container.sh [-h] [--engine] SUBCOMMAND [ARG]...
 Run docker (when its daemon answers) or podman with this host's settings.
   --engine   print the engine that would be used (exit 1 if there is none)
 EOF
-		[[ -n ${1:-} ]] || exit 2
+}
+
+container_main() {
+	case ${1:-} in
+	-h | --help) container_usage ;;
+	"")
+		container_usage >&2
+		exit 2
 		;;
 	--engine)
 		engine_detect || exit 1

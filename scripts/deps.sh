@@ -17,11 +17,16 @@ SRC_LIST=/etc/apt/sources.list.d/tinyserver-src.sources
 
 usage() {
 	cat <<EOF
-usage: scripts/deps.sh [-h] [-v] [--fetch-only|--print-prefix] [--toolchain musl|host]
+usage: scripts/deps.sh [-h] [-v] [--fetch-only|--print-prefix] [--toolchain musl|host|clang]
+                       [--variant NAME]
 Fetch the sources pinned in deps.lock and build them into
-  \$TINYSERVER_CACHE/deps/<toolchain>/   (default cache: <repo>/.cache)
+  \$TINYSERVER_CACHE/deps/<toolchain>[-<variant>]/   (default cache: <repo>/.cache)
   --toolchain musl   musl-gcc, for the static release binary (default)
   --toolchain host   the system gcc (glibc), e.g. for sanitizer builds
+  --toolchain clang  clang on the system's glibc, e.g. for libFuzzer builds
+  --variant NAME     a prefix of its own for this toolchain, so builds with
+                     other DEPS_CFLAGS (say, sanitizers) do not replace the
+                     plain one; NAME: letters, digits, '-' and '_'
   --fetch-only       fetch and unpack the sources, build nothing
   --print-prefix     print the toolchain's prefix directory and exit
   -v, --verbose      show build output instead of only logging it
@@ -321,7 +326,10 @@ fetch_failed() {
 # ------------------------------------------------------------ toolchain
 
 TOOLCHAIN=musl
-prefix_dir() { printf '%s/deps/%s' "$CACHE" "$TOOLCHAIN"; }
+VARIANT=
+# The toolchain plus the variant, if any: names the prefix, build and logs.
+flavor() { printf '%s%s' "$TOOLCHAIN" "${VARIANT:+-$VARIANT}"; }
+prefix_dir() { printf '%s/deps/%s' "$CACHE" "$(flavor)"; }
 
 setup_toolchain() {
 	case $TOOLCHAIN in
@@ -337,7 +345,12 @@ setup_toolchain() {
 		TC_LDFLAGS=
 		LIBC_PKG=libc6-dev
 		;;
-	*) die "unknown toolchain '$TOOLCHAIN' (musl or host)" ;;
+	clang)
+		CC=clang
+		TC_LDFLAGS=
+		LIBC_PKG=libc6-dev
+		;;
+	*) die "unknown toolchain '$TOOLCHAIN' (musl, host or clang)" ;;
 	esac
 	need_cmd "$CC" ar make cmake autoreconf libtoolize dpkg-query sha256sum
 	AR="ar"
@@ -495,9 +508,9 @@ build() {
 		log "$name ${DEP_VER[$name]}: up to date"
 		return 0
 	fi
-	mkdir -p "$STAMPS" "$CACHE/logs/$TOOLCHAIN"
-	bdir=$CACHE/build/$TOOLCHAIN/$name
-	logf=$CACHE/logs/$TOOLCHAIN/$name.log
+	mkdir -p "$STAMPS" "$CACHE/logs/$(flavor)"
+	bdir=$CACHE/build/$(flavor)/$name
+	logf=$CACHE/logs/$(flavor)/$name.log
 	rm -rf "$bdir"
 	mkdir -p "$bdir"
 	# -a keeps the timestamps that make and autotools judge freshness by.
@@ -505,7 +518,7 @@ build() {
 	DESTDIR=$bdir/stage
 	STAGE=$DESTDIR$PREFIX
 	mkdir -p "$STAGE"
-	log "$name ${DEP_VER[$name]}: building ($TOOLCHAIN, $JOBS jobs; log: $logf)"
+	log "$name ${DEP_VER[$name]}: building ($(flavor), $JOBS jobs; log: $logf)"
 	t0=$(now)
 	# errexit must hold inside the recipe, so the subshell is not run as the
 	# condition of an if or ||, where bash would silently turn errexit off.
@@ -536,7 +549,7 @@ build() {
 	# here the prefix changes, so there is no stamp until it is complete again.
 	rm -f "$stamp"
 	install_staged "$name"
-	printf '%s\n%s %s %s built %s\n' "$key" "$name" "${DEP_VER[$name]}" "$TOOLCHAIN" "$(date -u +%FT%TZ)" >"$stamp.tmp"
+	printf '%s\n%s %s %s built %s\n' "$key" "$name" "${DEP_VER[$name]}" "$(flavor)" "$(date -u +%FT%TZ)" >"$stamp.tmp"
 	mv -f "$stamp.tmp" "$stamp"
 	rm -rf "$bdir"
 	STATUS[$name]="built $(($(now) - t0))s"
@@ -577,6 +590,12 @@ main() {
 			shift
 			;;
 		--toolchain=*) TOOLCHAIN=${1#*=} ;;
+		--variant)
+			(($# >= 2)) || die "--variant needs an argument"
+			VARIANT=$2
+			shift
+			;;
+		--variant=*) VARIANT=${1#*=} ;;
 		*)
 			usage >&2
 			exit 2
@@ -584,7 +603,8 @@ main() {
 		esac
 		shift
 	done
-	case $TOOLCHAIN in musl | host) ;; *) die "unknown toolchain '$TOOLCHAIN' (musl or host)" ;; esac
+	case $TOOLCHAIN in musl | host | clang) ;; *) die "unknown toolchain '$TOOLCHAIN' (musl, host or clang)" ;; esac
+	[[ $VARIANT =~ ^[A-Za-z0-9_-]*$ ]] || die "--variant: '$VARIANT' is not letters, digits, '-' and '_'"
 	if ((print_prefix)); then
 		prefix_dir
 		echo

@@ -16,6 +16,20 @@
 #include "version.h"
 #endif
 
+/* -Dallocator=musl means "no override": the libc's own malloc, which in a
+ * host (glibc) build is glibc's, or AddressSanitizer's when it is on. GCC
+ * announces ASan with __SANITIZE_ADDRESS__, Clang 14 with __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOC_INFO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALLOC_INFO_ASAN 1
+#endif
+#endif
+#ifndef ALLOC_INFO_ASAN
+#define ALLOC_INFO_ASAN 0
+#endif
+
 /* Alignment used to probe the aligned entry points: larger than any
  * malloc's natural alignment, so a libc fallback could not fake it. */
 #define PROBE_ALIGNMENT 256u
@@ -31,6 +45,17 @@ void alloc_info_get(struct alloc_info *out)
 #if defined(TINYSERVER_ALLOCATOR_SECURE)
     out->secure = true;
 #endif
+#elif ALLOC_INFO_ASAN
+    /* A sanitizer build (scripts/sanitize.sh): AddressSanitizer's runtime
+     * intercepts malloc and friends, so its allocator is the one in use.
+     * It ships with the compiler, whose version it carries. */
+    const char *compiler_version = strchr(TINYSERVER_COMPILER, ' ');
+    out->name = "asan";
+    snprintf(out->version, sizeof(out->version), "%s",
+             compiler_version != NULL ? compiler_version + 1 : TINYSERVER_COMPILER);
+#elif defined(__GLIBC__)
+    out->name = "glibc-malloc";
+    snprintf(out->version, sizeof(out->version), "%s", TINYSERVER_LIBC_VERSION);
 #else
     out->name = "musl-mallocng";
     snprintf(out->version, sizeof(out->version), "%s", TINYSERVER_LIBC_VERSION);

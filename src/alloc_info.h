@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 struct alloc_info {
-    const char *name; /* "mimalloc" or "musl-mallocng" */
+    const char *name; /* "mimalloc", "musl-mallocng", "glibc-malloc" or "asan" */
     char version[16]; /* e.g. "2.0.9" */
     bool secure;      /* mimalloc built with MI_SECURE */
 };

@@ -55,6 +55,16 @@ static const struct config_option config_options[] = {
      "open connections accepted at once from one client address; 0 = no limit"},
     {"connection-timeout", "CONNECTION_TIMEOUT", CONFIG_UINT, FIELD(connection_timeout_s), "30", 1,
      3600, NULL, "SECONDS", "close a connection after this long without activity"},
+    {"request-timeout", "REQUEST_TIMEOUT", CONFIG_UINT, FIELD(request_timeout_s), "10", 1, 3600,
+     NULL, "SECONDS",
+     "close a connection whose request line and headers are not complete this long after it "
+     "opened or after its previous response; a trickle of bytes does not extend it"},
+    {"connection-memory-limit", "CONNECTION_MEMORY_LIMIT", CONFIG_UINT,
+     FIELD(connection_memory_limit), "32768", 4096, 1048576, NULL, "BYTES",
+     "memory per connection for the request line and headers; a request that does not fit gets "
+     "431 (414 when the URL is most of it)"},
+    {"max-url-length", "MAX_URL_LENGTH", CONFIG_UINT, FIELD(max_url_length), "8192", 16, 1048576,
+     NULL, "BYTES", "longest request target (path and query) accepted; a longer one gets 414"},
     {"max-concurrent-bench", "MAX_CONCURRENT_BENCH", CONFIG_UINT, FIELD(max_concurrent_bench), "1",
      1, 64, NULL, "N", "benchmark runs at once; more get 429 with Retry-After"},
     {"max-bench-threads", "MAX_BENCH_THREADS", CONFIG_UINT, FIELD(max_bench_threads), "256", 1,

@@ -29,6 +29,9 @@ struct config {
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0 means no per-address limit */
     unsigned connection_timeout_s;
+    unsigned request_timeout_s;       /* request line and headers must be complete by then */
+    unsigned connection_memory_limit; /* bytes per connection for request line and headers */
+    unsigned max_url_length;          /* longest request target, in bytes */
     unsigned max_concurrent_bench;
     unsigned max_bench_threads;
     unsigned max_bench_iterations;

@@ -12,6 +12,24 @@
  *      or suspend the connection for a deferred handler.
  *   after resume: the final call runs again and queues the stored answer.
  *   on_completed: write the access log line, free the state.
+ *
+ * The request deadline (--request-timeout). libmicrohttpd's own timeout
+ * counts inactivity, so a client that sends one header byte every few
+ * seconds keeps a connection forever. libmicrohttpd has no option for a
+ * total deadline, so the layer keeps one per connection:
+ *   - a record per connection (struct http_conn), created and destroyed by
+ *     libmicrohttpd's connection notifications, on a list under conns_lock;
+ *   - its clock, waiting_since_ns, starts when the connection opens and
+ *     again when a response has been sent (on_completed), and stops when
+ *     the headers are complete (the first call of on_request);
+ *   - a sweeper thread wakes a few times per timeout and shuts down (never
+ *     closes) the socket of every connection whose clock has run past the
+ *     deadline. libmicrohttpd then reads end-of-file and closes the
+ *     connection itself, on its own thread, as if the client had gone.
+ * The sweeper takes the socket from a record under conns_lock, and
+ * libmicrohttpd notifies the close (which removes the record under the
+ * same lock) before it closes the socket, so the sweeper can never shut
+ * down a descriptor number that has meanwhile been reused.
  */
 #include "http.h"
 
@@ -21,11 +39,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,9 +53,27 @@
 #define HTTP_LOG_PATH_MAX 256
 #define HTTP_PEER_MAX     INET6_ADDRSTRLEN
 #define HTTP_IDLE_POLL_MS 10u
+/* The sweeper checks deadlines this many times per request timeout, but
+ * at least once a second: a deadline is enforced up to a quarter late. */
+#define HTTP_SWEEPS_PER_TIMEOUT 4u
+#define HTTP_SWEEP_MAX_MS       1000u
 
 /* Sent when even the error body could not be allocated. */
 static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
+
+/* One open connection, for the request deadline (see the top of the file).
+ * Created by the STARTED notification, freed by the CLOSED one. */
+struct http_conn {
+    struct http_conn *prev; /* on http_server.conns, under conns_lock */
+    struct http_conn *next;
+    int fd;
+    /* When the clock of the request being awaited started; 0 while no
+     * request line and headers are awaited (being answered, suspended). */
+    _Atomic uint64_t waiting_since_ns;
+    /* Raw request-target length of the current request, from the URI log
+     * callback. Only the connection's own worker thread touches it. */
+    size_t target_len;
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -46,6 +84,15 @@ struct http_server {
     struct metrics *metrics;
     atomic_uint inflight;
     atomic_bool stopping;
+    size_t max_url_length;
+    uint64_t request_timeout_ns;
+    /* The connection records and the sweeper that enforces the deadline. */
+    pthread_mutex_t conns_lock;
+    pthread_cond_t sweeper_wake; /* signalled to stop the sweeper */
+    struct http_conn *conns;
+    bool sweeper_stop; /* under conns_lock */
+    bool sweeper_started;
+    pthread_t sweeper;
     /* While starting, libmicrohttpd's messages are kept to explain a
      * failure (such as "address in use") in the startup error. */
     bool starting;
@@ -87,7 +134,7 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-const unsigned short http_layer_statuses[] = {400, 405, 413, 500, 0};
+const unsigned short http_layer_statuses[] = {400, 405, 413, 414, 500, 0};
 
 static const struct {
     const char *name;
@@ -217,8 +264,24 @@ static const struct http_route *find_route(const struct http_server *server, con
     return NULL;
 }
 
-/* The final call: decide the answer, or hand the request to a deferred
- * handler. */
+/* The path to route on. RFC 9112 section 3.2.2: a server must accept a
+ * request target in absolute form ("GET http://host/healthz"), which is
+ * what clients send to proxies; it names the same resource as its path.
+ * libmicrohttpd hands such targets over unchanged (minus the query). The
+ * authority is not checked: this server answers for any host name. */
+static const char *origin_path(const char *url)
+{
+    static const char *const schemes[] = {"http://", "https://"};
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t len = strlen(schemes[i]);
+        if (strncasecmp(url, schemes[i], len) == 0) {
+            const char *path = strchr(url + len, '/');
+            return path != NULL ? path : "/";
+        }
+    }
+    return url;
+}
+
 /* Answers 404 or 405 when the path or method does not match a route.
  * Returns NULL after queueing such an answer (its result in *queued). */
 static const struct http_route *route_or_answer(struct request_state *state, const char *url,
@@ -274,6 +337,8 @@ static enum MHD_Result refuse_body(struct request_state *state, const char *url,
     return queue_answer(state, &answer, NULL);
 }
 
+/* The final call: decide the answer, or hand the request to a deferred
+ * handler. */
 static enum MHD_Result dispatch(struct request_state *state, const char *url, const char *method)
 {
     struct http_server *server = state->server;
@@ -344,6 +409,25 @@ static struct request_state *new_request_state(struct http_server *server,
     return state;
 }
 
+/* The connection's record, or NULL if it could not be allocated (such a
+ * connection is shut down as soon as it opens). */
+static struct http_conn *conn_record(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info != NULL ? info->socket_context : NULL;
+}
+
+/* A request target longer than max_url_length: 414, before anything else
+ * is judged. (Targets that do not even fit in the connection's memory get
+ * libmicrohttpd's own 414 instead.) */
+static enum MHD_Result refuse_long_url(struct request_state *state)
+{
+    struct http_response answer = {0};
+    set_error_response(&answer, MHD_HTTP_URI_TOO_LONG, "request target too long");
+    return queue_answer(state, &answer, NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -353,13 +437,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct http_server *server = cls;
     struct request_state *state = *req_cls;
     if (state == NULL) {
+        /* The headers are complete: the request deadline no longer runs. */
+        struct http_conn *conn = conn_record(connection);
+        if (conn != NULL) {
+            atomic_store(&conn->waiting_since_ns, 0);
+        }
         state = new_request_state(server, connection, url, method);
         if (state == NULL) {
             return MHD_NO;
         }
         *req_cls = state;
+        if (conn != NULL && conn->target_len > server->max_url_length) {
+            return refuse_long_url(state);
+        }
         if (announces_body(connection)) {
-            return refuse_body(state, url, method);
+            return refuse_body(state, origin_path(url), method);
         }
         return MHD_YES;
     }
@@ -371,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     }
     switch (phase) {
     case PHASE_NEW:
-        return dispatch(state, url, method);
+        return dispatch(state, origin_path(url), method);
     case PHASE_READY:
         return queue_answer(state, &state->answer, NULL);
     case PHASE_SUSPENDED:
@@ -384,12 +476,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)connection;
     (void)code;
     struct http_server *server = cls;
     struct request_state *state = *req_cls;
+    /* The response is out (or the connection is closing): the clock for
+     * the next request on this connection starts now. */
+    struct http_conn *conn = conn_record(connection);
+    if (conn != NULL) {
+        atomic_store(&conn->waiting_since_ns, monotonic_ns());
+    }
     if (state == NULL) {
-        return;
+        return; /* libmicrohttpd refused the request before on_request */
     }
     struct log_access_entry entry = {
         .peer = state->peer,
@@ -407,6 +504,153 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     free(state);
     *req_cls = NULL;
     atomic_fetch_sub(&server->inflight, 1);
+}
+
+/* Called once the request line is in, before the headers: only the raw
+ * target's length is kept, for the 414 check. The return value becomes
+ * the request's *req_cls, which on_request fills in itself. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    struct http_conn *conn = conn_record(connection);
+    if (conn != NULL) {
+        conn->target_len = strlen(uri);
+    }
+    return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *server = cls;
+    struct http_conn *conn = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info == NULL) {
+            return; /* cannot happen: the descriptor is known by now */
+        }
+        conn = calloc(1, sizeof(*conn));
+        if (conn == NULL) {
+            /* Without a record no deadline could be enforced: refuse the
+             * connection rather than serve it unprotected. */
+            shutdown(info->connect_fd, SHUT_RDWR);
+            return;
+        }
+        conn->fd = info->connect_fd;
+        atomic_init(&conn->waiting_since_ns, monotonic_ns());
+        pthread_mutex_lock(&server->conns_lock);
+        conn->next = server->conns;
+        if (server->conns != NULL) {
+            server->conns->prev = conn;
+        }
+        server->conns = conn;
+        pthread_mutex_unlock(&server->conns_lock);
+        *socket_context = conn;
+        return;
+    }
+    if (conn == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&server->conns_lock);
+    if (conn->prev != NULL) {
+        conn->prev->next = conn->next;
+    } else {
+        server->conns = conn->next;
+    }
+    if (conn->next != NULL) {
+        conn->next->prev = conn->prev;
+    }
+    pthread_mutex_unlock(&server->conns_lock);
+    free(conn);
+    *socket_context = NULL;
+}
+
+/* Shuts down every connection past its request deadline. Runs under
+ * conns_lock; returns how many it ended. */
+static unsigned sweep_expired(struct http_server *server, uint64_t now_ns)
+{
+    unsigned ended = 0;
+    for (struct http_conn *conn = server->conns; conn != NULL; conn = conn->next) {
+        uint64_t since = atomic_load(&conn->waiting_since_ns);
+        if (since == 0 || now_ns - since < server->request_timeout_ns) {
+            continue;
+        }
+        /* Only once: the clock may have restarted or stopped meanwhile. */
+        if (atomic_compare_exchange_strong(&conn->waiting_since_ns, &since, 0)) {
+            shutdown(conn->fd, SHUT_RDWR);
+            ended++;
+        }
+    }
+    return ended;
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct http_server *server = arg;
+    uint64_t period_ns = server->request_timeout_ns / HTTP_SWEEPS_PER_TIMEOUT;
+    if (period_ns > HTTP_SWEEP_MAX_MS * 1000000ull) {
+        period_ns = HTTP_SWEEP_MAX_MS * 1000000ull;
+    }
+    pthread_mutex_lock(&server->conns_lock);
+    while (!server->sweeper_stop) {
+        struct timespec wake;
+        clock_gettime(CLOCK_MONOTONIC, &wake);
+        uint64_t ns = (uint64_t)wake.tv_nsec + period_ns;
+        wake.tv_sec += (time_t)(ns / 1000000000u);
+        wake.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&server->sweeper_wake, &server->conns_lock, &wake);
+        if (server->sweeper_stop) {
+            break;
+        }
+        unsigned ended = sweep_expired(server, monotonic_ns());
+        if (ended != 0) {
+            /* Not under the lock, which connections opening wait for.
+             * Debug level: clients can trigger this at will. */
+            pthread_mutex_unlock(&server->conns_lock);
+            log_message(server->log, LOG_DEBUG,
+                        "closed %u connection(s) that sent no complete request within %llus",
+                        ended, (unsigned long long)(server->request_timeout_ns / 1000000000u));
+            pthread_mutex_lock(&server->conns_lock);
+        }
+    }
+    pthread_mutex_unlock(&server->conns_lock);
+    return NULL;
+}
+
+static bool sweeper_init(struct http_server *server)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) {
+        return false;
+    }
+    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&server->sweeper_wake, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!ok) {
+        return false;
+    }
+    if (pthread_mutex_init(&server->conns_lock, NULL) != 0) {
+        pthread_cond_destroy(&server->sweeper_wake);
+        return false;
+    }
+    return true;
+}
+
+/* Stops the sweeper thread (if started) and frees its lock and condition.
+ * Call after the daemon has stopped, when no record is left. */
+static void sweeper_destroy(struct http_server *server)
+{
+    if (server->sweeper_started) {
+        pthread_mutex_lock(&server->conns_lock);
+        server->sweeper_stop = true;
+        pthread_cond_signal(&server->sweeper_wake);
+        pthread_mutex_unlock(&server->conns_lock);
+        pthread_join(server->sweeper, NULL);
+        server->sweeper_started = false;
+    }
+    pthread_mutex_destroy(&server->conns_lock);
+    pthread_cond_destroy(&server->sweeper_wake);
 }
 
 /* libmicrohttpd sets TCP_NODELAY and TCP_CORK on every connection; on the
@@ -490,8 +734,15 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->app = app;
     server->log = log;
     server->metrics = options->metrics;
+    server->max_url_length = options->max_url_length;
+    server->request_timeout_ns = (uint64_t)options->request_timeout_s * 1000000000u;
     atomic_init(&server->inflight, 0);
     atomic_init(&server->stopping, false);
+    if (!sweeper_init(server)) {
+        snprintf(err, err_size, "cannot initialise the request deadline's lock");
+        free(server);
+        return NULL;
+    }
     server->starting = true;
 
     /* epoll with one listening-and-serving thread per pool slot; ITC (part
@@ -509,16 +760,28 @@ struct http_server *http_server_start(const struct http_server_options *options,
         (const struct sockaddr *)&address.addr, MHD_OPTION_THREAD_POOL_SIZE, pool,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         options->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        options->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server, MHD_OPTION_END);
+        options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)options->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        server, MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
+        MHD_OPTION_END);
     server->starting = false;
     if (server->daemon == NULL) {
         snprintf(err, err_size, "cannot serve on %s port %u: %s", options->bind, options->port,
                  server->start_error[0] != '\0' ? server->start_error
                                                 : "libmicrohttpd refused to start");
+        sweeper_destroy(server);
         free(server);
         return NULL;
     }
+    if (pthread_create(&server->sweeper, NULL, sweeper_main, server) != 0) {
+        snprintf(err, err_size, "cannot start the request deadline thread");
+        MHD_stop_daemon(server->daemon);
+        sweeper_destroy(server);
+        free(server);
+        return NULL;
+    }
+    server->sweeper_started = true;
     return server;
 }
 
@@ -563,6 +826,7 @@ bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
 void http_server_stop(struct http_server *server)
 {
     MHD_stop_daemon(server->daemon);
+    sweeper_destroy(server);
     free(server);
 }
 

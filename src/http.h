@@ -10,8 +10,17 @@
  * and is resumed by http_deferred_complete().
  *
  * The layer itself answers 404 (no such path), 405 with Allow (method not
- * in the route's set), 413 (a request body where none is taken) and 400
- * (malformed or too many query parameters), all as JSON.
+ * in the route's set), 413 (a request body where none is taken), 414 (a
+ * request target longer than max_url_length) and 400 (malformed or too
+ * many query parameters), all as JSON. Requests libmicrohttpd cannot parse
+ * or store get its own answers (400, 414, 431, 501, 505) with an HTML body.
+ *
+ * Limits, all set per server: connections in total and per client
+ * address, memory per connection (which bounds the request line and
+ * headers), the request target's length, an idle timeout and a request
+ * deadline: a connection's next request line and headers must be complete
+ * within request_timeout_s of the connection opening or of its previous
+ * response, however slowly the bytes trickle in.
  */
 #ifndef TINYSERVER_HTTP_H
 #define TINYSERVER_HTTP_H
@@ -73,8 +82,8 @@ struct http_route {
 };
 
 /* Answers the HTTP layer itself can give on any route (400 malformed
- * query, 405, 413, 500 out of memory), 0-terminated. 404 is for paths no
- * route matches. */
+ * query, 405, 413, 414, 500 out of memory), 0-terminated. 404 is for paths
+ * no route matches. */
 extern const unsigned short http_layer_statuses[];
 
 struct http_server_options {
@@ -83,8 +92,11 @@ struct http_server_options {
     unsigned threads;
     unsigned max_connections;
     unsigned max_connections_per_ip;
-    unsigned connection_timeout_s;
-    struct metrics *metrics; /* every answered request is recorded here */
+    unsigned connection_timeout_s;    /* inactivity */
+    unsigned request_timeout_s;       /* the request deadline described above */
+    unsigned connection_memory_limit; /* bytes; libmicrohttpd's per-connection pool */
+    unsigned max_url_length;          /* bytes of request target; longer gets 414 */
+    struct metrics *metrics;          /* every answered request is recorded here */
 };
 
 struct http_server;

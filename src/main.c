@@ -200,6 +200,9 @@ static int serve(const struct config *cfg, const struct build_info *build,
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .connection_timeout_s = cfg->connection_timeout_s,
+        .request_timeout_s = cfg->request_timeout_s,
+        .connection_memory_limit = cfg->connection_memory_limit,
+        .max_url_length = cfg->max_url_length,
         .metrics = &metrics,
     };
     size_t route_count;

@@ -74,36 +74,42 @@ static int64_t now_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* Sets up the engine for one connection. BearSSL never allocates: the
- * context and buffer live in the relay, the key and chain in the creds. */
-static bool relay_init_engine(struct tls_relay *relay)
+bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *creds,
+                     unsigned char *iobuf, size_t iobuf_size, const void *seed, size_t seed_len)
 {
-    const struct tls_credentials *creds = relay->server->creds;
-    br_ssl_engine_context *engine = &relay->ssl.eng;
+    br_ssl_engine_context *engine = &ssl->eng;
     if (creds->key_type == BR_KEYTYPE_RSA) {
-        br_ssl_server_init_full_rsa(&relay->ssl, creds->chain, creds->chain_len, &creds->rsa);
+        br_ssl_server_init_full_rsa(ssl, creds->chain, creds->chain_len, &creds->rsa);
         br_ssl_engine_set_suites(engine, tls_suites_rsa,
                                  sizeof(tls_suites_rsa) / sizeof(tls_suites_rsa[0]));
     } else {
         /* The issuer key type only matters for static-ECDH suites, which
          * are not enabled. */
-        br_ssl_server_init_full_ec(&relay->ssl, creds->chain, creds->chain_len, BR_KEYTYPE_EC,
-                                   &creds->ec);
+        br_ssl_server_init_full_ec(ssl, creds->chain, creds->chain_len, BR_KEYTYPE_EC, &creds->ec);
         br_ssl_engine_set_suites(engine, tls_suites_ec,
                                  sizeof(tls_suites_ec) / sizeof(tls_suites_ec[0]));
     }
     br_ssl_engine_set_versions(engine, BR_TLS12, BR_TLS12);
     br_ssl_engine_add_flags(engine, BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
-    br_ssl_engine_set_buffer(engine, relay->iobuf, sizeof(relay->iobuf), 1);
+    br_ssl_engine_set_buffer(engine, iobuf, iobuf_size, 1);
+    br_ssl_engine_inject_entropy(engine, seed, seed_len);
+    return br_ssl_server_reset(ssl) != 0;
+}
+
+/* Sets up the engine for one connection. BearSSL never allocates: the
+ * context and buffer live in the relay, the key and chain in the creds. */
+static bool relay_init_engine(struct tls_relay *relay)
+{
     /* Seed from the kernel ourselves: a FROM scratch image has no
      * /dev/urandom for BearSSL's own seeder to open. */
     unsigned char seed[TLS_SEED_BYTES];
     if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
         return false;
     }
-    br_ssl_engine_inject_entropy(engine, seed, sizeof(seed));
+    bool ok = tls_engine_init(&relay->ssl, relay->server->creds, relay->iobuf,
+                              sizeof(relay->iobuf), seed, sizeof(seed));
     memset(seed, 0, sizeof(seed));
-    return br_ssl_server_reset(&relay->ssl) != 0;
+    return ok;
 }
 
 /* Moves bytes between a socket and one of the engine's four buffers.

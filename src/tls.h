@@ -66,4 +66,15 @@ void tls_server_destroy(struct tls_server *server, unsigned timeout_ms);
 /* Relays currently open (for tests and metrics). */
 unsigned tls_server_active(const struct tls_server *server);
 
+/* Sets up a BearSSL server engine exactly as every relay does: the profile
+ * above (TLS 1.2, ECDHE with the AEAD suites for the key's type, server
+ * preference, no renegotiation), `iobuf` as its bidirectional buffer
+ * (BR_SSL_BUFSIZE_BIDI bytes), seeded with `seed`, then reset for a new
+ * handshake. Never allocates: ssl, iobuf and creds belong to the caller and
+ * must outlive the engine. Returns false if the engine cannot be reset.
+ * Public so that the fuzzer (fuzz/fuzz_tls_records.c) feeds its input to
+ * the very engine configuration the server runs. */
+bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *creds,
+                     unsigned char *iobuf, size_t iobuf_size, const void *seed, size_t seed_len);
+
 #endif

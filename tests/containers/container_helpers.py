@@ -1,12 +1,11 @@
-"""Helpers and fixtures for the container tests: both images, built once
-per session with scripts/container-images.sh, and containers started from
-them through scripts/container.sh (the one place that holds the engine
-settings).
+"""Helpers for the container tests: the engine through scripts/container.sh
+(the one place that holds the engine settings), containers started from the
+images, curl from the host.
 
 Not a conftest.py on purpose: tests/integration imports its helpers with
 `from conftest import ...`, which resolves to whichever conftest module
-pytest loaded last, so a second conftest.py would break those imports. Test
-modules here import the fixtures from this module instead.
+pytest loaded last, so a second conftest.py would break those imports. The
+fixtures are in test_images.py, the one module that uses them.
 
 The tests skip only when there is no engine at all (no docker daemon and no
 podman). Everything else that goes wrong, a failed base or image build
@@ -28,10 +27,8 @@ IMAGES_SH = REPO / "scripts" / "container-images.sh"
 BASES_SH = REPO / "scripts" / "container-bases.sh"
 
 # Its own name, so a test run does not retag the user's tinyserver images
-# (the layers are shared all the same).
+# (the layers are shared all the same): IMAGE_NAME:latest and :alpine.
 IMAGE_NAME = "tinyserver-test"
-SCRATCH = f"{IMAGE_NAME}:latest"
-ALPINE = f"{IMAGE_NAME}:alpine"
 
 # A fresh machine bootstraps the Debian base and builds the dependencies
 # in the first image build; that takes minutes, not an hour.
@@ -101,31 +98,6 @@ def project_version():
     return match.group(1)
 
 
-@pytest.fixture(scope="session")
-def container_engine():
-    name = engine_name()
-    if name is None:
-        pytest.skip("no container engine: no docker daemon answers and podman is not "
-                    "installed (scripts/setup.sh container)")
-    return name
-
-
-@pytest.fixture(scope="session")
-def images(container_engine):
-    """Builds both images once (the bases too, if missing). Returns
-    {"scratch": name, "alpine": name, "alpine_base": base image}."""
-    started = time.monotonic()
-    result = subprocess.run([str(IMAGES_SH), "--name", IMAGE_NAME], capture_output=True,
-                            text=True, timeout=BUILD_TIMEOUT_S)
-    if result.returncode != 0:
-        pytest.fail(f"building the images failed ({result.returncode}):\n"
-                    f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    base = subprocess.run([str(BASES_SH), "--print-alpine"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-    print(f"images built in {time.monotonic() - started:.0f} s; alpine base {base}")
-    return {"scratch": SCRATCH, "alpine": ALPINE, "alpine_base": base}
-
-
 class Container:
     """One detached container, removed at teardown."""
 
@@ -175,18 +147,3 @@ class Container:
 
     def remove(self):
         engine("rm", "-f", self.name, check=False)
-
-
-@pytest.fixture
-def container(images):
-    """Factory: container(image, run_args=(), port=None) -> started Container."""
-    made = []
-
-    def start(image, run_args=(), port=None, command=()):
-        box = Container(image, run_args, command)
-        made.append(box)
-        return box.start(port)
-
-    yield start
-    for box in made:
-        box.remove()

@@ -7,16 +7,16 @@ namespace instead.
 """
 import importlib.util
 import io
+import json
 import subprocess
 import tarfile
 import time
 
 import pytest
 
-from container_helpers import (REPO, ENGINE_SH, curl_json, engine, free_port, image_config,
-                               image_healthcheck, project_version)
-# Fixtures, imported so that pytest finds them in this module.
-from container_helpers import container, container_engine, images  # noqa: F401
+from container_helpers import (BASES_SH, BUILD_TIMEOUT_S, ENGINE_SH, IMAGE_NAME, IMAGES_SH, REPO,
+                               Container, curl_json, engine, engine_name, free_port,
+                               image_config, image_healthcheck, project_version)
 
 pytestmark = pytest.mark.container
 
@@ -26,6 +26,47 @@ UID = GID = 65532
 STOP_BOUND_S = 2.0
 OCI_LABELS = ("title", "description", "source", "version", "revision", "licenses")
 BENCH_THREADS, BENCH_ITERATIONS = 2, 100_000
+
+
+@pytest.fixture(scope="session")
+def container_engine():
+    name = engine_name()
+    if name is None:
+        pytest.skip("no container engine: no docker daemon answers and podman is not "
+                    "installed (scripts/setup.sh container)")
+    return name
+
+
+@pytest.fixture(scope="session")
+def images(container_engine):
+    """Builds both images once (the bases too, if missing). Returns
+    {"scratch": name, "alpine": name, "alpine_base": base image}."""
+    started = time.monotonic()
+    result = subprocess.run([str(IMAGES_SH), "--name", IMAGE_NAME], capture_output=True,
+                            text=True, timeout=BUILD_TIMEOUT_S)
+    if result.returncode != 0:
+        pytest.fail(f"building the images failed ({result.returncode}):\n"
+                    f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    base = subprocess.run([str(BASES_SH), "--print-alpine"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    print(f"images built in {time.monotonic() - started:.0f} s; alpine base {base}")
+    return {"scratch": f"{IMAGE_NAME}:latest", "alpine": f"{IMAGE_NAME}:alpine",
+            "alpine_base": base}
+
+
+@pytest.fixture
+def container(images):
+    """Factory: container(image, run_args=(), port=None) -> started Container."""
+    made = []
+
+    def start(image, run_args=(), port=None, command=()):
+        box = Container(image, run_args, command)
+        made.append(box)
+        return box.start(port)
+
+    yield start
+    for box in made:
+        box.remove()
 
 
 def _load(script):
@@ -83,7 +124,7 @@ def test_image_config(image):
     # Numeric, so that Kubernetes runAsNonRoot can check it.
     assert config.get("User") == f"{UID}:{GID}"
     assert config.get("Entrypoint") == ["/tinyserver"]
-    assert "3000/tcp" in (config.get("ExposedPorts") or {})
+    assert {"3000/tcp", "3443/tcp"} <= set(config.get("ExposedPorts") or {})
     assert config.get("StopSignal") == "SIGTERM"
     # Podman keeps HEALTHCHECK only in docker-format images; see container.sh.
     health = image_healthcheck(image)
@@ -205,3 +246,25 @@ def test_both_images_ship_the_same_binary(images):
                 ("scratch", "alpine")}
     assert len(versions) == 1, versions
     assert project_version() in versions.pop()
+
+
+def test_scratch_serves_https_with_mounted_certificates(container, images, tmp_path):
+    """The README's TLS flow in the scratch image: certificates generated
+    with certs/generate.sh, mounted read-only, enabled by environment."""
+    certs = tmp_path / "certs"
+    subprocess.run([str(REPO / "certs" / "generate.sh"), str(certs)], check=True,
+                   capture_output=True)
+    certs.chmod(0o755)
+    tls_port = free_port()
+    box = container(images["scratch"], port=free_port(), run_args=[
+        "--read-only", "--cap-drop", "ALL",
+        "-v", f"{certs}:/certs:ro",
+        "-e", "TLS_CERT_FILE=/certs/server.crt", "-e", "TLS_KEY_FILE=/certs/server.key",
+        "-e", f"TLS_PORT={tls_port}"])
+    url = (f"https://localhost:{tls_port}/bench?threads={BENCH_THREADS}"
+           f"&iterations={BENCH_ITERATIONS}")
+    result = subprocess.run(["curl", "-sS", "--max-time", "60", "--cacert",
+                             str(certs / "ca.crt"), url], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr + box.logs()
+    check_bench(json.loads(result.stdout), BENCH_THREADS, BENCH_ITERATIONS)
+    assert "https listening" in box.logs()

@@ -5,7 +5,12 @@ Environment:
   TINYSERVER_BIN  binary under test (default: <repo>/build/src/tinyserver)
   TINYSERVER_EXPECT_ALLOCATOR  the allocator that binary must have been
                   built with: mimalloc (the default), mimalloc-secure or musl.
-                  `scripts/test.sh --allocator NAME` sets both.
+                  `scripts/test.sh --allocator NAME` sets both. "asan" means
+                  scripts/sanitize.sh's ASan+UBSan build: dynamic, on glibc,
+                  with ASan's allocator. Then the facts only a static musl
+                  release binary has are skipped (with that reason), the rest
+                  are expected of glibc, and every process's stderr must be
+                  free of sanitizer reports.
 """
 import json
 import os
@@ -23,6 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("TINYSERVER_BIN", REPO / "build" / "src" / "tinyserver"))
 
 
+def _gcc_version():
+    """The host gcc's version, as Meson records it for the sanitizer build."""
+    result = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True)
+    assert result.returncode == 0, "gcc is not installed"
+    return result.stdout.strip()
+
+
 def _musl_version():
     """musl's version as the build records it: the musl-dev package's."""
     result = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "musl-dev"],
@@ -38,12 +50,32 @@ ALLOCATOR_VARIANTS = {
     "mimalloc": lambda: {"name": "mimalloc", "version": "2.0.9", "secure": False},
     "mimalloc-secure": lambda: {"name": "mimalloc", "version": "2.0.9", "secure": True},
     "musl": lambda: {"name": "musl-mallocng", "version": _musl_version(), "secure": False},
+    # ASan's runtime replaces malloc; it is the compiler's, so is its version.
+    "asan": lambda: {"name": "asan", "version": _gcc_version(), "secure": False},
 }
 ALLOCATOR_VARIANT = os.environ.get("TINYSERVER_EXPECT_ALLOCATOR", "mimalloc")
 assert ALLOCATOR_VARIANT in ALLOCATOR_VARIANTS, (
     f"TINYSERVER_EXPECT_ALLOCATOR={ALLOCATOR_VARIANT!r}: expected one of {list(ALLOCATOR_VARIANTS)}")
 EXPECTED_ALLOCATOR = ALLOCATOR_VARIANTS[ALLOCATOR_VARIANT]()
 USES_MIMALLOC = EXPECTED_ALLOCATOR["name"] == "mimalloc"
+
+# The release variants are static musl binaries; the sanitizer build cannot
+# be (the sanitizers need the host's dynamic glibc runtime).
+SANITIZER_BUILD = ALLOCATOR_VARIANT == "asan"
+EXPECTED_LIBC = "glibc" if SANITIZER_BUILD else "musl"
+EXPECTED_STATIC = not SANITIZER_BUILD
+NOT_A_RELEASE_BUILD = "the sanitizer build is dynamic glibc without mimalloc by design"
+
+# What ASan, LeakSanitizer and UBSan print when they find something.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|"
+                              r"SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer")
+
+
+def assert_no_sanitizer_report(text, what):
+    """Any build: fails on a sanitizer report in a process's output (in a
+    release build there never is one)."""
+    match = SANITIZER_REPORT.search(text)
+    assert match is None, f"sanitizer report from {what}:\n{text[max(0, match.start() - 200):][:6000]}"
 
 # The configuration contract: every option as (flag, environment variable).
 CONFIG_OPTIONS = [
@@ -53,6 +85,9 @@ CONFIG_OPTIONS = [
     ("--max-connections", "MAX_CONNECTIONS"),
     ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
     ("--connection-timeout", "CONNECTION_TIMEOUT"),
+    ("--request-timeout", "REQUEST_TIMEOUT"),
+    ("--connection-memory-limit", "CONNECTION_MEMORY_LIMIT"),
+    ("--max-url-length", "MAX_URL_LENGTH"),
     ("--max-concurrent-bench", "MAX_CONCURRENT_BENCH"),
     ("--max-bench-threads", "MAX_BENCH_THREADS"),
     ("--max-bench-iterations", "MAX_BENCH_ITERATIONS"),
@@ -91,8 +126,10 @@ def clean_env(extra=None):
 
 def run_binary(*args, env=None, timeout=30, binary=None):
     """Runs the binary (or another build's) to completion (one-shot commands)."""
-    return subprocess.run([str(binary or BINARY), *args], capture_output=True, text=True,
-                          env=clean_env(env), timeout=timeout)
+    result = subprocess.run([str(binary or BINARY), *args], capture_output=True, text=True,
+                            env=clean_env(env), timeout=timeout)
+    assert_no_sanitizer_report(result.stderr, f"tinyserver {' '.join(args)}")
+    return result
 
 
 def free_port():
@@ -361,12 +398,15 @@ class Server:
         SIGTERM; one that exited on its own must have exited with 0."""
         if self.proc is None or self.stopped_by_test:
             self.kill()
+            assert_no_sanitizer_report(self.stderr(), "the server")
             return
         if self.proc.poll() is not None:
+            assert_no_sanitizer_report(self.stderr(), "the server")
             rc = self.proc.returncode
             assert rc == 0, f"server exited by itself with {rc}; output:\n{self.output()}"
             return
         rc = self.stop()
+        assert_no_sanitizer_report(self.stderr(), "the server")
         assert rc == 0, f"server exited with {rc} on SIGTERM; output:\n{self.output()}"
 
 

@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from conftest import (CURL_TIMEOUT_S, EXPECTED_ALLOCATOR, assert_json_error, available_cpus,
-                      project_version)
+from conftest import (CURL_TIMEOUT_S, EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC,
+                      assert_json_error, available_cpus, project_version)
 
 ROUTES = ["/", "/healthz", "/bench"]
 # HEAD /bench runs a benchmark too; keep that one small.
@@ -26,8 +26,8 @@ def test_index_describes_service_and_build(shared_server, curl):
     assert body["name"] == "tinyserver"
     assert body["version"] == project_version()
     build = body["build"]
-    assert build["static"] is True
-    assert build["libc"] == "musl"
+    assert build["static"] is EXPECTED_STATIC
+    assert build["libc"] == EXPECTED_LIBC
     assert build["allocator"] == EXPECTED_ALLOCATOR
     assert build["allocator_override_verified"] is True
     paths = {endpoint["path"]: endpoint for endpoint in body["endpoints"]}
@@ -51,7 +51,7 @@ def assert_bench_result(body, threads, iterations, workload="seed"):
     assert body["elapsed_ms"] > 0
     assert body["ops_per_sec"] > 0
     assert body["allocator"] == EXPECTED_ALLOCATOR
-    assert body["libc"] == "musl"
+    assert body["libc"] == EXPECTED_LIBC
 
 
 def test_bench_defaults(shared_server, curl):

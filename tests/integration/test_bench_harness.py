@@ -8,7 +8,11 @@ import subprocess
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SANITIZER_BUILD
+
+# bench/compare.sh builds and runs the release variants, not the binary under test.
+pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason="runs the release variants, not the "
+                                "sanitizer build under test")
 
 WORKLOADS = ["seed", "xthread", "larson"]
 VARIANT_ROWS = ["musl-mallocng ", "mimalloc 2.0.9 secure", "mimalloc 2.0.9"]

@@ -8,7 +8,10 @@ import subprocess
 
 import pytest
 
-from conftest import ALLOCATOR_VARIANT, BINARY, USES_MIMALLOC
+from conftest import (ALLOCATOR_VARIANT, BINARY, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
+                      USES_MIMALLOC)
+
+pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason=NOT_A_RELEASE_BUILD)
 
 MAP_FILE = BINARY.parent / "tinyserver.map"
 STRIPPED = BINARY.parent / "tinyserver-stripped"

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from conftest import (CONFIG_OPTIONS, EXPECTED_ALLOCATOR, LONG_BENCH_ARGS, LONG_BENCH_THREADS,
-                      STARTUP_TIMEOUT_S, assert_json_error, free_port, project_version,
-                      run_binary)
+from conftest import (CONFIG_OPTIONS, EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC,
+                      LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S, assert_json_error,
+                      free_port, project_version, run_binary)
 
 EXIT_RUNTIME_FAILURE = 1
 EXIT_USAGE = 2
@@ -126,7 +126,8 @@ def test_version_is_one_line():
     allocator = f"{EXPECTED_ALLOCATOR['name']} {EXPECTED_ALLOCATOR['version']}"
     if EXPECTED_ALLOCATOR["secure"]:
         allocator += " secure"
-    assert lines[0].endswith(f"(static musl, {allocator})"), lines[0]
+    linkage = "static " if EXPECTED_STATIC else ""
+    assert lines[0].endswith(f"({linkage}{EXPECTED_LIBC}, {allocator})"), lines[0]
 
 
 def test_bench_command_prints_same_json_as_endpoint(server, curl):

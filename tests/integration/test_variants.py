@@ -9,7 +9,11 @@ import subprocess
 
 import pytest
 
-from conftest import ALLOCATOR_VARIANTS, REPO, run_binary
+from conftest import ALLOCATOR_VARIANTS, REPO, SANITIZER_BUILD, run_binary
+
+# They build and check the release variants, not the binary under test.
+pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason="checks the release variants, not the "
+                                "sanitizer build under test")
 
 OTHER_VARIANTS = ["mimalloc-secure", "musl"]
 BUILD_TIMEOUT_S = 600

@@ -46,6 +46,9 @@ int main(void)
     CHECK(cfg.max_bench_threads == 256);
     CHECK(cfg.max_bench_iterations == 10000000);
     CHECK(cfg.http_threads == 0);
+    CHECK(cfg.request_timeout_s == 10);
+    CHECK(cfg.connection_memory_limit == 32768);
+    CHECK(cfg.max_url_length == 8192);
 
     CHECK(load(&cfg, &cmd, err, 1));
     CHECK(cmd.kind == CONFIG_COMMAND_SERVE);
@@ -68,6 +71,9 @@ int main(void)
     check_rejected("--max-bench-threads", "0");
     check_rejected("--log-level", "loud");
     check_rejected("--bind", "");
+    check_rejected("--request-timeout", "0");
+    check_rejected("--connection-memory-limit", "4095");
+    check_rejected("--max-url-length", "15");
 
     CHECK(!load(&cfg, &cmd, err, 2, "--no-such-flag"));
     CHECK(strstr(err, "--no-such-flag") != NULL);
@@ -110,6 +116,9 @@ int main(void)
                            "max-connections",
                            "max-connections-per-ip",
                            "connection-timeout",
+                           "request-timeout",
+                           "connection-memory-limit",
+                           "max-url-length",
                            "max-concurrent-bench",
                            "max-bench-threads",
                            "max-bench-iterations",

@@ -1,0 +1,127 @@
+"""HTTP/1.1 over raw sockets, for requests curl will not send: malformed or
+partial request lines, raw control bytes, pipelines, trickling clients,
+chosen source addresses. Only what the hardening tests need."""
+import json
+import socket
+import time
+from typing import NamedTuple, Optional
+
+IO_TIMEOUT_S = 10.0
+
+
+class Response(NamedTuple):
+    status: int
+    headers: dict  # lower-case name -> value
+    body: bytes
+
+    @property
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def describe(self):
+        return f"status={self.status} headers={self.headers} body={self.body[:300]!r}"
+
+
+def connect(port, source="127.0.0.1", timeout=IO_TIMEOUT_S):
+    """A TCP connection to 127.0.0.1:port from the address `source` (any
+    127.0.0.0/8 address works on loopback)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def request(path="/healthz", method="GET", version="HTTP/1.1", headers=None, host="x"):
+    """The bytes of one request with no body."""
+    lines = [f"{method} {path} {version}"]
+    if host is not None:
+        lines.append(f"Host: {host}")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_until_closed(sock, bound_s=IO_TIMEOUT_S):
+    """Everything the server sends until it closes (or resets) the
+    connection. Returns (data, closed): closed is False when bound_s
+    passed with the connection still open."""
+    data = b""
+    deadline = time.monotonic() + bound_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return data, False
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return data, False
+        except (ConnectionResetError, BrokenPipeError):
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+
+
+def exchange(port, data, source="127.0.0.1", bound_s=IO_TIMEOUT_S):
+    """Sends `data` on a new connection and returns (received, closed) as
+    read_until_closed() does. A reset while sending counts as closed."""
+    with connect(port, source) as sock:
+        try:
+            sock.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            return b"", True
+        return read_until_closed(sock, bound_s)
+
+
+def parse_responses(data):
+    """Splits received bytes into responses (Content-Length framed, as all
+    of tinyserver's and libmicrohttpd's are). A trailing partial response
+    is dropped."""
+    responses = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        if len(rest) < length:
+            break
+        responses.append(Response(status, headers, rest[:length]))
+        data = rest[length:]
+    return responses
+
+
+def one_response(data) -> Optional[Response]:
+    responses = parse_responses(data)
+    return responses[0] if responses else None
+
+
+def read_response(sock, bound_s=IO_TIMEOUT_S):
+    """Reads exactly one response from a kept-alive connection (or None if
+    the server closed first)."""
+    data = b""
+    deadline = time.monotonic() + bound_s
+    while True:
+        responses = parse_responses(data)
+        if responses:
+            return responses[0]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            return None
+        if not chunk:
+            return None
+        data += chunk

@@ -1,0 +1,403 @@
+"""docs/openapi.yaml is the API contract. It is held to the running server,
+both ways: the paths, methods and status codes that GET / reports from the
+route table, the /bench parameters the validator accepts, the 404 for
+unmatched paths, and the shapes of the bodies the server really sends."""
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO, assert_json_error
+
+SPEC_PATH = REPO / "docs" / "openapi.yaml"
+# The operation keys of an OpenAPI 3.0 Path Item.
+OPERATION_KEYS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Small enough that every /bench request here finishes in milliseconds.
+SMALL_ITERATIONS = 10
+# libmicrohttpd's query parameters beyond this many are refused by the layer
+# (HTTP_MAX_QUERY_PARAMS in src/http.h).
+TOO_MANY_QUERY_PARAMS = 17
+
+
+@pytest.fixture(scope="module")
+def spec():
+    assert SPEC_PATH.is_file(), f"{SPEC_PATH} is missing"
+    document = yaml.safe_load(SPEC_PATH.read_text())
+    assert isinstance(document, dict), "the OpenAPI document is not a mapping"
+    return document
+
+
+@pytest.fixture
+def live(server, curl):
+    """A fresh server and its GET / index."""
+    srv = server()
+    result = curl(srv.url + "/")
+    assert result.status == 200, result.describe()
+    assert isinstance(result.json, dict), result.describe()
+    return srv, result.json
+
+
+def resolve(spec, node):
+    """Follows local $refs ("#/a/b") until a non-reference node."""
+    seen = []
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert isinstance(ref, str) and ref.startswith("#/"), f"non-local $ref {ref!r}"
+        assert ref not in seen, f"$ref cycle: {seen + [ref]}"
+        seen.append(ref)
+        target = spec
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            assert isinstance(target, dict) and part in target, f"dangling $ref {ref!r}"
+            target = target[part]
+        node = target
+    return node
+
+
+def all_refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from all_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from all_refs(item)
+
+
+def operations(spec, path):
+    item = spec["paths"][path]
+    return {key: item[key] for key in item if key in OPERATION_KEYS}
+
+
+def routes_of(index):
+    return {endpoint["path"]: endpoint for endpoint in index["endpoints"]}
+
+
+def route_methods(route):
+    return {m.strip().lower() for m in route["methods"].split(",") if m.strip()}
+
+
+def bench_parameters(spec, operation="get"):
+    """The documented query parameters of /bench (path level and operation
+    level, the operation's winning), resolved, by name."""
+    item = spec["paths"]["/bench"]
+    params = {}
+    for raw in list(item.get("parameters", [])) + list(item[operation].get("parameters", [])):
+        param = resolve(spec, raw)
+        params[(param["name"], param["in"])] = param
+    assert all(where == "query" for _, where in params), params
+    return {name: param for (name, _), param in params.items()}
+
+
+def param_schema(spec, param):
+    return resolve(spec, param["schema"])
+
+
+def check_schema(spec, schema, value, where="body"):
+    """A small JSON Schema check covering what the document uses: $ref, type,
+    enum, required, properties, additionalProperties, items and bounds."""
+    schema = resolve(spec, schema)
+    kind = schema.get("type")
+    if kind == "object":
+        assert isinstance(value, dict), f"{where}: expected an object, got {value!r}"
+        missing = set(schema.get("required", [])) - set(value)
+        assert not missing, f"{where}: missing {sorted(missing)} in {value!r}"
+        properties = schema.get("properties", {})
+        if schema.get("additionalProperties") is False:
+            extra = set(value) - set(properties)
+            assert not extra, f"{where}: undocumented {sorted(extra)} in {value!r}"
+        for key, sub in properties.items():
+            if key in value:
+                check_schema(spec, sub, value[key], f"{where}.{key}")
+    elif kind == "array":
+        assert isinstance(value, list), f"{where}: expected an array, got {value!r}"
+        for i, item in enumerate(value):
+            check_schema(spec, schema["items"], item, f"{where}[{i}]")
+    elif kind == "string":
+        assert isinstance(value, str), f"{where}: expected a string, got {value!r}"
+        assert len(value) >= schema.get("minLength", 0), f"{where}: too short: {value!r}"
+        if "maxLength" in schema:
+            assert len(value) <= schema["maxLength"], f"{where}: too long: {value!r}"
+    elif kind == "integer":
+        assert isinstance(value, int) and not isinstance(value, bool), \
+            f"{where}: expected an integer, got {value!r}"
+    elif kind == "number":
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), \
+            f"{where}: expected a number, got {value!r}"
+    elif kind == "boolean":
+        assert isinstance(value, bool), f"{where}: expected a boolean, got {value!r}"
+    else:
+        pytest.fail(f"{where}: schema without a type the check knows: {schema!r}")
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
+    if kind in ("integer", "number"):
+        if "minimum" in schema:
+            assert value >= schema["minimum"], f"{where}: {value!r} < {schema['minimum']}"
+        if "maximum" in schema:
+            assert value <= schema["maximum"], f"{where}: {value!r} > {schema['maximum']}"
+
+
+def documented_response(spec, path, method, status):
+    return resolve(spec, operations(spec, path)[method]["responses"][str(status)])
+
+
+def check_body(spec, path, status, result):
+    """The answer's content type is the documented one and its body fits the
+    documented schema."""
+    response = documented_response(spec, path, "get", status)
+    content = response.get("content", {})
+    assert list(content) == [result.headers.get("content-type")], \
+        f"{path} {status}: documented {list(content)}, served {result.describe()}"
+    media = next(iter(content.values()))
+    if "json" in next(iter(content)):
+        check_schema(spec, media["schema"], result.json, f"{path} {status}")
+    else:
+        check_schema(spec, media["schema"], result.body.decode(), f"{path} {status}")
+
+
+# --- the document itself ----------------------------------------------------
+
+
+def test_yamllint_is_clean():
+    if shutil.which("yamllint") is None:
+        pytest.skip("yamllint is not installed (scripts/setup.sh installs it)")
+    result = subprocess.run(["yamllint", "-c", str(REPO / ".yamllint"), "-s", str(SPEC_PATH)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_document_is_openapi_3_0_for_this_server(spec, live):
+    _, index = live
+    assert re.fullmatch(r"3\.0\.\d+", str(spec.get("openapi"))), spec.get("openapi")
+    assert spec["info"]["title"] == index["name"]
+    assert spec["info"]["version"] == index["version"]
+    for ref in all_refs(spec):
+        resolve(spec, {"$ref": ref})  # every reference lands somewhere
+    operation_ids = []
+    responses = [("components.responses." + name, r)
+                 for name, r in spec.get("components", {}).get("responses", {}).items()]
+    for path in spec["paths"]:
+        assert path.startswith("/"), path
+        ops = operations(spec, path)
+        assert ops, f"{path} documents no operation"
+        for method, op in ops.items():
+            operation_ids.append(op.get("operationId"))
+            assert op.get("responses"), f"{method} {path} documents no response"
+            for code, r in op["responses"].items():
+                assert isinstance(code, str) and re.fullmatch(r"[1-5]\d\d", code), \
+                    f"{method} {path}: response key {code!r} must be a quoted status code"
+                responses.append((f"{method} {path} {code}", r))
+    assert None not in operation_ids
+    assert len(operation_ids) == len(set(operation_ids)), operation_ids
+    for where, response in responses:
+        response = resolve(spec, response)
+        description = response.get("description")
+        assert isinstance(description, str) and description.strip(), f"{where}: no description"
+
+
+def test_openapi_spec_validator_accepts_the_document(spec):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validate = getattr(validator, "validate", None) or getattr(validator, "validate_spec")
+    validate(spec)
+
+
+# --- the route table, both ways ---------------------------------------------
+
+
+def test_paths_are_exactly_the_routes(spec, live):
+    _, index = live
+    routes = set(routes_of(index))
+    documented = set(spec["paths"])
+    assert not routes - documented, f"routes missing from the document: {routes - documented}"
+    assert not documented - routes, f"documented paths the server lacks: {documented - routes}"
+
+
+def test_methods_are_exactly_the_route_methods(spec, live):
+    _, index = live
+    for path, route in routes_of(index).items():
+        assert set(operations(spec, path)) == route_methods(route), (path, route["methods"])
+
+
+def test_status_codes_are_exactly_the_route_statuses(spec, live):
+    _, index = live
+    for path, route in routes_of(index).items():
+        expected = set(route["statuses"])
+        assert expected, f"{path} lists no statuses"
+        for method, op in operations(spec, path).items():
+            documented = set(op["responses"])
+            assert "default" not in documented, f"{method} {path}: 'default' hides the real list"
+            assert {int(code) for code in documented} == expected, (
+                f"{method} {path}: documented {sorted(documented)}, route lists {sorted(expected)}")
+
+
+def test_route_answers_the_layer_statuses_it_lists(spec, live, curl):
+    """The statuses that can be provoked cheaply are really answered on
+    every documented path, in the documented shape."""
+    srv, _ = live
+    too_many = "&".join(f"p{i}=1" for i in range(TOO_MANY_QUERY_PARAMS))
+    for path in spec["paths"]:
+        url = srv.url + path
+        if path == "/bench":
+            url += f"?threads=1&iterations={SMALL_ITERATIONS}"
+        result = curl(url)
+        assert result.status == 200, result.describe()
+        assert result.headers.get("cache-control") == "no-store", result.describe()
+        check_body(spec, path, 200, result)
+
+        result = curl(srv.url + path + "?" + too_many)
+        assert_json_error(result, 400)
+        check_body(spec, path, 400, result)
+
+        result = curl(srv.url + path, "-X", "POST")
+        assert_json_error(result, 405)
+        check_body(spec, path, 405, result)
+        allowed = {m.strip().lower() for m in result.headers["allow"].split(",")}
+        assert allowed == set(operations(spec, path)), result.describe()
+        for method in operations(spec, path):
+            response = documented_response(spec, path, method, 405)
+            assert "Allow" in response.get("headers", {}), f"{method} {path} 405 lacks Allow"
+
+        result = curl(srv.url + path, "-X", "GET", "--data-binary", "hello")
+        assert_json_error(result, 413)
+        check_body(spec, path, 413, result)
+
+
+def test_too_many_requests_documents_retry_after(spec, live):
+    """429 is provoked by test_concurrency.py; here: wherever it is
+    documented, so is its Retry-After header."""
+    _, index = live
+    for path, route in routes_of(index).items():
+        if 429 not in route["statuses"]:
+            continue
+        for method in operations(spec, path):
+            headers = documented_response(spec, path, method, 429).get("headers", {})
+            assert "Retry-After" in headers, f"{method} {path} 429 lacks Retry-After"
+            header = resolve(spec, headers["Retry-After"])
+            assert resolve(spec, header["schema"])["type"] == "integer", header
+
+
+def test_unmatched_path_is_the_documented_404(spec, live, curl):
+    srv, _ = live
+    not_found = spec.get("components", {}).get("responses", {}).get("NotFound")
+    assert not_found is not None, "components.responses.NotFound is missing"
+    assert "404" in not_found["description"], not_found["description"]
+    unmatched = spec.get("x-unmatched-path")
+    assert isinstance(unmatched, dict), "x-unmatched-path is missing"
+    assert unmatched.get("status") == 404, unmatched
+    assert unmatched.get("response") == {"$ref": "#/components/responses/NotFound"}, unmatched
+    for path in spec["paths"]:
+        for method, op in operations(spec, path).items():
+            assert "404" not in op["responses"], f"{method} {path}: 404 is for unmatched paths"
+
+    path = "/no-such-endpoint"
+    assert path not in spec["paths"]
+    result = curl(srv.url + path)
+    assert_json_error(result, 404)
+    content = not_found["content"]
+    assert list(content) == [result.headers["content-type"]], result.describe()
+    check_schema(spec, content["application/json"]["schema"], result.json, "404 body")
+
+
+# --- /bench parameters, both ways -------------------------------------------
+
+
+def test_bench_get_and_head_take_the_same_parameters(spec):
+    assert bench_parameters(spec, "get").keys() == bench_parameters(spec, "head").keys()
+
+
+def accepted_values(spec, param):
+    """Valid values to try for a documented parameter: every enum value, or
+    the integer minimum."""
+    schema = param_schema(spec, param)
+    if "enum" in schema:
+        return list(schema["enum"])
+    assert schema["type"] == "integer", param
+    return [schema["minimum"]]
+
+
+def bench_query(name, value):
+    """A small valid run that sets `name`; the other sizes stay small."""
+    query = {name: value}
+    if name != "iterations":
+        query["iterations"] = SMALL_ITERATIONS
+    return "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def test_every_documented_bench_parameter_is_accepted(spec, live, curl):
+    srv, _ = live
+    params = bench_parameters(spec)
+    assert params, "/bench documents no parameters"
+    for name, param in params.items():
+        assert param.get("required") is not True, f"{name}: every /bench parameter is optional"
+        for value in accepted_values(spec, param):
+            result = curl(srv.url + "/bench?" + bench_query(name, value))
+            assert result.status == 200, f"{name}={value}: {result.describe()}"
+            # the result echoes every parameter under the same name
+            assert result.json[name] == value, result.describe()
+
+
+def test_undocumented_bench_parameter_is_refused(spec, live, curl):
+    srv, _ = live
+    documented = set(bench_parameters(spec))
+    assert "foo" not in documented
+    result = curl(srv.url + "/bench?foo=1")
+    assert_json_error(result, 400)
+    assert result.json.get("parameter") == "foo", result.describe()
+    # The server's own list of what it accepts, from its error message.
+    match = re.search(r"accepted parameters are (.+)$", result.json["error"])
+    assert match, result.describe()
+    accepted = set(re.split(r", | and ", match.group(1)))
+    assert accepted == documented, f"server accepts {accepted}, documented {documented}"
+
+
+def test_workload_enum_is_what_the_server_accepts(spec, live, curl):
+    srv, _ = live
+    schema = param_schema(spec, bench_parameters(spec)["workload"])
+    result = curl(srv.url + "/bench?workload=no-such-workload")
+    assert_json_error(result, 400)
+    assert result.json.get("parameter") == "workload", result.describe()
+    match = re.search(r"must be one of (.+)$", result.json["error"])
+    assert match, result.describe()
+    accepted = re.split(r", | and ", match.group(1))
+    assert set(accepted) == set(schema["enum"]), (accepted, schema["enum"])
+
+
+def test_integer_bounds_are_the_default_caps(spec, live, curl):
+    srv, _ = live
+    for name, param in bench_parameters(spec).items():
+        schema = param_schema(spec, param)
+        if schema.get("type") != "integer":
+            continue
+        low, high = schema["minimum"], schema["maximum"]
+        for bad in (low - 1, high + 1):
+            result = curl(srv.url + f"/bench?{name}={bad}")
+            assert_json_error(result, 400)
+            assert result.json.get("parameter") == name, result.describe()
+            assert f"from {low} to {high}" in result.json["error"], result.describe()
+    # The threads cap itself is accepted (a very short run).
+    high = param_schema(spec, bench_parameters(spec)["threads"])["maximum"]
+    result = curl(srv.url + f"/bench?threads={high}&iterations=1")
+    assert result.status == 200, result.describe()
+    assert result.json["threads"] == high
+
+
+def test_documented_defaults_are_the_server_defaults(spec, live, curl):
+    srv, _ = live
+    checked = 0
+    for name, param in bench_parameters(spec).items():
+        schema = param_schema(spec, param)
+        if "default" not in schema:
+            # threads: the CPU count of the machine, stated in the description
+            assert param.get("description"), f"{name}: no default and no description"
+            continue
+        # leave `name` out, keep the run small with the other parameter
+        other = "threads=1" if name == "iterations" else f"iterations={SMALL_ITERATIONS}"
+        result = curl(srv.url + "/bench?" + other)
+        assert result.status == 200, result.describe()
+        assert result.json[name] == schema["default"], (name, result.describe())
+        checked += 1
+    assert checked, "no /bench parameter documents its default"
