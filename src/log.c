@@ -101,7 +101,18 @@ void log_message(const struct logger *log, enum log_level level, const char *fmt
     write_line(log->fd, line, finish_line(line, used));
 }
 
-char *log_escape(char *dst, size_t dst_size, const char *src)
+/* How one unsafe byte is written: "\x0a" in text lines, "\u000a" in JSON
+ * strings. `prefix` precedes the two hex digits. */
+struct escape_style {
+    const char *prefix;
+    size_t prefix_len;
+};
+
+static const struct escape_style text_escape = {"\\x", 2};
+static const struct escape_style json_escape = {"\\u00", 4};
+
+static char *escape_bytes(char *dst, size_t dst_size, const char *src,
+                          const struct escape_style *style)
 {
     static const char hex[] = "0123456789abcdef";
     static const char ellipsis[] = "...";
@@ -111,7 +122,7 @@ char *log_escape(char *dst, size_t dst_size, const char *src)
     }
     for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
         bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"';
-        size_t need = plain ? 1 : 4;
+        size_t need = plain ? 1 : style->prefix_len + 2;
         if (out + need + sizeof(ellipsis) > dst_size) {
             memcpy(dst + out, ellipsis, sizeof(ellipsis));
             return dst;
@@ -119,8 +130,8 @@ char *log_escape(char *dst, size_t dst_size, const char *src)
         if (plain) {
             dst[out++] = (char)*p;
         } else {
-            dst[out++] = '\\';
-            dst[out++] = 'x';
+            memcpy(dst + out, style->prefix, style->prefix_len);
+            out += style->prefix_len;
             dst[out++] = hex[*p >> 4];
             dst[out++] = hex[*p & 0x0f];
         }
@@ -129,32 +140,14 @@ char *log_escape(char *dst, size_t dst_size, const char *src)
     return dst;
 }
 
+char *log_escape(char *dst, size_t dst_size, const char *src)
+{
+    return escape_bytes(dst, dst_size, src, &text_escape);
+}
+
 char *log_json_escape(char *dst, size_t dst_size, const char *src)
 {
-    static const char hex[] = "0123456789abcdef";
-    static const char ellipsis[] = "...";
-    size_t out = 0;
-    if (dst_size == 0) {
-        return dst;
-    }
-    for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
-        bool plain = *p >= 0x20 && *p < 0x7f && *p != '\\' && *p != '"';
-        size_t need = plain ? 1 : 6;
-        if (out + need + sizeof(ellipsis) > dst_size) {
-            memcpy(dst + out, ellipsis, sizeof(ellipsis));
-            return dst;
-        }
-        if (plain) {
-            dst[out++] = (char)*p;
-        } else {
-            memcpy(dst + out, "\\u00", 4);
-            dst[out + 4] = hex[*p >> 4];
-            dst[out + 5] = hex[*p & 0x0f];
-            out += 6;
-        }
-    }
-    dst[out] = '\0';
-    return dst;
+    return escape_bytes(dst, dst_size, src, &json_escape);
 }
 
 void log_access(const struct logger *log, const struct log_access_entry *entry)

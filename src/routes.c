@@ -8,11 +8,11 @@
 #include "routes.h"
 
 #include "json.h"
+#include "threads.h"
 
 #include "alloc_info.h"
 #include "tls.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,18 +106,6 @@ static void *bench_job_main(void *arg)
     return NULL;
 }
 
-static bool start_bench_thread(struct bench_job *job)
-{
-    pthread_attr_t attr;
-    pthread_t thread;
-    if (pthread_attr_init(&attr) != 0) {
-        return false;
-    }
-    bool started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                   pthread_create(&thread, &attr, bench_job_main, job) == 0;
-    pthread_attr_destroy(&attr);
-    return started;
-}
 
 static void handle_bench(void *ctx, const struct http_request *request,
                          struct http_response *response)
@@ -146,7 +134,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
     job->app = app;
     job->params = params;
     job->deferred = http_request_defer(request);
-    if (!start_bench_thread(job)) {
+    if (!threads_start_detached(bench_job_main, job, 0)) {
         struct http_response failed = {0};
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "tls.h"
 
+#include "threads.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -279,20 +281,6 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-static bool start_relay_thread(struct tls_relay *relay)
-{
-    pthread_attr_t attr;
-    pthread_t thread;
-    if (pthread_attr_init(&attr) != 0) {
-        return false;
-    }
-    bool started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                   pthread_attr_setstacksize(&attr, TLS_RELAY_STACK_SIZE) == 0 &&
-                   pthread_create(&thread, &attr, relay_main, relay) == 0;
-    pthread_attr_destroy(&attr);
-    return started;
-}
-
 /* One accepted TCP connection: make the socketpair, hand one end to HTTP
  * and start relaying the other. Closes everything on any failure. */
 static void serve_connection(struct tls_server *server, int tcp_fd,
@@ -326,7 +314,7 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
         /* The HTTP layer refused (e.g. the per-address limit) and closed
          * its end; nothing was relayed yet. */
         log_message(server->log, LOG_DEBUG, "tls connection refused by the http layer");
-    } else if (start_relay_thread(relay)) {
+    } else if (threads_start_detached(relay_main, relay, TLS_RELAY_STACK_SIZE)) {
         return;
     } else {
         log_message(server->log, LOG_WARN, "tls connection dropped: cannot start a thread");
