@@ -367,7 +367,11 @@ setup_toolchain() {
 	export PKG_CONFIG_LIBDIR=$PREFIX/lib/pkgconfig PKG_CONFIG_PATH=
 	local libc_ver
 	libc_ver=$(dpkg-query -W -f='${Version}' "$LIBC_PKG" 2>/dev/null || echo unknown)
-	TC_ID="$CC $("$CC" -dumpfullversion) $("$CC" -dumpmachine) $LIBC_PKG $libc_ver"
+	# gcc has -dumpfullversion (12.2.0, where -dumpversion says 12); clang
+	# has only -dumpversion, which gives the full version.
+	local cc_version
+	cc_version=$("$CC" -dumpfullversion 2>/dev/null || "$CC" -dumpversion)
+	TC_ID="$CC $cc_version $("$CC" -dumpmachine) $LIBC_PKG $libc_ver"
 }
 
 # cflags OPT: the flags for one recipe, as a string for the build systems.

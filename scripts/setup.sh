@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-GROUPS_ALL="build test lint container bench"
+GROUPS_ALL="build test lint container bench fuzz soak"
 
 usage() {
 	cat <<EOF
@@ -44,6 +44,16 @@ group_pkgs() {
 		# are LD_PRELOADed under the glibc reference program. bench/http.sh:
 		# wrk, nginx and Go (a static net/http server to compare against).
 		echo wrk nginx gnuplot-nox hyperfine libjemalloc2 libtcmalloc-minimal4 golang-go
+		;;
+	fuzz)
+		# scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
+		# (libclang-rt); openssl makes the TLS target's certificates. The
+		# sanitizer build (scripts/sanitize.sh) needs only gcc from 'build'.
+		echo clang libclang-rt-14-dev openssl python3
+		;;
+	soak)
+		# scripts/soak.sh: wrk drives the load (with a Lua script).
+		echo wrk curl procps
 		;;
 	*) return 1 ;;
 	esac

@@ -26,7 +26,7 @@ if [[ ${1:-} == --allocator ]]; then
 fi
 
 if [[ $(id -u) -eq 0 ]]; then
-	"$REPO/scripts/setup.sh" build test container
+	"$REPO/scripts/setup.sh" build test container fuzz
 fi
 "$REPO/scripts/build.sh" --allocator "$allocator" --builddir "$builddir"
 

@@ -33,6 +33,7 @@
  */
 #include "http.h"
 
+#include "http_deadline.h"
 #include "json.h"
 
 #include <microhttpd.h>
@@ -573,7 +574,7 @@ static unsigned sweep_expired(struct http_server *server, uint64_t now_ns)
     unsigned ended = 0;
     for (struct http_conn *conn = server->conns; conn != NULL; conn = conn->next) {
         uint64_t since = atomic_load(&conn->waiting_since_ns);
-        if (since == 0 || now_ns - since < server->request_timeout_ns) {
+        if (!http_deadline_passed(since, now_ns, server->request_timeout_ns)) {
             continue;
         }
         /* Only once: the clock may have restarted or stopped meanwhile. */
@@ -609,8 +610,8 @@ static void *sweeper_main(void *arg)
              * Debug level: clients can trigger this at will. */
             pthread_mutex_unlock(&server->conns_lock);
             log_message(server->log, LOG_DEBUG,
-                        "closed %u connection(s) that sent no complete request within %llus",
-                        ended, (unsigned long long)(server->request_timeout_ns / 1000000000u));
+                        "closed %u connection(s) that sent no complete request within %llus", ended,
+                        (unsigned long long)(server->request_timeout_ns / 1000000000u));
             pthread_mutex_lock(&server->conns_lock);
         }
     }
@@ -761,8 +762,8 @@ struct http_server *http_server_start(const struct http_server_options *options,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         options->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)options->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        server, MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK,
+        (size_t)options->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK,
         on_request_line, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
         MHD_OPTION_END);
     server->starting = false;

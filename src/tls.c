@@ -108,8 +108,8 @@ static bool relay_init_engine(struct tls_relay *relay)
     if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
         return false;
     }
-    bool ok = tls_engine_init(&relay->ssl, relay->server->creds, relay->iobuf,
-                              sizeof(relay->iobuf), seed, sizeof(seed));
+    bool ok = tls_engine_init(&relay->ssl, relay->server->creds, relay->iobuf, sizeof(relay->iobuf),
+                              seed, sizeof(seed));
     memset(seed, 0, sizeof(seed));
     return ok;
 }

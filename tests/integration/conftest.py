@@ -289,12 +289,13 @@ class BackgroundCurl:
 class Server:
     """One tinyserver process listening on 127.0.0.1:<free port>."""
 
-    def __init__(self, workdir, args, env, binary=None):
+    def __init__(self, workdir, args, env, binary=None, port=None):
         self.binary = binary or BINARY
         self.workdir = workdir
         self.args = list(args)
         self.env = dict(env or {})
         self.proc = None
+        self.fixed_port = port
         self.port = None
         self.stopped_by_test = False
         self.stdout_path = workdir / "stdout.log"
@@ -311,8 +312,8 @@ class Server:
     def start(self):
         # The port is free when picked but another process could take it
         # before the server binds; retry on that one failure only.
-        for _ in range(3):
-            self.port = free_port()
+        for _ in range(1 if self.fixed_port else 3):
+            self.port = self.fixed_port or free_port()
             with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
                 self.proc = subprocess.Popen(
                     [str(self.binary), "--bind", "127.0.0.1", "--port", str(self.port),
@@ -413,10 +414,10 @@ class Server:
 def _server_factory(base_dir):
     started = []
 
-    def start(*args, env=None, binary=None):
+    def start(*args, env=None, binary=None, port=None):
         workdir = base_dir / f"server{len(started)}"
         workdir.mkdir()
-        server = Server(workdir, args, env, binary)
+        server = Server(workdir, args, env, binary, port)
         started.append(server)
         return server.start()
 
@@ -435,8 +436,9 @@ def _finish_all(started):
 
 @pytest.fixture
 def server(tmp_path):
-    """Factory: server(*extra_args, env={...}, binary=None) -> a healthy
-    Server (of another build when binary is given). Each is stopped with
+    """Factory: server(*extra_args, env={...}, binary=None, port=None) -> a
+    healthy Server (of another build when binary is given; on `port` when
+    given, else on a free one). Each is stopped with
     SIGTERM at teardown, which must yield exit status 0."""
     start, started = _server_factory(tmp_path)
     yield start

@@ -1,8 +1,10 @@
 """HTTP/1.1 over raw sockets, for requests curl will not send: malformed or
 partial request lines, raw control bytes, pipelines, trickling clients,
 chosen source addresses. Only what the hardening tests need."""
+import http.client
 import json
 import socket
+import threading
 import time
 from typing import NamedTuple, Optional
 
@@ -77,10 +79,11 @@ def exchange(port, data, source="127.0.0.1", bound_s=IO_TIMEOUT_S):
         return read_until_closed(sock, bound_s)
 
 
-def parse_responses(data):
+def parse_responses(data, bodiless=False):
     """Splits received bytes into responses (Content-Length framed, as all
-    of tinyserver's and libmicrohttpd's are). A trailing partial response
-    is dropped."""
+    of tinyserver's and libmicrohttpd's are; answers to HEAD, bodiless=True,
+    have no body whatever their Content-Length). A trailing partial
+    response is dropped."""
     responses = []
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
@@ -92,7 +95,7 @@ def parse_responses(data):
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
+        length = 0 if bodiless else int(headers.get("content-length", "0"))
         if len(rest) < length:
             break
         responses.append(Response(status, headers, rest[:length]))
@@ -125,3 +128,52 @@ def read_response(sock, bound_s=IO_TIMEOUT_S):
         if not chunk:
             return None
         data += chunk
+
+
+class LoadClient(threading.Thread):
+    """Sends requests on kept-alive connections until the server refuses
+    new ones (or .stop is set). A response is either complete (and
+    recorded) or it is a failure; a connection the server closed before
+    answering anything is 'not served', which only the moment of shutdown
+    may cause."""
+
+    def __init__(self, port, paths):
+        super().__init__(daemon=True)
+        self.port = port
+        self.paths = paths
+        self.statuses = []
+        self.partial = []  # truncated or malformed answers: never allowed
+        self.not_served = 0
+        self.refused = False
+        self.stop = threading.Event()
+
+    def run(self):
+        conn = None
+        n = 0
+        while not self.refused and not self.stop.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            path = self.paths[n % len(self.paths)]
+            n += 1
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+                if response.getheader("Content-Length") != str(len(body)):
+                    self.partial.append((path, response.status, body[:100]))
+                self.statuses.append(response.status)
+                if response.will_close:
+                    conn.close()
+                    conn = None
+            except ConnectionRefusedError:
+                self.refused = True
+            except http.client.IncompleteRead as error:
+                self.partial.append((path, "incomplete", repr(error)))
+                conn.close()
+                conn = None
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.not_served += 1
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
