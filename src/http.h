@@ -56,7 +56,9 @@ struct http_request {
 };
 
 /* What a handler answers. `body` is a malloc'd JSON text whose ownership
- * passes to the layer; NULL means "out of memory" and becomes a fixed 500. */
+ * passes to the layer; NULL means "out of memory" and gets a fixed body,
+ * with status 500 unless the status was already 5xx (a failed /bench run
+ * stays 503). */
 struct http_response {
     unsigned status;
     char *body;
@@ -114,8 +116,10 @@ struct http_server *http_server_start(const struct http_server_options *options,
  * their responses carry "Connection: close". */
 void http_server_begin_shutdown(struct http_server *server);
 
-/* Waits until no request is in flight (deferred ones included) or the
- * timeout passes. Returns true when idle. */
+/* Waits until no request is in flight (deferred ones included) and no
+ * connection is left, or the timeout passes; connections waiting for a
+ * request are closed within a fraction of a second once shutdown began.
+ * Returns true when idle. */
 bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms);
 
 /* Closes every connection and frees the server. Call only when idle, or
@@ -132,7 +136,9 @@ bool http_server_add_connection(struct http_server *server, int fd, const struct
 /* Suspends the request's connection and returns a token for
  * http_deferred_complete(). The handler must then return without setting a
  * response, and someone must complete the token exactly once (the handler
- * itself may, if starting its work fails). */
+ * itself may, if starting its work fails). Once the server is shutting
+ * down (http_server_begin_shutdown) it returns NULL and suspends nothing:
+ * the handler then answers itself, as for any other request. */
 struct http_deferred *http_request_defer(const struct http_request *request);
 
 /* Delivers the response of a deferred request from any thread and resumes

@@ -85,8 +85,10 @@ static void *bench_job_main(void *arg)
     struct http_response response = {0};
     enum bench_status status = bench_run(&job->params, &app->cancel_benches, &result);
     if (status == BENCH_OK) {
-        response.status = 200;
         response.body = json_bench_result(&result, app->build);
+        /* Out of memory for the result: a /bench allocation failure like
+         * any other, 503 (the HTTP layer sends its fixed body). */
+        response.status = response.body != NULL ? 200 : 503;
         metrics_record_bench(app->metrics, METRICS_BENCH_OK);
         metrics_record_bench_result(app->metrics, bench_workload_name(job->params.workload),
                                     result.threads, result.iterations, result.ops_per_sec);
@@ -105,7 +107,6 @@ static void *bench_job_main(void *arg)
     free(job);
     return NULL;
 }
-
 
 static void handle_bench(void *ctx, const struct http_request *request,
                          struct http_response *response)
@@ -134,6 +135,14 @@ static void handle_bench(void *ctx, const struct http_request *request,
     job->app = app;
     job->params = params;
     job->deferred = http_request_defer(request);
+    if (job->deferred == NULL) {
+        /* The server is shutting down: no new run starts. */
+        free(job);
+        release_bench_slot(app);
+        metrics_record_bench(app->metrics, METRICS_BENCH_CANCELLED);
+        answer_error(response, 503, bench_status_message(BENCH_CANCELLED), NULL);
+        return;
+    }
     if (!threads_start_detached(bench_job_main, job, 0)) {
         struct http_response failed = {0};
         release_bench_slot(app);

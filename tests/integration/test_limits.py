@@ -431,3 +431,32 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
     result = curl(srv.url + "/bench?threads=256&iterations=1000")
     assert result.status == 200, result.describe()
     assert result.json["total_counter"] == 256 * 1000
+
+
+WARM_UP_CONNECTIONS = 40
+
+
+@pytest.mark.skipif(SANITIZER_BUILD, reason=f"{NOT_A_RELEASE_BUILD}; ASan reserves terabytes "
+                    "of address space for its shadow memory, so no address-space limit fits")
+def test_allocation_failure_in_the_bench_job_is_503_not_500(server, curl):
+    """Regression: when not even the benchmark's own job thread could get
+    heap (no benchmark had run yet, so mimalloc had no segment to reuse),
+    its error body could not be allocated either, and the HTTP layer's
+    out-of-memory fallback turned the planned 503 into a 500. The HTTP
+    workers are warmed up over many connections (so each has its heap),
+    no benchmark runs before the limit."""
+    srv = server("--http-threads", "2")
+    for _ in range(WARM_UP_CONNECTIONS):
+        assert curl(srv.url + "/healthz").status == 200
+    limit = (vm_size_kib(srv.pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024
+    resource.prlimit(srv.pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+    try:
+        for query in ["threads=1&iterations=1000", "threads=4&iterations=1000"]:
+            assert_json_error(curl(f"{srv.url}/bench?{query}"), 503)
+            health = curl(srv.url + "/healthz")
+            assert health.status == 200 and health.json == HEALTHY, health.describe()
+    finally:
+        resource.prlimit(srv.pid, resource.RLIMIT_AS,
+                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    result = curl(srv.url + "/bench?threads=4&iterations=1000")
+    assert result.status == 200, result.describe()
