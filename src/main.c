@@ -35,9 +35,10 @@
 #define ERROR_MAX    512
 #define DESCRIBE_MAX 1024
 
-static struct bench_limits bench_limits_from(const struct config *cfg)
+/* cpus: what cpus_available() reported; it reads cgroup files, so callers
+ * ask once and share the answer with the HTTP thread count. */
+static struct bench_limits bench_limits_from(const struct config *cfg, unsigned cpus)
 {
-    unsigned cpus = cpus_available();
     struct bench_limits limits = {
         .max_threads = cfg->max_bench_threads,
         .max_iterations = cfg->max_bench_iterations,
@@ -66,7 +67,7 @@ static int run_bench_command(const struct config *cfg, const struct config_comma
             pairs[count++].value_len = strlen(given[i].value);
         }
     }
-    struct bench_limits limits = bench_limits_from(cfg);
+    struct bench_limits limits = bench_limits_from(cfg, cpus_available());
     struct bench_params params;
     struct bench_params_error error;
     if (!bench_params_parse(pairs, count, &limits, &params, &error)) {
@@ -182,7 +183,8 @@ static int serve(const struct config *cfg, const struct build_info *build,
         log_message(&log, LOG_ERROR, "cannot install signal handling");
         return EXIT_RUNTIME_FAILURE;
     }
-    struct bench_limits limits = bench_limits_from(cfg);
+    unsigned cpus = cpus_available();
+    struct bench_limits limits = bench_limits_from(cfg, cpus);
     const char *paths[METRICS_MAX_ROUTES];
     size_t path_count = routes_paths(paths, METRICS_MAX_ROUTES);
     struct metrics metrics;
@@ -196,7 +198,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
     struct http_server_options options = {
         .bind = cfg->bind,
         .port = cfg->port,
-        .threads = cfg->http_threads != 0 ? cfg->http_threads : cpus_available(),
+        .threads = cfg->http_threads != 0 ? cfg->http_threads : cpus,
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .connection_timeout_s = cfg->connection_timeout_s,
