@@ -352,7 +352,7 @@ setup_toolchain() {
 		;;
 	*) die "unknown toolchain '$TOOLCHAIN' (musl, host or clang)" ;;
 	esac
-	need_cmd "$CC" ar make cmake autoreconf libtoolize dpkg-query sha256sum
+	need_cmd "$CC" ar make cmake autoreconf libtoolize dpkg-query sha256sum python3
 	AR="ar"
 	JOBS=${DEPS_JOBS:-$(nproc)}
 	# Separate sections let the application's link drop the unused bulk of
@@ -389,6 +389,9 @@ ARTEFACTS[mimalloc]="lib/mimalloc.o lib/mimalloc-secure.o include/mimalloc.h"
 ARTEFACTS[libmicrohttpd]="lib/libmicrohttpd.a include/microhttpd.h"
 ARTEFACTS[cjson]="lib/libcjson.a include/cjson/cJSON.h"
 ARTEFACTS[bearssl]="lib/libbearssl.a include/bearssl.h"
+# Files of this repository that a recipe runs: their text is part of its key.
+declare -A RECIPE_INPUTS
+RECIPE_INPUTS[libmicrohttpd]="scripts/mhd_json_errors.py"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
@@ -419,6 +422,9 @@ build_mimalloc() {
 }
 
 build_libmicrohttpd() {
+	# Its own refusals (431, 400, 501, 505) answer in JSON, like the server's
+	# errors; the script says why and fails on a source it does not expect.
+	python3 "$REPO/scripts/mhd_json_errors.py" .
 	# Debian patches Makefile.am, and the shipped Makefile.in/configure come
 	# from newer autotools than bookworm's: regenerate them all, as Debian's
 	# own build (dh_autoreconf) does, or make would half-regenerate and fail.
@@ -476,6 +482,11 @@ dep_key() {
 		printf 'flags %s | %s | %s\n' "$CFLAGS_BASE" "$LDFLAGS" "$AR"
 		printf 'prefix %s\n' "$PREFIX"
 		declare -f "build_$name" cflags
+		local input
+		for input in ${RECIPE_INPUTS[$name]:-}; do
+			printf 'input %s\n' "$input"
+			cat "$REPO/$input"
+		done
 	} | sha256sum | cut -c1-32
 }
 

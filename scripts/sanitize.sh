@@ -47,6 +47,7 @@ if [[ $(id -u) -eq 0 ]]; then
 else
 	need_cmd gcc meson ninja
 fi
+"$REPO/scripts/test-tools.sh"
 
 # The dependencies are instrumented too, so a bad access inside
 # libmicrohttpd, cJSON or BearSSL is caught where it happens. Their

@@ -19,16 +19,22 @@ EOF
 
 # Packages per group. deps.sh needs dpkg-dev (dpkg-source), patch and gpgv to
 # unpack and check the pinned sources; the builds themselves need musl-gcc,
-# make, cmake and ar. No autotools: the libmicrohttpd tarball ships configure.
+# make, cmake and ar, autotools to regenerate libmicrohttpd's configure, and
+# python3 for scripts/mhd_json_errors.py (Meson runs on it too).
 group_pkgs() {
 	case $1 in
 	build)
 		echo musl-tools musl-dev gcc libc6-dev make cmake meson ninja-build \
 			pkg-config binutils autoconf automake libtool dpkg-dev patch gpgv xz-utils \
-			ca-certificates debian-archive-keyring file
+			ca-certificates debian-archive-keyring file python3
 		;;
 	test)
 		echo curl jq openssl python3 python3-pytest python3-yaml python3-prometheus-client yamllint procps iproute2 psmisc
+		# Node.js and npm run the OpenAPI validator (scripts/test-tools.sh).
+		# A machine may have them from another source (NodeSource's nodejs
+		# bundles npm): Debian's packages only when the commands are missing.
+		command -v node >/dev/null 2>&1 || echo nodejs
+		command -v npm >/dev/null 2>&1 || echo npm
 		;;
 	lint)
 		echo shellcheck clang-format

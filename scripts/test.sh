@@ -44,6 +44,7 @@ fi
 if [[ $(id -u) -eq 0 ]]; then
 	"$REPO/scripts/setup.sh" build test container fuzz
 fi
+"$REPO/scripts/test-tools.sh"
 "$REPO/scripts/build.sh" --allocator "$allocator" --builddir "$builddir"
 
 results=$REPO/tests/.results

@@ -80,7 +80,13 @@ def test_dependency_layer_comes_before_the_sources():
     builder, sources = named["builder"], named["sources"]
     first_run = next(i for i, (op, _) in enumerate(builder) if op == "RUN")
     early = [args for op, args in builder[:first_run] if op == "COPY"]
-    assert early == ["deps.lock ./", "scripts/lib.sh scripts/setup.sh scripts/deps.sh scripts/"]
+    # deps.sh runs the repository files its RECIPE_INPUTS name: they must be
+    # in the layer too, or the image build fails where the host build works.
+    deps_sh = (REPO / "scripts" / "deps.sh").read_text()
+    recipe_inputs = " ".join(re.findall(r'^RECIPE_INPUTS\[\w+\]="([^"]*)"', deps_sh, re.M)).split()
+    assert recipe_inputs, "deps.sh names no RECIPE_INPUTS"
+    expected = " ".join(["scripts/lib.sh scripts/setup.sh scripts/deps.sh", *recipe_inputs, "scripts/"])
+    assert early == ["deps.lock ./", expected]
     assert builder[first_run] == ("RUN", "scripts/setup.sh build && scripts/deps.sh")
     assert ("COPY", "--from=sources /src/ /src/") in builder[first_run:]
     copied = " ".join(args for op, args in sources if op == "COPY")

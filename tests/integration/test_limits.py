@@ -5,7 +5,7 @@ edge with raw sockets or curl against the real binary.
     listen backlog until a slot frees) and per client address
     (--max-connections-per-ip: the next one is closed at once);
   - request size: headers that do not fit --connection-memory-limit get
-    libmicrohttpd's 431, targets over --max-url-length our JSON 414, and a
+    libmicrohttpd's 431 (JSON, as built), targets over --max-url-length our JSON 414, and a
     body where none is taken 413, without the server reading it;
   - slow clients: --request-timeout ends a trickling client that the idle
     timeout never would, and 200 slowloris connections leave /healthz
@@ -112,8 +112,9 @@ def test_oversized_headers_get_431(server, args, fits, too_big):
     assert ok is not None and ok.status == 200, ok
     received, closed = rawhttp.exchange(srv.port, header_request(too_big))
     refused = rawhttp.one_response(received)
-    # libmicrohttpd's own answer: an HTML body, and the connection closes.
+    # libmicrohttpd's own answer (in JSON, as built), and the connection closes.
     assert refused is not None and refused.status == 431, received[:300]
+    assert_json_error(refused, 431)
     assert closed
     many = rawhttp.request(headers={f"X-{i}": "v" for i in range(too_big // 8)})
     refused = rawhttp.one_response(rawhttp.exchange(srv.port, many)[0])
@@ -145,11 +146,12 @@ def test_url_over_max_url_length_gets_414_json(server, args, limit):
 
 def test_url_beyond_connection_memory_gets_libmicrohttpd_414(server):
     # Past what the connection's memory holds, libmicrohttpd answers
-    # itself (HTML body) before tinyserver sees the request.
+    # itself before tinyserver sees the request (in JSON, as built).
     srv = server("--max-url-length", "1048576")
     received, closed = rawhttp.exchange(srv.port, rawhttp.request(target_of_length(40_000)))
     refused = rawhttp.one_response(received)
     assert refused is not None and refused.status == 414, received[:300]
+    assert_json_error(refused, 414)
     assert closed
     assert_healthy(srv)
 

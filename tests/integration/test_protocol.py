@@ -3,15 +3,17 @@ each gets. Every case must end in a correct answer or a clean error, and
 the server must be healthy afterwards. docs/reliability.md lists the cases
 with the reasoning; this table is the executable version.
 
-Who answers: tinyserver's layer answers in JSON. Requests libmicrohttpd
-cannot parse it answers itself, with a short HTML body and
-"Connection: close" (400, 505, 501, and a 301 to the percent-encoded target
-for whitespace in the target, as RFC 9112 section 3.2 allows), or, for a
-raw NUL in the request line, it closes the connection without an answer.
+Who answers: tinyserver's layer, or, for requests libmicrohttpd cannot
+parse, libmicrohttpd itself, with "Connection: close" (400, 505, 501, and a
+301 to the percent-encoded target for whitespace in the target, as RFC 9112
+section 3.2 allows), or, for a raw NUL in the request line, by closing the
+connection without an answer. Both answer in JSON: the build rewrites
+libmicrohttpd's HTML pages (scripts/mhd_json_errors.py).
 """
 import pytest
 
 import rawhttp
+from conftest import assert_json_error
 
 CLOSE = {"Connection": "close"}
 
@@ -26,7 +28,7 @@ def raw(line, *header_lines):
 
 
 # (id, bytes sent, expected status or None for "closed without an answer",
-#  who answers: "json" (tinyserver) or "mhd" (libmicrohttpd, HTML body))
+#  who answers: "json" (tinyserver) or "mhd" (libmicrohttpd, then closes))
 CASES = [
     # Protocol versions
     ("http-1.0", req(version="HTTP/1.0", host=None), 200, "json"),
@@ -107,10 +109,13 @@ def test_odd_request_gets_a_clean_answer(shared_server, data, status, who):
         assert len(responses) == 1, received[:600]
         response = responses[0]
         assert response.status == status, response.describe()
-        if who == "json":
-            assert response.headers.get("content-type") == "application/json", response.describe()
-            assert is_head or response.json is not None, response.describe()
+        assert response.headers.get("content-type") == "application/json", response.describe()
+        assert response.headers.get("cache-control") == "no-store", response.describe()
+        if status >= 300 and not is_head:
+            assert_json_error(response, status)
         else:
+            assert is_head or response.json is not None, response.describe()
+        if who == "mhd":
             assert response.headers.get("connection", "").lower() == "close", response.describe()
         if status == 405:
             assert response.headers.get("allow") == "GET, HEAD", response.describe()
