@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: set up a bare Debian 12 (as root), build, and
 # run every test: the C unit programs, the integration tests against the
-# real binary with curl, and the binary checks. Extra arguments go to pytest
+# real binary with curl, the binary checks, both container images, and the
+# short fuzz and soak runs (tests/pytest.ini). Extra arguments go to pytest
 # (e.g. -k keepalive). The last line is the count: "N passed, N failed".
 # --allocator NAME tests another allocator variant instead of the default
 # mimalloc build, built in build-NAME; the tests then expect that allocator.
@@ -42,7 +43,7 @@ if [[ $allocator != mimalloc ]]; then
 fi
 
 if [[ $(id -u) -eq 0 ]]; then
-	"$REPO/scripts/setup.sh" build test container fuzz
+	"$REPO/scripts/setup.sh" build test container fuzz soak
 fi
 "$REPO/scripts/test-tools.sh"
 "$REPO/scripts/build.sh" --allocator "$allocator" --builddir "$builddir"

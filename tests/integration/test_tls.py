@@ -788,14 +788,15 @@ def test_sigterm_with_pending_tls_handshake(server, tls_files):
 # --------------------------------------------------------------------------
 # Bad configuration
 
-def run_server_once(args, env=None, timeout=STARTUP_TIMEOUT_S):
-    """Starts the binary expecting it to exit by itself. Returns
-    (CompletedProcess-like result, plain port, TLS port)."""
+def run_server_once(args, env=None, timeout=STARTUP_TIMEOUT_S, wrapper=()):
+    """Starts the binary expecting it to exit by itself (under `wrapper`, a
+    command prefix, if given). Returns (CompletedProcess-like result, plain
+    port, TLS port)."""
     port, tls_port = free_port(), free_port()
     while tls_port == port:
         tls_port = free_port()
     try:
-        proc = subprocess.run([str(BINARY), "--bind", "127.0.0.1", "--port", str(port),
+        proc = subprocess.run([*wrapper, str(BINARY), "--bind", "127.0.0.1", "--port", str(port),
                                "--tls-port", str(tls_port), *args], capture_output=True,
                               text=True, env=clean_tls_env(env), timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -854,12 +855,18 @@ def test_bad_tls_files_exit_2_before_listening(tls_files, cert, key, names, mess
     assert_nothing_served(proc, port, tls_port)
 
 
+# Root reads a mode-000 file through CAP_DAC_OVERRIDE (and
+# CAP_DAC_READ_SEARCH). As root, the server runs without them, the way it
+# runs in the images (an unprivileged user), so the key file is unreadable.
+WITHOUT_FILE_OVERRIDE = ("setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                         "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
 def test_unreadable_key_exits_2(tls_files):
-    if os.geteuid() == 0:
-        pytest.skip("running as root: a mode-000 file is still readable, so the "
-                    "'unreadable file' case cannot be produced")
+    wrapper = WITHOUT_FILE_OVERRIDE if os.geteuid() == 0 else ()
     proc, port, tls_port = run_server_once(["--tls-cert", str(tls_files.cert("ec")),
-                                            "--tls-key", str(tls_files["unreadable.key"])])
+                                            "--tls-key", str(tls_files["unreadable.key"])],
+                                           wrapper=wrapper)
     assert proc.returncode == EXIT_USAGE, (proc.returncode, proc.stdout, proc.stderr)
     assert str(tls_files["unreadable.key"]) in proc.stderr, proc.stderr
     assert re.search(r"permission denied", proc.stderr, re.IGNORECASE), proc.stderr
