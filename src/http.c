@@ -713,6 +713,21 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
         snprintf(server->start_error, sizeof(server->start_error), "%s", escaped);
         return;
     }
+    /* A request libmicrohttpd answers itself (431, 400, 505...) never
+     * reaches on_request; this message, sent just before the answer
+     * (transmit_error_response_len() in its connection.c), is the one
+     * place it shows. So it is counted, and logged at the access log's
+     * level. test_metrics.py holds the wording to the pinned version. */
+    unsigned refused_status = 0;
+    if (sscanf(message, "Error processing request (HTTP response code is %u", &refused_status) ==
+        1) {
+        if (server->metrics != NULL) {
+            metrics_record_refusal(server->metrics, refused_status);
+        }
+        log_message(server->log, LOG_INFO, "libmicrohttpd answered %u itself: %s", refused_status,
+                    escaped);
+        return;
+    }
     log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", escaped);
 }
 

@@ -9,11 +9,15 @@
 #include <string.h>
 
 static const unsigned metrics_status_codes[] = METRICS_STATUS_CODES;
+static const unsigned metrics_refusal_codes[] = METRICS_REFUSAL_CODES;
 static const double metrics_bounds[] = METRICS_DURATION_BOUNDS;
 
 _Static_assert(sizeof(metrics_status_codes) / sizeof(metrics_status_codes[0]) + 1 ==
                    METRICS_STATUS_COUNT,
                "METRICS_STATUS_COUNT must be the code list plus one");
+_Static_assert(sizeof(metrics_refusal_codes) / sizeof(metrics_refusal_codes[0]) + 1 ==
+                   METRICS_REFUSAL_COUNT,
+               "METRICS_REFUSAL_COUNT must be the code list plus one");
 _Static_assert(sizeof(metrics_bounds) / sizeof(metrics_bounds[0]) == METRICS_BUCKET_COUNT,
                "METRICS_BUCKET_COUNT must match the bounds");
 
@@ -40,14 +44,20 @@ void metrics_destroy(struct metrics *metrics)
     pthread_mutex_destroy(&metrics->last_bench_lock);
 }
 
-static size_t status_slot(unsigned status)
+/* The index of `status` in `codes`, or `count` (the "other" slot). */
+static size_t code_slot(const unsigned *codes, size_t count, unsigned status)
 {
-    for (size_t i = 0; i < METRICS_STATUS_COUNT - 1; i++) {
-        if (metrics_status_codes[i] == status) {
+    for (size_t i = 0; i < count; i++) {
+        if (codes[i] == status) {
             return i;
         }
     }
-    return METRICS_STATUS_COUNT - 1;
+    return count;
+}
+
+static size_t status_slot(unsigned status)
+{
+    return code_slot(metrics_status_codes, METRICS_STATUS_COUNT - 1, status);
 }
 
 void metrics_record_request(struct metrics *metrics, int route_index, unsigned status,
@@ -67,6 +77,12 @@ void metrics_record_request(struct metrics *metrics, int route_index, unsigned s
     }
     atomic_fetch_add_explicit(&route->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&route->duration_sum_us, duration_us, memory_order_relaxed);
+}
+
+void metrics_record_refusal(struct metrics *metrics, unsigned status)
+{
+    size_t slot = code_slot(metrics_refusal_codes, METRICS_REFUSAL_COUNT - 1, status);
+    atomic_fetch_add_explicit(&metrics->refusals[slot], 1, memory_order_relaxed);
 }
 
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome)
@@ -158,6 +174,25 @@ static void write_requests(FILE *out, struct metrics *metrics)
     }
 }
 
+static void write_refusals(FILE *out, struct metrics *metrics)
+{
+    write_header(out, "tinyserver_http_refused_total", "counter",
+                 "Requests libmicrohttpd answered itself before routing, by status code.");
+    for (size_t s = 0; s < METRICS_REFUSAL_COUNT; s++) {
+        uint64_t n = atomic_load_explicit(&metrics->refusals[s], memory_order_relaxed);
+        if (n == 0) {
+            continue;
+        }
+        if (s < METRICS_REFUSAL_COUNT - 1) {
+            fprintf(out, "tinyserver_http_refused_total{code=\"%u\"} %llu\n",
+                    metrics_refusal_codes[s], (unsigned long long)n);
+        } else {
+            fprintf(out, "tinyserver_http_refused_total{code=\"other\"} %llu\n",
+                    (unsigned long long)n);
+        }
+    }
+}
+
 static void write_bench(FILE *out, struct metrics *metrics)
 {
     write_header(out, "tinyserver_bench_runs_total", "counter",
@@ -226,6 +261,7 @@ char *metrics_render(struct metrics *metrics, const struct metrics_gauges *gauge
         return NULL;
     }
     write_requests(out, metrics);
+    write_refusals(out, metrics);
     write_bench(out, metrics);
     write_gauges(out, gauges, build);
     if (ferror(out) != 0) {

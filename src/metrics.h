@@ -31,6 +31,15 @@
     }
 #define METRICS_STATUS_COUNT 11 /* the list above plus "other" */
 
+/* Status codes libmicrohttpd answers with itself, before routing: a
+ * redirect for whitespace in the target, malformed requests, bodies and
+ * headers over its limits, unsupported codings and versions. */
+#define METRICS_REFUSAL_CODES                                                                      \
+    {                                                                                              \
+        301, 400, 413, 414, 431, 500, 501, 505                                                     \
+    }
+#define METRICS_REFUSAL_COUNT 9 /* the list above plus "other" */
+
 /* Request duration histogram bounds, in seconds (Prometheus "le"). */
 #define METRICS_DURATION_BOUNDS                                                                    \
     {                                                                                              \
@@ -58,6 +67,7 @@ struct metrics {
     const char *route_names[METRICS_MAX_ROUTES + 1];
     size_t route_count;
     struct metrics_route_counters routes[METRICS_MAX_ROUTES + 1];
+    atomic_uint_fast64_t refusals[METRICS_REFUSAL_COUNT];
     atomic_uint_fast64_t bench_outcomes[METRICS_BENCH_OUTCOME_COUNT];
     pthread_mutex_t last_bench_lock;
     bool has_last_bench;
@@ -85,6 +95,10 @@ void metrics_destroy(struct metrics *metrics);
 /* route_index is the route's table index, or -1 for an unmatched path. */
 void metrics_record_request(struct metrics *metrics, int route_index, unsigned status,
                             uint64_t duration_us);
+
+/* A request libmicrohttpd answered itself with `status`; it never reached
+ * a route, so it is counted apart from metrics_record_request(). */
+void metrics_record_refusal(struct metrics *metrics, unsigned status);
 
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome);
 

@@ -5,6 +5,7 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
+import rawhttp
 from conftest import EXPECTED_ALLOCATOR, EXPECTED_LIBC, LONG_BENCH_ARGS, LONG_BENCH_THREADS
 
 
@@ -113,6 +114,42 @@ def test_busy_bench_is_counted(server, curl, long_bench_iterations):
     families = scrape(curl, srv)
     assert sample(families, "tinyserver_bench_runs", outcome="busy") == 1
     assert requests_total(families, "/bench", "429") == 1
+
+
+def refused_total(families, code):
+    samples = [s for s in families["tinyserver_http_refused"].samples
+               if s.name == "tinyserver_http_refused_total" and s.labels == {"code": code}]
+    return samples[0].value if samples else 0.0
+
+
+# Requests libmicrohttpd answers itself, before any route: each must still
+# show, in tinyserver_http_refused_total and as a log line at info level.
+LIBRARY_REFUSALS = [
+    ("431", rawhttp.request("/healthz", headers={"X-Filler": "a" * 40_000})),
+    ("505", rawhttp.request("/healthz", version="HTTP/2.0")),
+    ("400", b"GET /healthz HTTP/1.1\r\nHost: x\r\nbogus\r\n\r\n"),
+    ("400", rawhttp.request("/healthz", host=None)),
+]
+
+
+def test_library_refusals_are_counted_and_logged(server, curl):
+    srv = server()
+    before = scrape(curl, srv)
+    assert before["tinyserver_http_refused"].type == "counter"
+    for code, data in LIBRARY_REFUSALS:
+        answer = rawhttp.one_response(rawhttp.exchange(srv.port, data)[0])
+        assert answer is not None and answer.status == int(code), answer
+    after = scrape(curl, srv)
+    for code in ("431", "505", "400"):
+        expected = sum(1 for c, _ in LIBRARY_REFUSALS if c == code)
+        assert refused_total(after, code) - refused_total(before, code) == expected, code
+    # None of them reached a route, so none is a routed request.
+    routed = sum(s.value for s in after["tinyserver_http_requests"].samples
+                 if s.name == "tinyserver_http_requests_total" and s.labels["code"] != "200")
+    assert routed == 0, after["tinyserver_http_requests"].samples
+    srv.wait_for_log(r"libmicrohttpd answered 400 itself")
+    logged = re.findall(r" info libmicrohttpd answered (\d+) itself", srv.stdout())
+    assert sorted(logged) == sorted(code for code, _ in LIBRARY_REFUSALS), srv.stdout()[-2000:]
 
 
 def access_lines(output):

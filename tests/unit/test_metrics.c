@@ -1,0 +1,87 @@
+/* Unit tests for metrics.c: what each recording adds to the exposition,
+ * including the "other" slots for codes outside the fixed lists and the
+ * refusals libmicrohttpd makes before routing. The Prometheus parser reads
+ * the live output in tests/integration/test_observability.py. */
+#include "metrics.h"
+#include "check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const routes[] = {"/", "/healthz"};
+
+static char *render(struct metrics *metrics)
+{
+    struct build_info build;
+    memset(&build, 0, sizeof(build));
+    build.version = "1.2.3";
+    build.libc = "test-libc";
+    build.allocator.name = "test-alloc";
+    strcpy(build.allocator.version, "0");
+    struct metrics_gauges gauges = {.open_connections = 2};
+    return metrics_render(metrics, &gauges, &build);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+    size_t len = strlen(line);
+    for (const char *p = strstr(text, line); p != NULL; p = strstr(p + 1, line)) {
+        bool starts_line = p == text || p[-1] == '\n';
+        if (starts_line && p[len] == '\n') {
+            return true;
+        }
+    }
+    return false;
+}
+
+int main(void)
+{
+    struct metrics metrics;
+    CHECK(metrics_init(&metrics, routes, 2));
+
+    char *empty = render(&metrics);
+    CHECK(empty != NULL);
+    if (empty != NULL) {
+        /* Families are described even before their first sample. */
+        CHECK(has_line(empty, "# TYPE tinyserver_http_refused_total counter"));
+        CHECK(strstr(empty, "tinyserver_http_refused_total{") == NULL);
+        CHECK(strstr(empty, "tinyserver_http_requests_total{") == NULL);
+        free(empty);
+    }
+
+    metrics_record_request(&metrics, 1, 200, 50);
+    metrics_record_request(&metrics, 1, 200, 70);
+    metrics_record_request(&metrics, -1, 404, 10);
+    metrics_record_request(&metrics, 0, 418, 10); /* not in the list */
+    metrics_record_refusal(&metrics, 431);
+    metrics_record_refusal(&metrics, 431);
+    metrics_record_refusal(&metrics, 505);
+    metrics_record_refusal(&metrics, 999); /* not in the list */
+    metrics_record_bench(&metrics, METRICS_BENCH_BUSY);
+
+    char *text = render(&metrics);
+    CHECK(text != NULL);
+    if (text != NULL) {
+        CHECK(has_line(text, "tinyserver_http_requests_total{route=\"/healthz\",code=\"200\"} 2"));
+        CHECK(has_line(text, "tinyserver_http_requests_total{route=\"unmatched\",code=\"404\"} 1"));
+        CHECK(has_line(text, "tinyserver_http_requests_total{route=\"/\",code=\"other\"} 1"));
+        CHECK(has_line(text, "tinyserver_http_refused_total{code=\"431\"} 2"));
+        CHECK(has_line(text, "tinyserver_http_refused_total{code=\"505\"} 1"));
+        CHECK(has_line(text, "tinyserver_http_refused_total{code=\"other\"} 1"));
+        CHECK(strstr(text, "tinyserver_http_refused_total{code=\"400\"}") == NULL);
+        /* Refusals never reached a route, so no route counts them. */
+        CHECK(strstr(text, "code=\"431\"} 2\ntinyserver_http_requests") == NULL);
+        CHECK(
+            has_line(text, "tinyserver_http_request_duration_seconds_count{route=\"/healthz\"} 2"));
+        CHECK(has_line(text, "tinyserver_http_request_duration_seconds_sum{route=\"/healthz\"} "
+                             "0.000120"));
+        CHECK(has_line(text, "tinyserver_bench_runs_total{outcome=\"busy\"} 1"));
+        CHECK(has_line(text, "tinyserver_http_open_connections 2"));
+        CHECK(has_line(text, "tinyserver_build_info{version=\"1.2.3\",libc=\"test-libc\","
+                             "allocator=\"test-alloc\",allocator_version=\"0\","
+                             "allocator_secure=\"false\"} 1"));
+        free(text);
+    }
+    metrics_destroy(&metrics);
+    return check_finish("metrics");
+}
