@@ -429,7 +429,9 @@ build_libmicrohttpd() {
 	# from newer autotools than bookworm's: regenerate them all, as Debian's
 	# own build (dh_autoreconf) does, or make would half-regenerate and fail.
 	autoreconf -fi
-	# Messages stay on: the server installs an external logger. ITC and
+	# Messages stay on: the server installs an external logger, and
+	# mhd_json_errors.py rewrote them (without them the refusals would
+	# go out as application/json with an empty body). ITC and
 	# epoll keep their defaults (eventfd, epoll). The tarball's configure has
 	# no NLS, so there is no --disable-nls to pass.
 	./configure --prefix="$PREFIX" --libdir="$PREFIX/lib" \

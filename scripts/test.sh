@@ -8,14 +8,16 @@
 # mimalloc build, built in build-NAME; the tests then expect that allocator.
 # The default run also runs the unit and integration tests again on the
 # ASan + UBSan build (scripts/sanitize.sh), so CI covers it; --no-sanitize
-# leaves that out for a quicker local run.
+# leaves that out for a quicker local run, and so do pytest arguments (they
+# pick tests from the whole tree; run scripts/sanitize.sh with them instead).
+# Options come before pytest arguments.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl] [--no-sanitize] [PYTEST_ARG]..."
-	echo "       (set up, build, run all tests)"
+	echo "       (set up, build, run all tests; options before pytest arguments)"
 	exit 0
 fi
 
@@ -34,6 +36,9 @@ while (($#)); do
 	*) break ;;
 	esac
 done
+if (($#)); then
+	sanitize=0
+fi
 builddir=$REPO/build
 if [[ $allocator != mimalloc ]]; then
 	builddir=$REPO/build-$allocator
@@ -51,41 +56,53 @@ fi
 results=$REPO/tests/.results
 mkdir -p "$results"
 rm -f "$results/junit.xml" "$results/junit-sanitize.xml"
-reports=("$results/junit.xml")
-status=0
 # Debian's python3 is named explicitly: a pyenv or venv python earlier on
 # PATH would not see the python3-pytest package.
+release_status=0
 (cd "$REPO/tests" && TINYSERVER_BUILD="$builddir" TINYSERVER_BIN="$builddir/src/tinyserver" \
 	TINYSERVER_EXPECT_ALLOCATOR="$allocator" /usr/bin/python3 -m pytest \
-	-p no:cacheprovider -ra --junitxml="$results/junit.xml" "$@") || status=$?
+	-p no:cacheprovider -ra --junitxml="$results/junit.xml" "$@") || release_status=$?
+runs=("$release_status:$results/junit.xml")
 
 if ((sanitize)); then
-	"$REPO/scripts/sanitize.sh" --junitxml="$results/junit-sanitize.xml" "$@" || status=$?
-	reports+=("$results/junit-sanitize.xml")
+	sanitize_status=0
+	"$REPO/scripts/sanitize.sh" --junitxml="$results/junit-sanitize.xml" || sanitize_status=$?
+	runs+=("$sanitize_status:$results/junit-sanitize.xml")
 fi
 
-# pytest's own summary is not the plain line CI counts, and a run that
-# collected nothing must not pass, so the count is taken from the JUnit
-# files: the release build's run and, by default, the sanitizer build's.
-/usr/bin/python3 - "${reports[@]}" <<'PY' || status=1
+# pytest's own summary is not the plain line CI counts, so the count is
+# taken from the JUnit files: the release build's run and, by default, the
+# sanitizer build's. The line and the exit status must agree: a run that
+# failed without a failed test in its report (nothing collected, a crash,
+# no report at all) counts as one failure.
+status=0
+/usr/bin/python3 - "${runs[@]}" <<'PY' || status=1
 import sys
 import xml.etree.ElementTree as ET
-total = failed = skipped = missing = 0
-for path in sys.argv[1:]:
+passed = failed = skipped = 0
+for run in sys.argv[1:]:
+    exit_status, path = run.split(":", 1)
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as error:
         print(f"no test report {path}: {error}", file=sys.stderr)
-        missing += 1
+        failed += 1
         continue
     suites = [root] if root.tag == "testsuite" else list(root)
-    total += sum(int(s.get("tests", 0)) for s in suites)
-    failed += sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-    skipped += sum(int(s.get("skipped", 0)) for s in suites)
-passed = total - failed - skipped
-failed += missing
+    run_total = sum(int(s.get("tests", 0)) for s in suites)
+    run_failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    run_skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    passed += run_total - run_failed - run_skipped
+    skipped += run_skipped
+    failed += run_failed
+    if exit_status != "0" and run_failed == 0:
+        print(f"{path}: pytest exited {exit_status} with no failed test", file=sys.stderr)
+        failed += 1
+if passed == 0 and failed == 0:
+    print("no test passed", file=sys.stderr)
+    failed = 1
 line = f"{passed} passed, {failed} failed"
 print(line + (f", {skipped} skipped" if skipped else ""))
-sys.exit(0 if failed == 0 and passed > 0 else 1)
+sys.exit(0 if failed == 0 else 1)
 PY
 exit "$status"

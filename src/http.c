@@ -694,6 +694,30 @@ static bool is_socket_option_noise(const char *message)
     return option_failed || strncmp(message, "Failed to push the data from buffers", 36) == 0;
 }
 
+/* The "error" text of the JSON body quoted in libmicrohttpd's message
+ * ("... ('{"error":"TEXT"}')). ..."), escaped for the log; empty if the
+ * message has none. */
+static const char *refusal_reason(const char *message, char *out, size_t size)
+{
+    static const char opening[] = "{\"error\":\"";
+    const char *start = strstr(message, opening);
+    const char *end = start != NULL ? strstr(start, "\"}") : NULL;
+    if (end == NULL) {
+        return "";
+    }
+    /* Undo the JSON escapes the rewrite uses (\" and \\). */
+    char text[256];
+    size_t len = 0;
+    for (const char *p = start + sizeof(opening) - 1; p < end && len + 1 < sizeof(text); p++) {
+        if (*p == '\\' && p + 1 < end) {
+            p++;
+        }
+        text[len++] = *p;
+    }
+    text[len] = '\0';
+    return log_escape(out, size, text);
+}
+
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
  * afterwards they are per-connection details (timeouts, resets) that a
  * client can trigger at will, so they are logged at debug level to keep an
@@ -714,18 +738,22 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
         return;
     }
     /* A request libmicrohttpd answers itself (431, 400, 505...) never
-     * reaches on_request; this message, sent just before the answer
-     * (transmit_error_response_len() in its connection.c), is the one
-     * place it shows. So it is counted, and logged at the access log's
-     * level. test_metrics.py holds the wording to the pinned version. */
+     * reaches on_request; this message, which it logs as it queues the
+     * answer (transmit_error_response_len() in its connection.c), is the
+     * one place it shows. So it is counted, and logged at the access log's
+     * level, with the reason from the JSON body (scripts/mhd_json_errors.py).
+     * In the rare case that a response was already under way, the library
+     * closes the connection instead, and the count is one too high.
+     * test_observability.py holds the wording to the pinned version. */
     unsigned refused_status = 0;
     if (sscanf(message, "Error processing request (HTTP response code is %u", &refused_status) ==
         1) {
         if (server->metrics != NULL) {
             metrics_record_refusal(server->metrics, refused_status);
         }
-        log_message(server->log, LOG_INFO, "libmicrohttpd answered %u itself: %s", refused_status,
-                    escaped);
+        char reason[256];
+        log_message(server->log, LOG_INFO, "libmicrohttpd refused a request: %u %s", refused_status,
+                    refusal_reason(message, reason, sizeof(reason)));
         return;
     }
     log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", escaped);

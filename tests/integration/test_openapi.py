@@ -227,23 +227,49 @@ def test_openapi_schema_validator_accepts_the_document():
     assert valid, report
 
 
-@pytest.mark.parametrize("breakage", ["response-without-description", "dangling-ref",
-                                      "unknown-top-level-key"])
-def test_openapi_schema_validator_rejects_a_broken_copy(spec, tmp_path, breakage):
-    # The same validator must fail a copy with one known mistake, so the
-    # check above can fail.
+def drop_a_description(doc):
+    doc["paths"]["/bench"]["get"]["responses"]["200"] = {"content": {}}
+
+
+def add_a_dangling_ref(doc):
+    doc["paths"]["/bench"]["get"]["responses"]["200"] = {
+        "$ref": "#/components/responses/NoSuchResponse"}
+
+
+def add_an_unknown_top_level_key(doc):
+    doc["x_not_an_extension"] = True  # extensions must start with "x-"
+
+
+# (id, the mistake, what the validator must say about it)
+BREAKAGES = [
+    ("response-without-description", drop_a_description,
+     "must have required property 'description'"),
+    ("dangling-ref", add_a_dangling_ref, "Can't resolve #/components/responses/NoSuchResponse"),
+    ("unknown-top-level-key", add_an_unknown_top_level_key,
+     '"additionalProperty": "x_not_an_extension"'),
+]
+
+
+def test_openapi_schema_validator_accepts_a_round_tripped_copy(spec, tmp_path):
+    # The broken copies below are written the same way: this one, unbroken,
+    # must pass, so their failures are their mistakes, not the copying.
+    path = tmp_path / "copy.yaml"
+    path.write_text(yaml.safe_dump(copy.deepcopy(spec), sort_keys=False))
+    valid, report = validate_api(path)
+    assert valid, report
+
+
+@pytest.mark.parametrize("breakage, expected", [pytest.param(b, e, id=i) for i, b, e in BREAKAGES])
+def test_openapi_schema_validator_rejects_a_broken_copy(spec, tmp_path, breakage, expected):
+    # The same validator must fail a copy with one known mistake, for that
+    # mistake, so the check above can fail.
     broken = copy.deepcopy(spec)
-    responses = broken["paths"]["/bench"]["get"]["responses"]
-    if breakage == "response-without-description":
-        responses["200"] = {"content": {}}
-    elif breakage == "dangling-ref":
-        responses["200"] = {"$ref": "#/components/responses/NoSuchResponse"}
-    else:
-        broken["x_not_an_extension"] = True
+    breakage(broken)
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(broken, sort_keys=False))
     valid, report = validate_api(path)
     assert not valid, report
+    assert expected in report, report
 
 
 # --- the route table, both ways ---------------------------------------------
