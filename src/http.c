@@ -695,27 +695,29 @@ static bool is_socket_option_noise(const char *message)
 }
 
 /* The "error" text of the JSON body quoted in libmicrohttpd's message
- * ("... ('{"error":"TEXT"}')). ..."), escaped for the log; empty if the
- * message has none. */
+ * ("... ('{"error":"TEXT"}')). ..."), made safe for both log formats
+ * without escapes (which the JSON format would escape again): the texts
+ * are the library's fixed messages, so double quotes become single ones
+ * and any byte outside printable ASCII a '?'. Empty if there is none. */
 static const char *refusal_reason(const char *message, char *out, size_t size)
 {
     static const char opening[] = "{\"error\":\"";
     const char *start = strstr(message, opening);
     const char *end = start != NULL ? strstr(start, "\"}") : NULL;
-    if (end == NULL) {
-        return "";
-    }
-    /* Undo the JSON escapes the rewrite uses (\" and \\). */
-    char text[256];
     size_t len = 0;
-    for (const char *p = start + sizeof(opening) - 1; p < end && len + 1 < sizeof(text); p++) {
-        if (*p == '\\' && p + 1 < end) {
-            p++;
+    if (end != NULL && size > 0) {
+        for (const char *p = start + sizeof(opening) - 1; p < end && len + 1 < size; p++) {
+            if (*p == '\\' && p + 1 < end) {
+                p++; /* the JSON escapes the rewrite uses: \" and \\ */
+            }
+            unsigned char c = (unsigned char)*p;
+            out[len++] = c == '"' ? '\'' : (c < 0x20 || c > 0x7e || c == '\\') ? '?' : (char)c;
         }
-        text[len++] = *p;
     }
-    text[len] = '\0';
-    return log_escape(out, size, text);
+    if (size > 0) {
+        out[len] = '\0';
+    }
+    return size > 0 ? out : "";
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
@@ -751,7 +753,7 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
         if (server->metrics != NULL) {
             metrics_record_refusal(server->metrics, refused_status);
         }
-        char reason[256];
+        char reason[sizeof(message)];
         log_message(server->log, LOG_INFO, "libmicrohttpd refused a request: %u %s", refused_status,
                     refusal_reason(message, reason, sizeof(reason)));
         return;

@@ -156,6 +156,19 @@ def test_library_refusals_are_counted_and_logged(server, curl):
     reasons = {code: reason for code, reason in logged}
     assert reasons["505"] == "requested HTTP version is not supported", reasons
     assert reasons["431"].startswith("the total size of the request headers"), reasons
+    assert reasons["431"].endswith("or a shorter request method token"), reasons  # whole
+    assert ("400", "HTTP/1.1 request without 'Host:'") in logged, logged
+
+
+def test_library_refusal_log_line_in_json_format(server):
+    srv = server("--log-format", "json")
+    answer = rawhttp.one_response(rawhttp.exchange(srv.port, rawhttp.request(host=None))[0])
+    assert answer is not None and answer.status == 400, answer
+    srv.wait_for_log(r"libmicrohttpd refused a request")
+    lines = [json.loads(line) for line in srv.stdout().splitlines()
+             if "libmicrohttpd refused" in line]
+    assert [(o["level"], o["message"]) for o in lines] == [
+        ("info", "libmicrohttpd refused a request: 400 HTTP/1.1 request without 'Host:'")], lines
 
 
 def access_lines(output):
