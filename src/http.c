@@ -695,29 +695,25 @@ static bool is_socket_option_noise(const char *message)
 }
 
 /* The "error" text of the JSON body quoted in libmicrohttpd's message
- * ("... ('{"error":"TEXT"}')). ..."), made safe for both log formats
- * without escapes (which the JSON format would escape again): the texts
- * are the library's fixed messages, so double quotes become single ones
- * and any byte outside printable ASCII a '?'. Empty if there is none. */
+ * ("... ('{"error":"TEXT"}')). ..."), with the JSON escapes the rewrite
+ * uses (\" and \\) undone; the logger escapes it for its format. Empty if
+ * the message quotes no body. */
 static const char *refusal_reason(const char *message, char *out, size_t size)
 {
     static const char opening[] = "{\"error\":\"";
     const char *start = strstr(message, opening);
     const char *end = start != NULL ? strstr(start, "\"}") : NULL;
     size_t len = 0;
-    if (end != NULL && size > 0) {
+    if (end != NULL) {
         for (const char *p = start + sizeof(opening) - 1; p < end && len + 1 < size; p++) {
             if (*p == '\\' && p + 1 < end) {
-                p++; /* the JSON escapes the rewrite uses: \" and \\ */
+                p++;
             }
-            unsigned char c = (unsigned char)*p;
-            out[len++] = c == '"' ? '\'' : (c < 0x20 || c > 0x7e || c == '\\') ? '?' : (char)c;
+            out[len++] = *p;
         }
     }
-    if (size > 0) {
-        out[len] = '\0';
-    }
-    return size > 0 ? out : "";
+    out[len] = '\0';
+    return out;
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
@@ -728,15 +724,14 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
 {
     struct http_server *server = cls;
     char message[512];
-    char escaped[512];
     vsnprintf(message, sizeof(message), fmt, args);
     message[strcspn(message, "\r\n")] = '\0';
     if (is_socket_option_noise(message)) {
         return;
     }
-    log_escape(escaped, sizeof(escaped), message);
     if (server->starting) {
-        snprintf(server->start_error, sizeof(server->start_error), "%s", escaped);
+        /* Logged by the caller, through the logger, which escapes it. */
+        snprintf(server->start_error, sizeof(server->start_error), "%s", message);
         return;
     }
     /* A request libmicrohttpd answers itself (431, 400, 505...) never
@@ -758,7 +753,7 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
                     refusal_reason(message, reason, sizeof(reason)));
         return;
     }
-    log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", escaped);
+    log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", message);
 }
 
 struct listen_address {

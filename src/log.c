@@ -96,7 +96,11 @@ void log_message(const struct logger *log, enum log_level level, const char *fmt
         used = append(line, used, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"%s\"}", stamp,
                       log_level_names[level], escaped);
     } else {
-        used = append(line, used, "%s %s %s", stamp, log_level_names[level], message);
+        /* Messages can carry text from outside (libmicrohttpd's
+         * diagnostics, file names): escaped here, so no caller has to. */
+        char escaped[LOG_LINE_MAX];
+        log_escape(escaped, sizeof(escaped), message);
+        used = append(line, used, "%s %s %s", stamp, log_level_names[level], escaped);
     }
     write_line(log->fd, line, finish_line(line, used));
 }

@@ -50,6 +50,8 @@ struct log_access_entry {
     uint64_t duration_us;
 };
 
+/* The formatted message is escaped for the line's format (\xHH in text,
+ * \u00XX in JSON), so callers pass raw text, from clients or not. */
 void log_message(const struct logger *log, enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -152,12 +152,13 @@ def test_library_refusals_are_counted_and_logged(server, curl):
                         re.M)
     assert sorted(code for code, _ in logged) == sorted(code for code, _ in LIBRARY_REFUSALS), \
         srv.stdout()[-2000:]
-    # The reason is the JSON error's text, unquoted, then escaped as logs are.
+    # The reason is the JSON error's text, unquoted, then escaped as the
+    # text format escapes everything (a quote is \x22).
     reasons = {code: reason for code, reason in logged}
     assert reasons["505"] == "requested HTTP version is not supported", reasons
     assert reasons["431"].startswith("the total size of the request headers"), reasons
     assert reasons["431"].endswith("or a shorter request method token"), reasons  # whole
-    assert ("400", "HTTP/1.1 request without 'Host:'") in logged, logged
+    assert ("400", "HTTP/1.1 request without \\x22Host:\\x22") in logged, logged
 
 
 def test_library_refusal_log_line_in_json_format(server):
@@ -168,7 +169,7 @@ def test_library_refusal_log_line_in_json_format(server):
     lines = [json.loads(line) for line in srv.stdout().splitlines()
              if "libmicrohttpd refused" in line]
     assert [(o["level"], o["message"]) for o in lines] == [
-        ("info", "libmicrohttpd refused a request: 400 HTTP/1.1 request without 'Host:'")], lines
+        ("info", 'libmicrohttpd refused a request: 400 HTTP/1.1 request without "Host:"')], lines
 
 
 def access_lines(output):

@@ -30,6 +30,8 @@ int main(void)
     struct logger log = {.fd = fds[1], .min_level = LOG_INFO};
     log_message(&log, LOG_DEBUG, "hidden");
     log_message(&log, LOG_WARN, "value %d", 42);
+    /* Message arguments are escaped too: a CR/LF cannot start a line. */
+    log_message(&log, LOG_WARN, "from outside: %s", "a\r\nforged \"line\"");
     struct log_access_entry entry = {"127.0.0.1", "GET", "/x\r\ninjected", 404, 1500};
     log_access(&log, &entry);
     close(fds[1]);
@@ -38,12 +40,13 @@ int main(void)
     close(fds[0]);
     CHECK(strstr(text, "hidden") == NULL);
     CHECK(strstr(text, " warn value 42\n") != NULL);
+    CHECK(strstr(text, " warn from outside: a\\x0d\\x0aforged \\x22line\\x22\n") != NULL);
     CHECK(strstr(text, "\"GET /x\\x0d\\x0ainjected\" 404 1.500ms\n") != NULL);
     unsigned lines = 0;
     for (const char *p = text; *p; p++) {
         lines += *p == '\n';
     }
-    CHECK(lines == 2);
+    CHECK(lines == 3);
     char json[64];
     CHECK(strcmp(log_json_escape(json, sizeof(json), "a\"b\\c\n\xff"),
                  "a\\u0022b\\u005cc\\u000a\\u00ff") == 0);
