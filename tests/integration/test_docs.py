@@ -2,14 +2,10 @@
 the option table generates, and the commands it promises must exist."""
 import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-
-from conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("TINYSERVER_BIN", REPO / "build" / "src" / "tinyserver"))
@@ -33,40 +29,19 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one():
 
 
 DEFAULT_BINARY = REPO / "build" / "src" / "tinyserver"
-SERVE_STARTUP_S = 120  # serve.sh first runs build.sh, which is a no-op here
 
 
 @pytest.mark.skipif(BINARY.resolve() != DEFAULT_BINARY.resolve(),
                     reason="scripts/serve.sh serves the default build, not the one under test")
-def test_readme_serve_command_builds_and_serves(tmp_path):
-    # The README's first command, as a user runs it (with a free port, since
-    # :3000 may be taken here): it must answer, and stop cleanly on SIGTERM
-    # (serve.sh execs the server, so the signal reaches it).
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(REPO / "scripts" / "serve.sh"), "--bind", "127.0.0.1",
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVE_STARTUP_S
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            status = subprocess.run(["curl", "-s", "-o", os.devnull, "-w", "%{http_code}",
-                                     f"http://127.0.0.1:{port}/healthz"],
-                                    capture_output=True, text=True).stdout
-            if status == "200":
-                break
-            time.sleep(0.2)
-        assert status == "200", log.read_text()[-3000:]
-        bench = subprocess.run(["curl", "-s", f"http://127.0.0.1:{port}/bench?threads=1"
-                                "&iterations=1000"], capture_output=True, text=True)
-        assert '"operations":1000' in bench.stdout, bench.stdout
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+def test_readme_serve_command_builds_and_serves(server, curl):
+    # The README's first command, started as the suite starts the binary
+    # (on a free port, since :3000 may be taken here): serve.sh runs
+    # build.sh, a no-op by now, then execs the server, so it must become
+    # healthy, answer /bench and exit 0 on SIGTERM.
+    srv = server(binary=REPO / "scripts" / "serve.sh")
+    bench = curl(srv.url + "/bench?threads=1&iterations=1000")
+    assert bench.status == 200 and bench.json["operations"] == 1000, bench.describe()
+    assert srv.stop() == 0, srv.output()
 
 
 def test_every_flag_in_help_has_an_environment_variable():
