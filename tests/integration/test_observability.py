@@ -181,7 +181,10 @@ def test_json_logs_are_one_object_per_line_and_injection_safe(server, curl):
     hostile = "/x%0d%0a%7b%22forged%22%3a1%7d%22%5c%ff"
     assert curl(srv.url + hostile).status == 404
     assert curl(srv.url + "/healthz").status == 200
-    srv.wait_for_log(r'"path":"/healthz"')
+    # An access line is written once the answer is out, so the client can
+    # see the answer first: wait for the line itself (the readiness probes'
+    # /healthz lines are there from the start).
+    srv.wait_for_log(r'"path":"/x')
     lines = [line for line in srv.stdout().splitlines() if line.strip()]
     objects = [json.loads(line) for line in lines]  # every line parses on its own
     assert all(o["time"].endswith("Z") and o["level"] in {"debug", "info", "warn", "error"}
@@ -204,7 +207,8 @@ def test_json_logs_are_one_object_per_line_and_injection_safe(server, curl):
 def test_text_logs_escape_cr_lf_and_quotes(server, curl):
     srv = server()
     assert curl(srv.url + "/a%0d%0aforged%20line%22%5c").status == 404
-    srv.wait_for_log(r"access 127\.0\.0\.1")
+    # Written once the answer is out: wait for this line, not any access line.
+    srv.wait_for_log(r"access 127\.0\.0\.1 .* 404 ")
     lines = [line for line in access_lines(srv.stdout()) if " 404 " in line]
     assert len(lines) == 1, lines
     assert '"GET /a\\x0d\\x0aforged line\\x22\\x5c" 404' in lines[0]
