@@ -107,6 +107,20 @@ import_tar() {
 	engine import "$@" "$tar" "$image" >&2
 }
 
+# remove_tree DIR: removes a tree this script made. debootstrap mounts /proc
+# (and may mount more) inside its target and leaves the mounts behind when
+# it dies; rm must never walk into them, and a later copy of the cache must
+# never meet them. So: unmount whatever is mounted below DIR, deepest first,
+# then remove without crossing into any other filesystem.
+remove_tree() {
+	local dir=$1 mount_point
+	[[ -n $dir && -d $dir ]] || return 0
+	while IFS= read -r mount_point; do
+		umount -l -- "$mount_point" 2>/dev/null || true
+	done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+	rm -rf --one-file-system -- "$dir"
+}
+
 make_debian() {
 	if image_exists "$DEBIAN_IMAGE"; then
 		log "$DEBIAN_IMAGE exists"
@@ -121,7 +135,7 @@ make_debian() {
 		log "debootstrap --variant=minbase $DEBIAN_SUITE from $mirror (once; its tarball is then reused)"
 		root=$(mktemp -d "$DIR/.rootfs.XXXXXX")
 		# Removed on any exit: a half-made rootfs must never be tarred later.
-		trap 'rm -rf -- "$root" "$tar.tmp"' EXIT
+		trap 'remove_tree "$root"; rm -f -- "$tar.tmp"' EXIT
 		debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$mirror" >"$DIR/debootstrap.log" 2>&1 ||
 			{
 				tail -n 20 "$DIR/debootstrap.log" >&2
@@ -142,7 +156,7 @@ make_debian() {
 			--exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
 			-cf "$tar.tmp" .
 		mv "$tar.tmp" "$tar"
-		rm -rf -- "$root"
+		remove_tree "$root"
 		trap - EXIT
 		log "bootstrapped in $(($(now) - start)) s; rootfs kept in $tar"
 	fi
