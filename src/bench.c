@@ -7,6 +7,7 @@
 
 #include "bench_workload.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,19 @@
  * keeps 256 threads cheap whatever the libc's default is. */
 #define BENCH_WORKER_STACK_SIZE (64u * 1024u)
 
+/* How the driver learns that the workers are done, so that it can wait
+ * for them with a time cap (pthread_join has none). */
+struct bench_finish {
+    pthread_mutex_t lock;
+    pthread_cond_t all_done; /* signalled each time a worker ends */
+    unsigned done;           /* workers that have ended, under lock */
+};
+
 /* The driver's view of a worker: its thread id beside what it works on. */
 struct bench_worker {
     pthread_t id;
     struct bench_thread thread;
+    struct bench_finish *finish;
 };
 
 static const struct bench_workload_ops *const bench_workloads[BENCH_WORKLOAD_COUNT] = {
@@ -62,14 +72,75 @@ bool bench_should_stop(const struct bench_run *run)
     if (atomic_load_explicit(&run->abort, memory_order_relaxed)) {
         return true;
     }
-    return run->cancel != NULL && atomic_load_explicit(run->cancel, memory_order_relaxed);
+    for (size_t i = 0; i < BENCH_CANCEL_FLAGS; i++) {
+        if (run->cancel[i] != NULL && atomic_load_explicit(run->cancel[i], memory_order_relaxed)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static void *bench_thread_main(void *arg)
 {
-    struct bench_thread *thread = arg;
+    struct bench_worker *worker = arg;
+    struct bench_thread *thread = &worker->thread;
     bench_workloads[thread->run->params->workload]->work(thread);
+    struct bench_finish *finish = worker->finish;
+    pthread_mutex_lock(&finish->lock);
+    finish->done++;
+    pthread_cond_signal(&finish->all_done);
+    pthread_mutex_unlock(&finish->lock);
     return NULL;
+}
+
+static bool finish_init(struct bench_finish *finish)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) {
+        return false;
+    }
+    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&finish->all_done, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!ok) {
+        return false;
+    }
+    if (pthread_mutex_init(&finish->lock, NULL) != 0) {
+        pthread_cond_destroy(&finish->all_done);
+        return false;
+    }
+    finish->done = 0;
+    return true;
+}
+
+static void finish_destroy(struct bench_finish *finish)
+{
+    pthread_cond_destroy(&finish->all_done);
+    pthread_mutex_destroy(&finish->lock);
+}
+
+/* Waits until `started` workers are done or max_ms have passed since
+ * `start`; in the second case aborts the run and returns true. The workers
+ * see the abort at their next stop check, so the joins that follow are
+ * short. */
+static bool wait_or_cut_short(struct bench_finish *finish, struct bench_run *run,
+                              unsigned started, const struct timespec *start, unsigned max_ms)
+{
+    struct timespec deadline = *start;
+    uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)max_ms * 1000000u;
+    deadline.tv_sec += (time_t)(ns / 1000000000u);
+    deadline.tv_nsec = (long)(ns % 1000000000u);
+    bool timed_out = false;
+    pthread_mutex_lock(&finish->lock);
+    while (finish->done < started && !timed_out) {
+        timed_out = pthread_cond_timedwait(&finish->all_done, &finish->lock, &deadline) == ETIMEDOUT &&
+                    finish->done < started;
+    }
+    pthread_mutex_unlock(&finish->lock);
+    if (timed_out) {
+        atomic_store(&run->abort, true);
+    }
+    return timed_out;
 }
 
 static double elapsed_ms_between(const struct timespec *start, const struct timespec *end)
@@ -94,7 +165,7 @@ static unsigned spawn_threads(const struct bench_workload_ops *ops, struct bench
         struct bench_worker *worker = &workers[started];
         worker->thread.run = run;
         worker->thread.index = started;
-        if (pthread_create(&worker->id, &attr, bench_thread_main, &worker->thread) != 0) {
+        if (pthread_create(&worker->id, &attr, bench_thread_main, worker) != 0) {
             break;
         }
     }
@@ -108,24 +179,53 @@ static unsigned spawn_threads(const struct bench_workload_ops *ops, struct bench
     return started;
 }
 
+/* The caller's side of a run: its parameters and what may stop it. */
+static void run_init(struct bench_run *run, const struct bench_params *params,
+                     const struct bench_stop *stop)
+{
+    memset(run, 0, sizeof(*run));
+    run->params = params;
+    for (size_t i = 0; stop != NULL && i < BENCH_CANCEL_FLAGS; i++) {
+        run->cancel[i] = stop->cancel[i];
+    }
+    atomic_init(&run->abort, false);
+}
+
 enum bench_status bench_run(const struct bench_params *params, const atomic_bool *cancel,
                             struct bench_result *result)
+{
+    struct bench_stop stop = {.cancel = {cancel, NULL}, .max_ms = 0};
+    return bench_run_until(params, &stop, result);
+}
+
+enum bench_status bench_run_until(const struct bench_params *params, const struct bench_stop *stop,
+                                  struct bench_result *result)
 {
     const struct bench_workload_ops *ops = workload_ops(params->workload);
     if (ops == NULL || params->threads < ops->min_threads) {
         return BENCH_BAD_PARAMS;
     }
-    struct bench_run run = {.params = params, .cancel = cancel};
-    atomic_init(&run.abort, false);
+    struct bench_run run;
+    run_init(&run, params, stop);
+    struct bench_finish finish;
+    if (!finish_init(&finish)) {
+        return BENCH_THREAD_FAILED;
+    }
     struct bench_worker *workers = calloc(params->threads, sizeof(*workers));
     if (workers == NULL || (ops->setup != NULL && !ops->setup(&run))) {
         free(workers);
+        finish_destroy(&finish);
         return BENCH_ALLOC_FAILED;
+    }
+    for (unsigned i = 0; i < params->threads; i++) {
+        workers[i].finish = &finish;
     }
 
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     unsigned started = spawn_threads(ops, &run, workers);
+    bool cut_short = stop != NULL && stop->max_ms != 0 &&
+                     wait_or_cut_short(&finish, &run, started, &start, stop->max_ms);
     uint64_t total = 0;
     bool alloc_failed = false;
     bool stopped_early = false;
@@ -140,6 +240,7 @@ enum bench_status bench_run(const struct bench_params *params, const atomic_bool
         ops->teardown(&run);
     }
     free(workers);
+    finish_destroy(&finish);
 
     if (started < params->threads) {
         return BENCH_THREAD_FAILED;
@@ -148,7 +249,7 @@ enum bench_status bench_run(const struct bench_params *params, const atomic_bool
         return BENCH_ALLOC_FAILED;
     }
     if (stopped_early) {
-        return BENCH_CANCELLED;
+        return cut_short ? BENCH_CUT_SHORT : BENCH_CANCELLED;
     }
     double elapsed_ms = elapsed_ms_between(&start, &end);
     result->workload = params->workload;
@@ -170,6 +271,10 @@ const char *bench_status_message(enum bench_status status)
         return "ok";
     case BENCH_CANCELLED:
         return "benchmark cancelled: the server is shutting down";
+    case BENCH_CUT_SHORT:
+        return "benchmark cut short: the run reached the server's time limit "
+               "(--max-bench-seconds) and a partial run gives no result; ask for fewer threads or "
+               "iterations";
     case BENCH_THREAD_FAILED:
         return "could not start the benchmark threads";
     case BENCH_ALLOC_FAILED:

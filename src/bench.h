@@ -67,7 +67,8 @@ struct bench_result {
 
 enum bench_status {
     BENCH_OK = 0,
-    BENCH_CANCELLED,     /* *cancel became true during the run */
+    BENCH_CANCELLED,     /* a cancel flag became true during the run */
+    BENCH_CUT_SHORT,     /* the run passed its wall-clock cap and was stopped */
     BENCH_THREAD_FAILED, /* a worker thread could not be created */
     BENCH_ALLOC_FAILED,  /* malloc returned NULL inside the workload */
     BENCH_BAD_PARAMS,    /* threads below the workload's minimum, or 0 iterations */
@@ -85,10 +86,28 @@ unsigned bench_workload_min_threads(enum bench_workload workload);
  * NUL-terminated. Returns false for anything else. */
 bool bench_workload_find(const char *name, size_t len, enum bench_workload *out);
 
-/* Runs the workload. `cancel` may be NULL; when it points to a flag that
- * becomes true, the workers stop within a few thousand iterations, free
- * what they hold and the run reports BENCH_CANCELLED. On BENCH_OK *result
- * is filled in. */
+/* How many cancel flags one run watches (the server's shutdown flag and
+ * the request's "client went away" flag). */
+#define BENCH_CANCEL_FLAGS 2
+
+/* What may stop a run before it is done. */
+struct bench_stop {
+    /* NULL entries are ignored. When any flag becomes true, the workers
+     * stop within a few thousand iterations, free what they hold and the
+     * run reports BENCH_CANCELLED. */
+    const atomic_bool *cancel[BENCH_CANCEL_FLAGS];
+    /* 0: no cap. Otherwise a run still going this many milliseconds after
+     * it started is stopped the same way and reports BENCH_CUT_SHORT. */
+    unsigned max_ms;
+};
+
+/* Runs the workload. `stop` may be NULL (the run goes to its end). A run
+ * that any thread left early is never reported as BENCH_OK: *result is
+ * filled in only for a complete run. */
+enum bench_status bench_run_until(const struct bench_params *params, const struct bench_stop *stop,
+                                  struct bench_result *result);
+
+/* bench_run_until() with one cancel flag (may be NULL) and no time cap. */
 enum bench_status bench_run(const struct bench_params *params, const atomic_bool *cancel,
                             struct bench_result *result);
 

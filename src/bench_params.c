@@ -101,6 +101,23 @@ static bool apply_min_threads(const struct bench_limits *limits, bool threads_gi
     return false;
 }
 
+/* The work budget: threads x iterations, the number of malloc/free pairs. */
+static bool within_budget(const struct bench_limits *limits, const struct bench_params *params,
+                          struct bench_params_error *error)
+{
+    uint64_t operations = (uint64_t)params->threads * params->iterations;
+    if (limits->max_operations == 0 || operations <= limits->max_operations) {
+        return true;
+    }
+    snprintf(error->message, sizeof(error->message),
+             "threads x iterations must be at most %llu on this server; %u x %u is %llu",
+             (unsigned long long)limits->max_operations, params->threads, params->iterations,
+             (unsigned long long)operations);
+    error->parameter = NULL;
+    error->over_budget = true;
+    return false;
+}
+
 bool bench_params_parse(const struct param_pair *pairs, size_t count,
                         const struct bench_limits *limits, struct bench_params *out,
                         struct bench_params_error *error)
@@ -109,6 +126,7 @@ bool bench_params_parse(const struct param_pair *pairs, size_t count,
     unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations, 0};
     bool seen[BENCH_PARAM_COUNT] = {false, false, false};
     enum bench_workload workload = BENCH_WORKLOAD_SEED;
+    error->over_budget = false;
 
     for (size_t i = 0; i < count; i++) {
         int id = find_param(pairs[i].key);
@@ -143,5 +161,6 @@ bool bench_params_parse(const struct param_pair *pairs, size_t count,
     out->workload = workload;
     out->threads = values[BENCH_PARAM_THREADS];
     out->iterations = values[BENCH_PARAM_ITERATIONS];
-    return apply_min_threads(limits, seen[BENCH_PARAM_THREADS], out, error);
+    return apply_min_threads(limits, seen[BENCH_PARAM_THREADS], out, error) &&
+           within_budget(limits, out, error);
 }

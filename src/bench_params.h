@@ -14,10 +14,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct bench_limits {
     unsigned max_threads;
     unsigned max_iterations;
+    uint64_t max_operations;  /* threads x iterations; 0 means no limit */
     unsigned default_threads; /* already clamped to [1, max_threads] */
     unsigned default_iterations;
 };
@@ -30,6 +32,7 @@ struct bench_limits {
 struct bench_params_error {
     char message[160];
     const char *parameter;
+    bool over_budget; /* threads x iterations over max_operations */
 };
 
 /* Validates the pairs against the limits. threads and iterations: rejects
@@ -39,7 +42,9 @@ struct bench_params_error {
  * and repeated keys. Missing keys take the defaults (workload seed); when
  * the workload needs more threads than the default, the default is raised
  * to its minimum, while an explicit threads value below it is rejected
- * naming threads. Returns true and fills *out on success. */
+ * naming threads. Finally threads x iterations must not exceed
+ * max_operations (when set); over it, the error says the limit and sets
+ * over_budget. Returns true and fills *out on success. */
 bool bench_params_parse(const struct param_pair *pairs, size_t count,
                         const struct bench_limits *limits, struct bench_params *out,
                         struct bench_params_error *error);

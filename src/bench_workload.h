@@ -35,9 +35,10 @@
 /* Shared by every thread of one run. */
 struct bench_run {
     const struct bench_params *params;
-    const atomic_bool *cancel; /* the caller's flag, may be NULL */
-    atomic_bool abort;         /* set by the driver when spawning fails */
-    void *shared;              /* the workload's own state, from setup() */
+    const atomic_bool *cancel[BENCH_CANCEL_FLAGS]; /* the caller's flags, may be NULL */
+    /* Set by the driver when spawning fails or the time cap passes. */
+    atomic_bool abort;
+    void *shared; /* the workload's own state, from setup() */
 };
 
 /* One worker thread's inputs and results; the driver sums them. */
@@ -66,7 +67,11 @@ extern const struct bench_workload_ops bench_workload_seed;
 extern const struct bench_workload_ops bench_workload_xthread;
 extern const struct bench_workload_ops bench_workload_larson;
 
-/* True once the run was aborted or the caller's cancel flag is set. */
+/* True once the run was aborted or one of the caller's cancel flags is
+ * set: the one stop check of every workload, made at the coarse intervals
+ * above (BENCH_CANCEL_CHECK_INTERVAL blocks at most) and never inside the
+ * measured malloc/free sequence. Out of line, so every compilation of a
+ * workload shares it. */
 bool bench_should_stop(const struct bench_run *run);
 
 /* Tells the compiler the block escapes and memory may be read, so it must

@@ -23,6 +23,7 @@ enum config_type {
     CONFIG_STRING, /* non-empty text of at most max bytes */
     CONFIG_CHOICE, /* one of a NULL-terminated list; stored as its index */
     CONFIG_IP,     /* an IPv4 or IPv6 address literal, stored as text */
+    CONFIG_RATE,   /* "off" or "N/s", "N/min", "N/h": a struct rate_spec */
 };
 
 struct config_option {
@@ -67,10 +68,23 @@ static const struct config_option config_options[] = {
      NULL, "BYTES", "longest request target (path and query) accepted; a longer one gets 414"},
     {"max-concurrent-bench", "MAX_CONCURRENT_BENCH", CONFIG_UINT, FIELD(max_concurrent_bench), "1",
      1, 64, NULL, "N", "benchmark runs at once; more get 429 with Retry-After"},
-    {"max-bench-threads", "MAX_BENCH_THREADS", CONFIG_UINT, FIELD(max_bench_threads), "256", 1,
-     4096, NULL, "N", "upper bound of the threads parameter"},
+    {"max-bench-threads", "MAX_BENCH_THREADS", CONFIG_UINT, FIELD(max_bench_threads), "0", 0,
+     4096, NULL, "N", "upper bound of the threads parameter; 0 = 4 x the CPUs available"},
     {"max-bench-iterations", "MAX_BENCH_ITERATIONS", CONFIG_UINT, FIELD(max_bench_iterations),
      "10000000", 1, 1000000000, NULL, "N", "upper bound of the iterations parameter"},
+    {"max-bench-operations", "MAX_BENCH_OPERATIONS", CONFIG_UINT, FIELD(max_bench_operations), "0",
+     0, 4000000000, NULL, "N",
+     "upper bound of threads x iterations for one run; a request over it gets 400; 0 = no limit"},
+    {"max-bench-seconds", "MAX_BENCH_SECONDS", CONFIG_UINT, FIELD(max_bench_seconds), "0", 0,
+     86400, NULL, "SECONDS",
+     "stop a run that takes longer and answer 503 saying it was cut short; 0 = no limit"},
+    {"bench-token-file", "BENCH_TOKEN_FILE", CONFIG_STRING, FIELD(bench_token_file), "", 0,
+     CONFIG_PATH_MAX, NULL, "FILE",
+     "file holding a bearer token that /bench then requires (Authorization: Bearer TOKEN); the "
+     "file must not be readable by other users"},
+    {"bench-rate", "BENCH_RATE", CONFIG_RATE, FIELD(bench_rate), "off", 0, 0, NULL, "RATE",
+     "/bench runs one client address may start, as N/s, N/min or N/h (a token bucket: a burst of "
+     "N, then one every period/N); more get 429 with Retry-After"},
     {"shutdown-grace", "SHUTDOWN_GRACE", CONFIG_UINT, FIELD(shutdown_grace_s), "10", 0, 3600, NULL,
      "SECONDS",
      "on SIGTERM/SIGINT, time in-flight requests get to finish before benchmarks are cancelled"},
@@ -164,6 +178,15 @@ static bool apply_option(struct config *cfg, const struct config_option *opt, co
         *(const char **)(void *)field = value;
         return true;
     }
+    case CONFIG_RATE:
+        if (!rate_spec_parse(value, (struct rate_spec *)(void *)field)) {
+            set_error(err, err_size,
+                      "%s: invalid value \"%s\": expected N/s, N/min or N/h with N from 1 to %u, "
+                      "or off",
+                      source, value, RATE_MAX_COUNT);
+            return false;
+        }
+        return true;
     case CONFIG_CHOICE:
         for (unsigned i = 0; opt->choices[i] != NULL; i++) {
             if (strcmp(opt->choices[i], value) == 0) {
@@ -413,6 +436,12 @@ void config_describe(const struct config *cfg, char *buf, size_t buf_size)
             n = snprintf(buf + used, buf_size - used, "%s%s=%s", sep, opt->flag,
                          opt->choices[*(const unsigned *)(const void *)field]);
             break;
+        case CONFIG_RATE: {
+            char rate[32];
+            rate_spec_format((const struct rate_spec *)(const void *)field, rate, sizeof(rate));
+            n = snprintf(buf + used, buf_size - used, "%s%s=%s", sep, opt->flag, rate);
+            break;
+        }
         }
         if (n < 0) {
             return;

@@ -16,6 +16,8 @@
 #ifndef TINYSERVER_CONFIG_H
 #define TINYSERVER_CONFIG_H
 
+#include "rate_limit.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,8 +35,12 @@ struct config {
     unsigned connection_memory_limit; /* bytes per connection for request line and headers */
     unsigned max_url_length;          /* longest request target, in bytes */
     unsigned max_concurrent_bench;
-    unsigned max_bench_threads;
+    unsigned max_bench_threads; /* 0 means 4 x the CPUs available */
     unsigned max_bench_iterations;
+    unsigned max_bench_operations; /* threads x iterations; 0 means no limit */
+    unsigned max_bench_seconds;    /* wall-clock cap of one run; 0 means none */
+    const char *bench_token_file;  /* "" when /bench is open */
+    struct rate_spec bench_rate;   /* per client address; count 0 means no limit */
     unsigned shutdown_grace_s;
     unsigned log_level;        /* an enum log_level value, see log.h */
     unsigned log_format;       /* an enum log_format value */

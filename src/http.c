@@ -41,6 +41,7 @@
  */
 #include "http.h"
 
+#include "hangup.h"
 #include "http_deadline.h"
 #include "json.h"
 
@@ -70,6 +71,10 @@
  * bytes already sent to be parsed), and how often that is checked. */
 #define HTTP_SHUTDOWN_IDLE_MS  100u
 #define HTTP_SHUTDOWN_SWEEP_MS 20u
+
+/* Logged, as nginx does, for a request whose client left before the
+ * answer was sent. */
+#define HTTP_STATUS_CLIENT_CLOSED 499u
 
 /* Sent when even the error body could not be allocated. */
 static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
@@ -104,6 +109,8 @@ struct http_server {
     pthread_cond_t sweeper_wake; /* signalled to stop it, or to sweep at once */
     struct http_conn *conns;
     atomic_uint open_conns; /* how many records conns holds */
+    /* Watches the sockets of deferred requests for clients leaving. */
+    struct hangup_watch *hangups;
     bool sweeper_stop;      /* under conns_lock */
     bool sweeper_started;
     pthread_t sweeper;
@@ -127,6 +134,9 @@ struct request_state {
     _Atomic enum request_phase phase;
     struct http_response answer;
     unsigned status; /* for the access log and metrics */
+    /* Set by the hangup watch while the request is deferred. */
+    atomic_bool client_gone;
+    struct hangup_entry hangup;
     int route_index; /* in the route table; -1 until matched */
     uint64_t start_ns;
     char method[16];
@@ -232,6 +242,10 @@ static enum MHD_Result queue_answer(struct request_state *state, struct http_res
         MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (headers_ok && allow != NULL) {
         headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
+    }
+    if (headers_ok && answer->www_authenticate != NULL) {
+        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                             answer->www_authenticate) == MHD_YES;
     }
     if (headers_ok && answer->retry_after_s != 0) {
         char seconds[16];
@@ -381,6 +395,7 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
         .path = url,
         .query = query.pairs,
         .query_count = query.count,
+        .peer = state->peer,
         .internal = state,
     };
     route->handler(server->app, &request, &answer);
@@ -419,6 +434,7 @@ static struct request_state *new_request_state(struct http_server *server,
     state->server = server;
     state->connection = connection;
     atomic_init(&state->phase, PHASE_NEW);
+    atomic_init(&state->client_gone, false);
     state->route_index = -1;
     state->start_ns = monotonic_ns();
     snprintf(state->method, sizeof(state->method), "%s", method);
@@ -492,10 +508,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     return MHD_NO;
 }
 
+/* True when the client left before the answer was out: the hangup watch
+ * saw it during a deferred request, or libmicrohttpd saw it otherwise. */
+static bool client_closed(struct request_state *state, enum MHD_RequestTerminationCode code)
+{
+    return atomic_load(&state->client_gone) || code == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
+           code == MHD_REQUEST_TERMINATED_READ_ERROR;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)code;
     struct http_server *server = cls;
     struct request_state *state = *req_cls;
     /* The response is out (or the connection is closing): the clock for
@@ -507,16 +530,18 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     if (state == NULL) {
         return; /* libmicrohttpd refused the request before on_request */
     }
+    bool gone = client_closed(state, code);
     struct log_access_entry entry = {
         .peer = state->peer,
         .method = state->method,
         .path = state->path,
-        .status = state->status,
+        .status = gone ? HTTP_STATUS_CLIENT_CLOSED : state->status,
         .duration_us = (monotonic_ns() - state->start_ns) / 1000u,
+        .client_closed = gone,
     };
     log_access(server->log, &entry);
-    if (server->metrics != NULL && state->status != 0) {
-        metrics_record_request(server->metrics, state->route_index, state->status,
+    if (server->metrics != NULL && entry.status != 0) {
+        metrics_record_request(server->metrics, state->route_index, entry.status,
                                entry.duration_us);
     }
     free(state->answer.body); /* set only if a deferred answer was never sent */
@@ -850,6 +875,14 @@ struct http_server *http_server_start(const struct http_server_options *options,
         return NULL;
     }
     server->sweeper_started = true;
+    server->hangups = hangup_watch_start();
+    if (server->hangups == NULL) {
+        snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
+        MHD_stop_daemon(server->daemon);
+        sweeper_destroy(server);
+        free(server);
+        return NULL;
+    }
     return server;
 }
 
@@ -899,7 +932,43 @@ void http_server_stop(struct http_server *server)
 {
     MHD_stop_daemon(server->daemon);
     sweeper_destroy(server);
+    hangup_watch_stop(server->hangups);
     free(server);
+}
+
+struct header_collector {
+    const char *name;
+    const char **values;
+    size_t max;
+    size_t count;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct header_collector *headers = cls;
+    if (strcasecmp(key, headers->name) == 0) {
+        if (headers->count < headers->max) {
+            headers->values[headers->count] = value != NULL ? value : "";
+        }
+        headers->count++;
+    }
+    return MHD_YES;
+}
+
+size_t http_request_header(const struct http_request *request, const char *name,
+                           const char **values, size_t max)
+{
+    const struct request_state *state = request->internal;
+    struct header_collector headers = {.name = name, .values = values, .max = max, .count = 0};
+    MHD_get_connection_values(state->connection, MHD_HEADER_KIND, collect_header, &headers);
+    return headers.count;
+}
+
+const atomic_bool *http_deferred_client_gone(const struct http_deferred *deferred)
+{
+    return &((const struct request_state *)(const void *)deferred)->client_gone;
 }
 
 struct http_deferred *http_request_defer(const struct http_request *request)
@@ -918,12 +987,24 @@ struct http_deferred *http_request_defer(const struct http_request *request)
     }
     atomic_store(&state->phase, PHASE_SUSPENDED);
     MHD_suspend_connection(state->connection);
+    /* The socket stays open while the connection is suspended: the watch
+     * may look at it until http_deferred_complete() removes the entry. */
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(state->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    state->hangup.fd = info != NULL ? info->connect_fd : -1;
+    state->hangup.gone = &state->client_gone;
+    if (state->hangup.fd >= 0) {
+        hangup_watch_add(state->server->hangups, &state->hangup);
+    }
     return (struct http_deferred *)state;
 }
 
 void http_deferred_complete(struct http_deferred *deferred, struct http_response *response)
 {
     struct request_state *state = (struct request_state *)deferred;
+    if (state->hangup.fd >= 0) {
+        hangup_watch_remove(state->server->hangups, &state->hangup);
+    }
     state->answer = *response;
     response->body = NULL;
     atomic_store(&state->phase, PHASE_READY);

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "params.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -52,8 +53,15 @@ struct http_request {
     const char *path;
     const struct param_pair *query;
     size_t query_count;
-    void *internal; /* the layer's per-request state; used by defer */
+    const char *peer; /* the client's address as text, "-" when unknown */
+    void *internal;   /* the layer's per-request state; used by defer */
 };
+
+/* The values of every request header called `name` (case-insensitive), in
+ * the order sent: up to `max` of them go to values[], valid during the
+ * handler call. Returns how many there are, which may exceed max. */
+size_t http_request_header(const struct http_request *request, const char *name,
+                           const char **values, size_t max);
 
 /* What a handler answers. `body` is a malloc'd JSON text whose ownership
  * passes to the layer; NULL means "out of memory" and gets a fixed body,
@@ -62,8 +70,9 @@ struct http_request {
 struct http_response {
     unsigned status;
     char *body;
-    unsigned retry_after_s;   /* adds Retry-After when non-zero */
-    const char *content_type; /* NULL means application/json */
+    unsigned retry_after_s;       /* adds Retry-After when non-zero */
+    const char *content_type;     /* NULL means application/json */
+    const char *www_authenticate; /* adds WWW-Authenticate when not NULL; static text */
 };
 
 typedef void (*http_handler_fn)(void *app, const struct http_request *request,
@@ -140,6 +149,13 @@ bool http_server_add_connection(struct http_server *server, int fd, const struct
  * down (http_server_begin_shutdown) it returns NULL and suspends nothing:
  * the handler then answers itself, as for any other request. */
 struct http_deferred *http_request_defer(const struct http_request *request);
+
+/* A flag that becomes true if the client closes the connection while the
+ * request is deferred (libmicrohttpd does not watch suspended connections;
+ * the layer does, every HANGUP_POLL_MS, see hangup.h). Valid until
+ * http_deferred_complete(). Such a request is logged with status 499 and
+ * "client_closed", whatever answer is then given, as nginx logs it. */
+const atomic_bool *http_deferred_client_gone(const struct http_deferred *deferred);
 
 /* Delivers the response of a deferred request from any thread and resumes
  * the connection. Takes ownership of response->body. Call exactly once. */

@@ -173,13 +173,15 @@ void log_access(const struct logger *log, const struct log_access_entry *entry)
         used =
             append(line, 0,
                    "{\"time\":\"%s\",\"level\":\"info\",\"event\":\"access\",\"client\":\"%s\","
-                   "\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,\"duration_ms\":%llu.%03llu}",
-                   stamp, entry->peer, method, path, entry->status, ms, frac);
+                   "\"method\":\"%s\",\"path\":\"%s\",\"status\":%u,\"duration_ms\":%llu.%03llu%s}",
+                   stamp, entry->peer, method, path, entry->status, ms, frac,
+                   entry->client_closed ? ",\"client_closed\":true" : "");
     } else {
         log_escape(method, sizeof(method), entry->method);
         log_escape(path, sizeof(path), entry->path);
-        used = append(line, 0, "%s info access %s \"%s %s\" %u %llu.%03llums", stamp, entry->peer,
-                      method, path, entry->status, ms, frac);
+        used = append(line, 0, "%s info access %s \"%s %s\" %u %llu.%03llums%s", stamp,
+                      entry->peer, method, path, entry->status, ms, frac,
+                      entry->client_closed ? " client_closed" : "");
     }
     write_line(log->fd, line, finish_line(line, used));
 }

@@ -13,6 +13,7 @@
 #ifndef TINYSERVER_LOG_H
 #define TINYSERVER_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,7 @@ struct log_access_entry {
     const char *path;   /* client-controlled: escaped when written */
     unsigned status;    /* 0 when no response was sent */
     uint64_t duration_us;
+    bool client_closed; /* the client left before the answer was out */
 };
 
 /* The formatted message is escaped for the line's format (\xHH in text,

@@ -5,6 +5,7 @@
  * Exit status: 0 success, 1 runtime failure (cannot listen, benchmark
  * failed, health check failed), 2 invalid configuration or arguments.
  */
+#include "auth.h"
 #include "bench.h"
 #include "bench_params.h"
 #include "build_info.h"
@@ -33,16 +34,29 @@
 #define CANCELLED_BENCH_WAIT_MS 2000u
 
 #define ERROR_MAX    512
-#define DESCRIBE_MAX 1024
+#define DESCRIBE_MAX 2048
+
+/* --max-bench-threads 0: this many threads per CPU available, enough to
+ * oversubscribe every core (what the contended workloads are about) but
+ * not the fixed 256 a small container would drown in. */
+#define BENCH_THREADS_PER_CPU 4u
+#define BENCH_THREADS_MAX     4096u
 
 /* cpus: what cpus_available() reported; it reads cgroup files, so callers
  * ask once and share the answer with the HTTP thread count. */
 static struct bench_limits bench_limits_from(const struct config *cfg, unsigned cpus)
 {
+    unsigned max_threads = cfg->max_bench_threads;
+    if (max_threads == 0) {
+        max_threads = cpus < BENCH_THREADS_MAX / BENCH_THREADS_PER_CPU
+                          ? cpus * BENCH_THREADS_PER_CPU
+                          : BENCH_THREADS_MAX;
+    }
     struct bench_limits limits = {
-        .max_threads = cfg->max_bench_threads,
+        .max_threads = max_threads,
         .max_iterations = cfg->max_bench_iterations,
-        .default_threads = cpus < cfg->max_bench_threads ? cpus : cfg->max_bench_threads,
+        .max_operations = cfg->max_bench_operations,
+        .default_threads = cpus < max_threads ? cpus : max_threads,
         .default_iterations = BENCH_DEFAULT_ITERATIONS < cfg->max_bench_iterations
                                   ? BENCH_DEFAULT_ITERATIONS
                                   : cfg->max_bench_iterations,
@@ -167,7 +181,7 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
 }
 
 static int serve(const struct config *cfg, const struct build_info *build,
-                 const struct tls_credentials *creds)
+                 const struct tls_credentials *creds, const struct auth_token *token)
 {
     struct logger log = {.fd = STDOUT_FILENO,
                          .min_level = (enum log_level)cfg->log_level,
@@ -192,8 +206,18 @@ static int serve(const struct config *cfg, const struct build_info *build,
         log_message(&log, LOG_ERROR, "cannot initialise metrics");
         return EXIT_RUNTIME_FAILURE;
     }
+    struct bench_policy policy = {
+        .max_concurrent = cfg->max_concurrent_bench,
+        .max_seconds = cfg->max_bench_seconds,
+        .token = *token,
+        .rate = cfg->bench_rate,
+    };
     struct app app;
-    app_init(&app, build, &log, &metrics, &limits, cfg->max_concurrent_bench);
+    if (!app_init(&app, build, &log, &metrics, &limits, &policy)) {
+        log_message(&log, LOG_ERROR, "out of memory for the --bench-rate table");
+        metrics_destroy(&metrics);
+        return EXIT_RUNTIME_FAILURE;
+    }
 
     struct http_server_options options = {
         .bind = cfg->bind,
@@ -213,6 +237,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
         http_server_start(&options, routes, route_count, &app, &log, err, sizeof(err));
     if (server == NULL) {
         log_message(&log, LOG_ERROR, "%s", err);
+        app_destroy(&app);
         metrics_destroy(&metrics);
         return EXIT_RUNTIME_FAILURE;
     }
@@ -220,15 +245,20 @@ static int serve(const struct config *cfg, const struct build_info *build,
     char settings[DESCRIBE_MAX];
     build_info_version_line(build, version, sizeof(version));
     config_describe(cfg, settings, sizeof(settings));
+    /* Whether a token is set, never the token. */
     log_message(&log, LOG_INFO,
-                "%s listening on %s:%u; http worker threads %u; bench default threads %u; %s",
-                version, cfg->bind, cfg->port, options.threads, limits.default_threads, settings);
+                "%s listening on %s:%u; http worker threads %u; bench default threads %u, at "
+                "most %u; /bench %s; %s",
+                version, cfg->bind, cfg->port, options.threads, limits.default_threads,
+                limits.max_threads,
+                token->set ? "requires a bearer token (set)" : "is open (no token)", settings);
     struct tls_server *tls = NULL;
     if (creds != NULL) {
         tls = start_tls(cfg, creds, server, &log);
         if (tls == NULL) {
             http_server_begin_shutdown(server);
             http_server_stop(server);
+            app_destroy(&app);
             metrics_destroy(&metrics);
             return EXIT_RUNTIME_FAILURE;
         }
@@ -242,6 +272,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
     log_message(&log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
     shut_down(server, tls, &app, &log, cfg->shutdown_grace_s);
+    app_destroy(&app);
     metrics_destroy(&metrics);
     return EXIT_SUCCESS;
 }
@@ -290,8 +321,18 @@ int main(int argc, char *argv[])
         fprintf(stderr, "tinyserver: tls: %s\n", err);
         return EXIT_USAGE;
     }
+    /* So is a bad token file. */
+    struct auth_token token = {.set = false};
+    if (cfg.bench_token_file[0] != '\0' &&
+        !auth_token_load(&token, cfg.bench_token_file, err, sizeof(err))) {
+        fprintf(stderr, "tinyserver: --bench-token-file (BENCH_TOKEN_FILE): %s\n", err);
+        if (tls_on) {
+            tls_credentials_free(&creds);
+        }
+        return EXIT_USAGE;
+    }
     build_info_collect(&build);
-    int status = serve(&cfg, &build, tls_on ? &creds : NULL);
+    int status = serve(&cfg, &build, tls_on ? &creds : NULL, &token);
     if (tls_on) {
         tls_credentials_free(&creds);
     }

@@ -22,7 +22,20 @@ _Static_assert(sizeof(metrics_bounds) / sizeof(metrics_bounds[0]) == METRICS_BUC
                "METRICS_BUCKET_COUNT must match the bounds");
 
 static const char *const bench_outcome_names[METRICS_BENCH_OUTCOME_COUNT] = {
-    "ok", "invalid", "busy", "cancelled", "failed",
+    "ok",           "invalid",     "busy",      "cancelled",    "failed",
+    "unauthorized", "rate_limited", "over_budget", "cut_short", "client_closed",
+};
+
+/* Refusals by reason: each is one of the outcomes above, shown again under
+ * the reason an operator asks about ("who was turned away, and why"). */
+static const struct {
+    const char *reason;
+    enum metrics_bench_outcome outcome;
+} bench_refusals[] = {
+    {"token", METRICS_BENCH_UNAUTHORIZED},
+    {"rate", METRICS_BENCH_RATE_LIMITED},
+    {"budget", METRICS_BENCH_OVER_BUDGET},
+    {"busy", METRICS_BENCH_BUSY},
 };
 
 bool metrics_init(struct metrics *metrics, const char *const *route_names, size_t count)
@@ -196,11 +209,21 @@ static void write_refusals(FILE *out, struct metrics *metrics)
 static void write_bench(FILE *out, struct metrics *metrics)
 {
     write_header(out, "tinyserver_bench_runs_total", "counter",
-                 "Benchmark requests by outcome (ok, invalid, busy, cancelled, failed).");
+                 "Benchmark requests by outcome (ok, invalid, busy, cancelled, failed, "
+                 "unauthorized, rate_limited, over_budget, cut_short, client_closed).");
     for (size_t i = 0; i < METRICS_BENCH_OUTCOME_COUNT; i++) {
         fprintf(out, "tinyserver_bench_runs_total{outcome=\"%s\"} %llu\n", bench_outcome_names[i],
                 (unsigned long long)atomic_load_explicit(&metrics->bench_outcomes[i],
                                                          memory_order_relaxed));
+    }
+    write_header(out, "tinyserver_bench_refused_total", "counter",
+                 "Benchmark requests refused before running, by reason (token, rate, budget, "
+                 "busy).");
+    for (size_t i = 0; i < sizeof(bench_refusals) / sizeof(bench_refusals[0]); i++) {
+        fprintf(out, "tinyserver_bench_refused_total{reason=\"%s\"} %llu\n",
+                bench_refusals[i].reason,
+                (unsigned long long)atomic_load_explicit(
+                    &metrics->bench_outcomes[bench_refusals[i].outcome], memory_order_relaxed));
     }
     write_header(out, "tinyserver_bench_last_ops_per_second", "gauge",
                  "Operations per second of the last successful benchmark run.");

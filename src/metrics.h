@@ -27,9 +27,9 @@
 /* Status codes tinyserver can send; anything else counts as "other". */
 #define METRICS_STATUS_CODES                                                                       \
     {                                                                                              \
-        200, 400, 404, 405, 413, 414, 429, 431, 500, 503                                           \
+        200, 400, 401, 404, 405, 413, 414, 429, 431, 499, 500, 503                                 \
     }
-#define METRICS_STATUS_COUNT 11 /* the list above plus "other" */
+#define METRICS_STATUS_COUNT 13 /* the list above plus "other"; 499: the client left */
 
 /* Status codes libmicrohttpd answers with itself, before routing: a
  * redirect for whitespace in the target, malformed requests, bodies and
@@ -49,10 +49,15 @@
 
 enum metrics_bench_outcome {
     METRICS_BENCH_OK = 0,
-    METRICS_BENCH_INVALID,   /* 400 */
-    METRICS_BENCH_BUSY,      /* 429 */
-    METRICS_BENCH_CANCELLED, /* 503: shutdown */
-    METRICS_BENCH_FAILED,    /* 503: threads or memory */
+    METRICS_BENCH_INVALID,       /* 400 */
+    METRICS_BENCH_BUSY,          /* 429: every slot taken (refusal reason "busy") */
+    METRICS_BENCH_CANCELLED,     /* 503: shutdown */
+    METRICS_BENCH_FAILED,        /* 503: threads or memory */
+    METRICS_BENCH_UNAUTHORIZED,  /* 400/401: token missing or wrong (reason "token") */
+    METRICS_BENCH_RATE_LIMITED,  /* 429: over --bench-rate (reason "rate") */
+    METRICS_BENCH_OVER_BUDGET,   /* 400: over --max-bench-operations (reason "budget") */
+    METRICS_BENCH_CUT_SHORT,     /* 503: stopped at --max-bench-seconds */
+    METRICS_BENCH_CLIENT_CLOSED, /* the client left; the run stopped */
     METRICS_BENCH_OUTCOME_COUNT,
 };
 

@@ -13,8 +13,10 @@
 #include "alloc_info.h"
 #include "tls.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* How long a client refused with 429 should wait. Runs at the default
  * parameters take well under a second on any machine this targets. */
@@ -28,9 +30,9 @@ struct bench_job {
     struct http_deferred *deferred;
 };
 
-void app_init(struct app *app, const struct build_info *build, const struct logger *log,
+bool app_init(struct app *app, const struct build_info *build, const struct logger *log,
               struct metrics *metrics, const struct bench_limits *limits,
-              unsigned max_concurrent_bench)
+              const struct bench_policy *policy)
 {
     app->build = build;
     app->log = log;
@@ -38,9 +40,21 @@ void app_init(struct app *app, const struct build_info *build, const struct logg
     atomic_init(&app->http, NULL);
     atomic_init(&app->tls, NULL);
     app->limits = *limits;
-    app->max_concurrent_bench = max_concurrent_bench;
+    app->policy = *policy;
     atomic_init(&app->benches_running, 0);
     atomic_init(&app->cancel_benches, false);
+    app->rate = NULL;
+    if (policy->rate.count != 0) {
+        app->rate = rate_limiter_new(&policy->rate, APP_RATE_CLIENTS);
+        return app->rate != NULL;
+    }
+    return true;
+}
+
+void app_destroy(struct app *app)
+{
+    rate_limiter_free(app->rate);
+    app->rate = NULL;
 }
 
 void app_attach_servers(struct app *app, struct http_server *http, struct tls_server *tls)
@@ -57,7 +71,7 @@ void app_cancel_benches(struct app *app)
 static bool acquire_bench_slot(struct app *app)
 {
     unsigned running = atomic_load(&app->benches_running);
-    while (running < app->max_concurrent_bench) {
+    while (running < app->policy.max_concurrent) {
         if (atomic_compare_exchange_weak(&app->benches_running, &running, running + 1)) {
             return true;
         }
@@ -83,8 +97,24 @@ static void *bench_job_main(void *arg)
     struct app *app = job->app;
     struct bench_result result;
     struct http_response response = {0};
-    enum bench_status status = bench_run(&job->params, &app->cancel_benches, &result);
-    if (status == BENCH_OK) {
+    const atomic_bool *client_gone = http_deferred_client_gone(job->deferred);
+    struct bench_stop stop = {
+        .cancel = {&app->cancel_benches, client_gone},
+        .max_ms = app->policy.max_seconds * 1000u,
+    };
+    enum bench_status status = bench_run_until(&job->params, &stop, &result);
+    if (status != BENCH_OK && atomic_load(client_gone)) {
+        /* Nobody is left to read an answer; the layer logs 499. */
+        metrics_record_bench(app->metrics, METRICS_BENCH_CLIENT_CLOSED);
+        answer_error(&response, 499, "the client closed the connection", NULL);
+    } else if (status == BENCH_CUT_SHORT) {
+        metrics_record_bench(app->metrics, METRICS_BENCH_CUT_SHORT);
+        answer_error(&response, 503, bench_status_message(status), NULL);
+        log_message(app->log, LOG_INFO,
+                    "bench workload=%s threads=%u iterations=%u cut short at %us",
+                    bench_workload_name(job->params.workload), job->params.threads,
+                    job->params.iterations, app->policy.max_seconds);
+    } else if (status == BENCH_OK) {
         response.body = json_bench_result(&result, app->build);
         /* Out of memory for the result: a /bench allocation failure like
          * any other, 503 (the HTTP layer sends its fixed body). */
@@ -108,15 +138,69 @@ static void *bench_job_main(void *arg)
     return NULL;
 }
 
+/* The token, when one is set. Returns false after answering. */
+static bool admit_token(struct app *app, const struct http_request *request,
+                        struct http_response *response)
+{
+    const char *values[2];
+    size_t count = http_request_header(request, "Authorization", values, 2);
+    enum auth_verdict verdict = auth_check(&app->policy.token, values, count < 2 ? count : 2);
+    if (verdict == AUTH_OK) {
+        return true;
+    }
+    metrics_record_bench(app->metrics, METRICS_BENCH_UNAUTHORIZED);
+    answer_error(response, auth_verdict_status(verdict), auth_verdict_message(verdict), NULL);
+    response->www_authenticate = auth_verdict_challenge(verdict);
+    return false;
+}
+
+static uint64_t monotonic_now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* The client's rate, when one is set. Returns false after answering. */
+static bool admit_rate(struct app *app, const struct http_request *request,
+                       struct http_response *response)
+{
+    unsigned retry_after_s = 0;
+    if (app->rate == NULL ||
+        rate_limiter_take(app->rate, request->peer, monotonic_now_ns(), &retry_after_s)) {
+        return true;
+    }
+    char rate[32];
+    char message[128];
+    rate_spec_format(&app->policy.rate, rate, sizeof(rate));
+    snprintf(message, sizeof(message),
+             "too many benchmarks from this address (limit %s); retry after %u s", rate,
+             retry_after_s);
+    metrics_record_bench(app->metrics, METRICS_BENCH_RATE_LIMITED);
+    answer_error(response, 429, message, NULL);
+    response->retry_after_s = retry_after_s;
+    return false;
+}
+
+/* The order: who asks (token), what they ask for (parameters and budget),
+ * how often they ask (rate; a typo costs no token from the bucket), and
+ * whether a slot is free. */
 static void handle_bench(void *ctx, const struct http_request *request,
                          struct http_response *response)
 {
     struct app *app = ctx;
     struct bench_params params;
     struct bench_params_error error;
+    if (!admit_token(app, request, response)) {
+        return;
+    }
     if (!bench_params_parse(request->query, request->query_count, &app->limits, &params, &error)) {
         answer_error(response, 400, error.message, error.parameter);
-        metrics_record_bench(app->metrics, METRICS_BENCH_INVALID);
+        metrics_record_bench(app->metrics, error.over_budget ? METRICS_BENCH_OVER_BUDGET
+                                                             : METRICS_BENCH_INVALID);
+        return;
+    }
+    if (!admit_rate(app, request, response)) {
         return;
     }
     if (!acquire_bench_slot(app)) {
@@ -208,8 +292,9 @@ static const struct http_route route_table[] = {
     {"/bench",
      HTTP_GET | HTTP_HEAD,
      handle_bench,
-     "run a threaded allocation workload; query: threads, iterations, workload",
-     {200, 400, 429, 503, 0}},
+     "run a threaded allocation workload; query: threads, iterations, workload; may need "
+     "Authorization: Bearer",
+     {200, 400, 401, 429, 503, 0}},
     {"/metrics",
      HTTP_GET | HTTP_HEAD,
      handle_metrics,

@@ -7,17 +7,32 @@
 #ifndef TINYSERVER_ROUTES_H
 #define TINYSERVER_ROUTES_H
 
+#include "auth.h"
 #include "bench_params.h"
 #include "build_info.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "rate_limit.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
 
 struct http_server;
 struct tls_server;
+
+/* Who may start a benchmark and for how long: the guard in front of the
+ * runs (see the README's "Running a public instance"). */
+struct bench_policy {
+    unsigned max_concurrent;
+    unsigned max_seconds;    /* wall-clock cap of one run; 0 means none */
+    struct auth_token token; /* token.set false: no token needed */
+    struct rate_spec rate;   /* per client address; count 0 means no limit */
+};
+
+/* The per-address table of --bench-rate holds this many clients at most
+ * (about 90 KiB); see rate_limit.h for what happens when it is full. */
+#define APP_RATE_CLIENTS 1024u
 
 struct app {
     const struct build_info *build;
@@ -27,15 +42,20 @@ struct app {
     struct http_server *_Atomic http;
     struct tls_server *_Atomic tls;
     struct bench_limits limits;
-    unsigned max_concurrent_bench;
+    struct bench_policy policy;
+    struct rate_limiter *rate; /* NULL when there is no rate limit */
     atomic_uint benches_running;
     atomic_bool cancel_benches; /* set on shutdown: running benches stop early */
 };
 
-/* Initialises the application state. */
-void app_init(struct app *app, const struct build_info *build, const struct logger *log,
+/* Initialises the application state. Returns false when out of memory
+ * (for the rate table). */
+bool app_init(struct app *app, const struct build_info *build, const struct logger *log,
               struct metrics *metrics, const struct bench_limits *limits,
-              unsigned max_concurrent_bench);
+              const struct bench_policy *policy);
+
+/* Frees what app_init() allocated. */
+void app_destroy(struct app *app);
 
 /* Lets /metrics read live figures from the servers (tls may be NULL). */
 void app_attach_servers(struct app *app, struct http_server *http, struct tls_server *tls);

@@ -66,6 +66,40 @@ static void check_cancelled_mid_run(enum bench_workload workload)
     pthread_join(canceller, NULL);
 }
 
+/* The time cap: a run sized for minutes stops soon after max_ms and says
+ * it was cut short (never BENCH_OK); the second cancel flag stops a run
+ * like the first. Bounds are generous: only "minutes" would be wrong. */
+static void check_cut_short_and_second_flag(enum bench_workload workload)
+{
+    struct bench_params params = {.workload = workload, .threads = 3, .iterations = 1000000000};
+    struct bench_result result;
+    struct timespec start, end;
+    struct bench_stop capped = {.cancel = {NULL, NULL}, .max_ms = 50};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    enum bench_status status = bench_run_until(&params, &capped, &result);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    CHECK_MSG(status == BENCH_CUT_SHORT, "%s: %s", bench_workload_name(workload),
+              bench_status_message(status));
+    CHECK_MSG(end.tv_sec - start.tv_sec < 30, "%s took %lds", bench_workload_name(workload),
+              (long)(end.tv_sec - start.tv_sec));
+
+    /* A cap the run stays inside changes nothing. */
+    struct bench_params small = {.workload = workload, .threads = 2, .iterations = 1000};
+    struct bench_stop roomy = {.cancel = {NULL, NULL}, .max_ms = 600000};
+    CHECK(bench_run_until(&small, &roomy, &result) == BENCH_OK);
+    CHECK(result.total_counter == 2000);
+
+    atomic_bool first, second;
+    atomic_init(&first, false);
+    atomic_init(&second, false);
+    pthread_t canceller;
+    CHECK(pthread_create(&canceller, NULL, cancel_soon, &second) == 0);
+    struct bench_stop flags = {.cancel = {&first, &second}, .max_ms = 0};
+    CHECK_MSG(bench_run_until(&params, &flags, &result) == BENCH_CANCELLED, "%s",
+              bench_workload_name(workload));
+    pthread_join(canceller, NULL);
+}
+
 static void check_workload_table(void)
 {
     const char *names[] = {"seed", "xthread", "larson"};
@@ -126,7 +160,9 @@ int main(void)
     for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
         check_cancelled_before_start((enum bench_workload)id);
         check_cancelled_mid_run((enum bench_workload)id);
+        check_cut_short_and_second_flag((enum bench_workload)id);
     }
+    CHECK(strstr(bench_status_message(BENCH_CUT_SHORT), "cut short") != NULL);
     CHECK(bench_status_message(BENCH_ALLOC_FAILED)[0] != '\0');
     CHECK(bench_status_message(BENCH_BAD_PARAMS)[0] != '\0');
     return check_finish("bench");

@@ -22,7 +22,7 @@ static bool parse_one(const char *key, const char *value, struct bench_params *o
 static void expect_rejected(const char *key, const char *value, const char *parameter)
 {
     struct bench_params params;
-    struct bench_params_error error = {{0}, NULL};
+    struct bench_params_error error = {{0}, NULL, false};
     bool ok = parse_one(key, value, &params, &error);
     CHECK_MSG(!ok, "%s=%s was accepted", key, value ? value : "(none)");
     CHECK_MSG(error.parameter != NULL && strcmp(error.parameter, parameter) == 0,
@@ -57,7 +57,7 @@ static void expect_pairs_rejected(const struct param_pair *pairs, size_t count,
                                   const struct bench_limits *lim, const char *parameter)
 {
     struct bench_params params;
-    struct bench_params_error error = {{0}, NULL};
+    struct bench_params_error error = {{0}, NULL, false};
     CHECK(!bench_params_parse(pairs, count, lim, &params, &error));
     CHECK_MSG(error.parameter != NULL && strcmp(error.parameter, parameter) == 0,
               "error names %s, expected %s (%s)", error.parameter ? error.parameter : "nothing",
@@ -110,6 +110,37 @@ static void check_workloads(void)
     expect_pairs_rejected(&xthread, 1, &one_max, "threads");
     struct param_pair two_threads[] = {{"threads", "2", 1}, xthread};
     expect_workload(two_threads, 2, &limits, BENCH_WORKLOAD_XTHREAD, 2);
+}
+
+/* --max-bench-operations: threads x iterations up to the budget pass, one
+ * more is refused with a message that says the limit, and no parameter is
+ * blamed (either may be lowered). Also when the defaults make up the work. */
+static void check_budget(void)
+{
+    struct bench_params params;
+    struct bench_params_error error;
+    struct bench_limits budget = limits;
+    budget.max_operations = 1000;
+    struct param_pair exact[] = {{"threads", "4", 1}, {"iterations", "250", 3}};
+    CHECK(bench_params_parse(exact, 2, &budget, &params, &error));
+    CHECK(params.threads * params.iterations == 1000);
+    struct param_pair over[] = {{"threads", "3", 1}, {"iterations", "334", 3}};
+    CHECK(!bench_params_parse(over, 2, &budget, &params, &error));
+    CHECK(error.over_budget && error.parameter == NULL);
+    CHECK_MSG(strstr(error.message, "at most 1000") != NULL && strstr(error.message, "1002"),
+              "%s", error.message);
+    /* The defaults (2 x 100000) are over this budget too. */
+    CHECK(!bench_params_parse(NULL, 0, &budget, &params, &error) && error.over_budget);
+    /* A malformed value is not a budget matter. */
+    struct param_pair bad = {"threads", "x", 1};
+    CHECK(!bench_params_parse(&bad, 1, &budget, &params, &error) && !error.over_budget);
+    /* Products past 32 bits are computed in 64. */
+    struct bench_limits wide = limits;
+    wide.max_threads = 4096;
+    wide.max_iterations = 1000000000;
+    wide.max_operations = 4000000000u;
+    struct param_pair huge[] = {{"threads", "4096", 4}, {"iterations", "1000000000", 10}};
+    CHECK(!bench_params_parse(huge, 2, &wide, &params, &error) && error.over_budget);
 }
 
 int main(void)
@@ -170,6 +201,7 @@ int main(void)
     CHECK(!bench_params_parse(&over, 1, &tight, &params, &error));
     CHECK(strstr(error.message, "1 to 4") != NULL);
 
+    check_budget();
     check_workloads();
     return check_finish("bench_params");
 }

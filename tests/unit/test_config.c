@@ -43,7 +43,9 @@ int main(void)
     CHECK(cfg.port == 3000);
     CHECK(strcmp(cfg.bind, "0.0.0.0") == 0);
     CHECK(cfg.max_concurrent_bench == 1);
-    CHECK(cfg.max_bench_threads == 256);
+    CHECK(cfg.max_bench_threads == 0); /* 4 x the CPUs available, worked out by main */
+    CHECK(cfg.max_bench_operations == 0 && cfg.max_bench_seconds == 0);
+    CHECK(cfg.bench_rate.count == 0 && cfg.bench_token_file[0] == '\0');
     CHECK(cfg.max_bench_iterations == 10000000);
     CHECK(cfg.http_threads == 0);
     CHECK(cfg.request_timeout_s == 10);
@@ -68,7 +70,22 @@ int main(void)
     check_rejected("--port", "-1");
     check_rejected("--port", "");
     check_rejected("--port", "12ab");
-    check_rejected("--max-bench-threads", "0");
+    check_rejected("--max-bench-threads", "4097");
+    check_rejected("--max-bench-operations", "4000000001");
+    check_rejected("--max-bench-seconds", "86401");
+    check_rejected("--bench-rate", "30");
+    check_rejected("--bench-rate", "30/day");
+    check_rejected("--bench-rate", "0/min");
+    check_rejected("--bench-rate", "");
+    CHECK(load(&cfg, &cmd, err, 2, "--bench-rate=30/min") && cfg.bench_rate.count == 30 &&
+          cfg.bench_rate.period_s == 60);
+    setenv("BENCH_RATE", "often", 1);
+    CHECK(!load(&cfg, &cmd, err, 1) && strstr(err, "BENCH_RATE") != NULL);
+    setenv("BENCH_RATE", "5/s", 1);
+    CHECK(load(&cfg, &cmd, err, 1) && cfg.bench_rate.count == 5 && cfg.bench_rate.period_s == 1);
+    unsetenv("BENCH_RATE");
+    CHECK(load(&cfg, &cmd, err, 3, "--max-bench-operations", "4000000000") &&
+          cfg.max_bench_operations == 4000000000u);
     check_rejected("--log-level", "loud");
     check_rejected("--bind", "");
     check_rejected("--request-timeout", "0");
@@ -122,6 +139,10 @@ int main(void)
                            "max-concurrent-bench",
                            "max-bench-threads",
                            "max-bench-iterations",
+                           "max-bench-operations",
+                           "max-bench-seconds",
+                           "bench-token-file",
+                           "bench-rate",
                            "shutdown-grace",
                            "log-level"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -133,6 +154,10 @@ int main(void)
         CHECK_MSG(strstr(described, flag) != NULL, "describe lacks %s", flag);
     }
     CHECK(strstr(help, "PORT") != NULL && strstr(markdown, "`PORT`") != NULL);
+    CHECK(strstr(described, "bench-rate=off") != NULL);
+    CHECK(load(&cfg, &cmd, err, 2, "--bench-rate=2/hour"));
+    config_describe(&cfg, described, 2048);
+    CHECK(strstr(described, "bench-rate=2/h") != NULL);
     free(help);
     free(markdown);
     free(described);

@@ -32,8 +32,10 @@ int main(void)
     log_message(&log, LOG_WARN, "value %d", 42);
     /* Message arguments are escaped too: a CR/LF cannot start a line. */
     log_message(&log, LOG_WARN, "from outside: %s", "a\r\nforged \"line\"");
-    struct log_access_entry entry = {"127.0.0.1", "GET", "/x\r\ninjected", 404, 1500};
+    struct log_access_entry entry = {"127.0.0.1", "GET", "/x\r\ninjected", 404, 1500, false};
     log_access(&log, &entry);
+    struct log_access_entry left = {"127.0.0.1", "GET", "/bench", 499, 2000, true};
+    log_access(&log, &left);
     close(fds[1]);
     char text[4096];
     read_all(fds[0], text, sizeof(text));
@@ -42,11 +44,12 @@ int main(void)
     CHECK(strstr(text, " warn value 42\n") != NULL);
     CHECK(strstr(text, " warn from outside: a\\x0d\\x0aforged \\x22line\\x22\n") != NULL);
     CHECK(strstr(text, "\"GET /x\\x0d\\x0ainjected\" 404 1.500ms\n") != NULL);
+    CHECK(strstr(text, "\"GET /bench\" 499 2.000ms client_closed\n") != NULL);
     unsigned lines = 0;
     for (const char *p = text; *p; p++) {
         lines += *p == '\n';
     }
-    CHECK(lines == 3);
+    CHECK(lines == 4);
     char json[64];
     CHECK(strcmp(log_json_escape(json, sizeof(json), "a\"b\\c\n\xff"),
                  "a\\u0022b\\u005cc\\u000a\\u00ff") == 0);
@@ -56,8 +59,11 @@ int main(void)
     CHECK(pipe(fds) == 0);
     struct logger json_log = {.fd = fds[1], .min_level = LOG_INFO, .format = LOG_FORMAT_JSON};
     log_message(&json_log, LOG_WARN, "said \"hi\"\n");
-    struct log_access_entry hostile = {"10.0.0.1", "GET", "/a\r\n{\"forged\":1}\xfe", 200, 2500};
+    struct log_access_entry hostile = {"10.0.0.1", "GET", "/a\r\n{\"forged\":1}\xfe", 200, 2500,
+                                       false};
     log_access(&json_log, &hostile);
+    struct log_access_entry gone = {"10.0.0.1", "GET", "/bench", 499, 3000, true};
+    log_access(&json_log, &gone);
     close(fds[1]);
     read_all(fds[0], text, sizeof(text));
     close(fds[0]);
@@ -65,10 +71,11 @@ int main(void)
           NULL);
     CHECK(strstr(text, "\"path\":\"/a\\u000d\\u000a{\\u0022forged\\u0022:1}\\u00fe\"") != NULL);
     CHECK(strstr(text, "\"status\":200,\"duration_ms\":2.500}\n") != NULL);
+    CHECK(strstr(text, "\"status\":499,\"duration_ms\":3.000,\"client_closed\":true}\n") != NULL);
     lines = 0;
     for (const char *p = text; *p; p++) {
         lines += *p == '\n';
     }
-    CHECK(lines == 2);
+    CHECK(lines == 3);
     return check_finish("log");
 }

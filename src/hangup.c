@@ -1,0 +1,132 @@
+/*
+ * hangup.c - the hangup watch; see hangup.h.
+ */
+#define _GNU_SOURCE /* POLLRDHUP */
+#include "hangup.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct hangup_watch {
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* an entry was added, or the watch is stopping */
+    struct hangup_entry *entries;
+    bool stop;
+    pthread_t thread;
+};
+
+static bool client_hung_up(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+static struct timespec after_ms(unsigned ms)
+{
+    struct timespec at;
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    uint64_t ns = (uint64_t)at.tv_nsec + (uint64_t)ms * 1000000u;
+    at.tv_sec += (time_t)(ns / 1000000000u);
+    at.tv_nsec = (long)(ns % 1000000000u);
+    return at;
+}
+
+static void *watch_main(void *arg)
+{
+    struct hangup_watch *watch = arg;
+    pthread_mutex_lock(&watch->lock);
+    while (!watch->stop) {
+        if (watch->entries == NULL) {
+            pthread_cond_wait(&watch->wake, &watch->lock);
+            continue;
+        }
+        struct timespec next = after_ms(HANGUP_POLL_MS);
+        pthread_cond_timedwait(&watch->wake, &watch->lock, &next);
+        /* Under the lock, so that no entry is removed while looked at. A
+         * poll with no timeout per socket; there are at most as many as
+         * benchmarks running. */
+        for (struct hangup_entry *entry = watch->entries; entry != NULL; entry = entry->next) {
+            if (!atomic_load(entry->gone) && client_hung_up(entry->fd)) {
+                atomic_store(entry->gone, true);
+            }
+        }
+    }
+    pthread_mutex_unlock(&watch->lock);
+    return NULL;
+}
+
+struct hangup_watch *hangup_watch_start(void)
+{
+    struct hangup_watch *watch = calloc(1, sizeof(*watch));
+    if (watch == NULL) {
+        return NULL;
+    }
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) {
+        free(watch);
+        return NULL;
+    }
+    bool cond_ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+                   pthread_cond_init(&watch->wake, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (!cond_ok) {
+        free(watch);
+        return NULL;
+    }
+    if (pthread_mutex_init(&watch->lock, NULL) != 0) {
+        pthread_cond_destroy(&watch->wake);
+        free(watch);
+        return NULL;
+    }
+    if (pthread_create(&watch->thread, NULL, watch_main, watch) != 0) {
+        pthread_mutex_destroy(&watch->lock);
+        pthread_cond_destroy(&watch->wake);
+        free(watch);
+        return NULL;
+    }
+    return watch;
+}
+
+void hangup_watch_stop(struct hangup_watch *watch)
+{
+    pthread_mutex_lock(&watch->lock);
+    watch->stop = true;
+    pthread_cond_signal(&watch->wake);
+    pthread_mutex_unlock(&watch->lock);
+    pthread_join(watch->thread, NULL);
+    pthread_mutex_destroy(&watch->lock);
+    pthread_cond_destroy(&watch->wake);
+    free(watch);
+}
+
+void hangup_watch_add(struct hangup_watch *watch, struct hangup_entry *entry)
+{
+    pthread_mutex_lock(&watch->lock);
+    entry->prev = NULL;
+    entry->next = watch->entries;
+    if (watch->entries != NULL) {
+        watch->entries->prev = entry;
+    }
+    watch->entries = entry;
+    pthread_cond_signal(&watch->wake);
+    pthread_mutex_unlock(&watch->lock);
+}
+
+void hangup_watch_remove(struct hangup_watch *watch, struct hangup_entry *entry)
+{
+    pthread_mutex_lock(&watch->lock);
+    if (entry->prev != NULL) {
+        entry->prev->next = entry->next;
+    } else {
+        watch->entries = entry->next;
+    }
+    if (entry->next != NULL) {
+        entry->next->prev = entry->prev;
+    }
+    entry->prev = NULL;
+    entry->next = NULL;
+    pthread_mutex_unlock(&watch->lock);
+}
