@@ -69,8 +69,27 @@ def test_tls_overlay_adds_the_secret_env_and_port():
     assert service_patch[0]["value"]["port"] == 3443
 
 
+def test_public_overlay_takes_the_bench_token_from_a_secret():
+    """The token file comes from a Secret, mounted so that only the pod's
+    group can read it (tinyserver refuses a world-readable token file)."""
+    patch = load(KUBE / "overlays" / "public" / "deployment-public.yaml")[0]
+    values = {op["path"]: op["value"] for op in patch}
+    (volume,) = values["/spec/template/spec/volumes"]
+    assert volume["secret"]["secretName"] == "tinyserver-bench-token"
+    assert volume["secret"]["defaultMode"] & 0o007 == 0, oct(volume["secret"]["defaultMode"])
+    assert values["/spec/template/spec/securityContext/fsGroup"] == 65532
+    (mount,) = values["/spec/template/spec/containers/0/volumeMounts"]
+    assert mount["name"] == volume["name"] and mount["readOnly"] is True
+    env = {op["value"]["name"]: op["value"]["value"] for op in patch
+           if op["path"].endswith("/env/-")}
+    assert env["BENCH_TOKEN_FILE"] == mount["mountPath"] + "/token"
+    assert {"BENCH_RATE", "MAX_BENCH_OPERATIONS", "MAX_BENCH_SECONDS"} <= set(env)
+    (kustomization,) = load(KUBE / "overlays" / "public" / "kustomization.yaml")
+    assert kustomization["resources"] == ["../../base"]
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-@pytest.mark.parametrize("overlay", ["", "overlays/tls"])
+@pytest.mark.parametrize("overlay", ["", "overlays/tls", "overlays/public"])
 def test_kustomize_renders(overlay):
     rendered = subprocess.run(["kubectl", "kustomize", str(KUBE / overlay)], check=True,
                               capture_output=True, text=True).stdout
@@ -78,8 +97,11 @@ def test_kustomize_renders(overlay):
     pod, container, ports = check_deployment(documents["Deployment"])
     service_ports = {p["name"]: p["port"] for p in documents["Service"]["spec"]["ports"]}
     assert container["image"] == "tinyserver:0.1.0"
-    if overlay:
+    if overlay == "overlays/tls":
         assert ports["https"] == 3443 and service_ports["https"] == 3443
         assert pod["volumes"][0]["secret"]["secretName"] == "tinyserver-tls"
+    elif overlay == "overlays/public":
+        assert pod["volumes"][0]["secret"]["secretName"] == "tinyserver-bench-token"
+        assert "BENCH_TOKEN_FILE" in {e["name"] for e in container["env"]}
     else:
         assert "https" not in ports and set(service_ports) == {"http"}

@@ -91,6 +91,10 @@ CONFIG_OPTIONS = [
     ("--max-concurrent-bench", "MAX_CONCURRENT_BENCH"),
     ("--max-bench-threads", "MAX_BENCH_THREADS"),
     ("--max-bench-iterations", "MAX_BENCH_ITERATIONS"),
+    ("--max-bench-operations", "MAX_BENCH_OPERATIONS"),
+    ("--max-bench-seconds", "MAX_BENCH_SECONDS"),
+    ("--bench-token-file", "BENCH_TOKEN_FILE"),
+    ("--bench-rate", "BENCH_RATE"),
     ("--shutdown-grace", "SHUTDOWN_GRACE"),
     ("--log-level", "LOG_LEVEL"),
     ("--log-format", "LOG_FORMAT"),
@@ -144,6 +148,12 @@ def available_cpus():
     cpus = len(os.sched_getaffinity(0))
     quota = _cgroup_cpu_quota()
     return min(cpus, quota) if quota else cpus
+
+
+# --max-bench-threads 0 (the default): 4 threads per CPU available, at
+# most 4096 (BENCH_THREADS_PER_CPU and BENCH_THREADS_MAX in src/main.c).
+def default_max_bench_threads():
+    return min(4 * available_cpus(), 4096)
 
 
 def _cgroup_cpu_quota():

@@ -5,13 +5,14 @@ import subprocess
 import pytest
 
 from conftest import (CURL_TIMEOUT_S, EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC,
-                      assert_json_error, available_cpus, project_version)
+                      assert_json_error, available_cpus, default_max_bench_threads,
+                      project_version)
 
 ROUTES = ["/", "/healthz", "/bench"]
 # HEAD /bench runs a benchmark too; keep that one small.
 HEAD_TARGETS = ["/", "/healthz", "/bench?threads=1&iterations=10"]
 BENCH_DEFAULT_ITERATIONS = 100000
-BENCH_MAX_THREADS_DEFAULT = 256
+BENCH_MAX_THREADS_DEFAULT = default_max_bench_threads()
 
 
 def assert_json_ok(result):

@@ -402,7 +402,7 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
     """An address-space limit 8 MiB above what the warmed-up server maps:
     a benchmark's new threads cannot get heap (mimalloc maps a segment per
     thread) or stacks, while the HTTP threads keep what they have."""
-    srv = server()
+    srv = server("--max-bench-threads", "256")
     assert curl(srv.url + "/bench?threads=2&iterations=1000").status == 200
     assert curl(srv.url + "/healthz").status == 200
     limit = (vm_size_kib(srv.pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024

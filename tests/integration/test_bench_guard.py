@@ -1,0 +1,228 @@
+"""The guard in front of /bench, each control driven with curl against the
+real binary: the bearer token (right, wrong, missing, malformed, from a
+file that must be private), the per-client rate (a burst, then 429 with
+Retry-After from the bucket), the work budget (400 saying the limit), the
+wall-clock cap (a run cut short, never passed off as complete) and
+cancellation when the client hangs up (the slot is freed at once, the log
+says 499 client_closed). Nothing here is timed beyond generous bounds."""
+import os
+import re
+import secrets
+import time
+
+import pytest
+
+from conftest import (CURL_TIMEOUT_S, LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_INTERVAL_S,
+                      assert_json_error, free_port, run_binary)
+from test_observability import sample, scrape
+
+EXIT_USAGE = 2
+TINY = "threads=1&iterations=10"
+
+
+def write_token_file(directory, text, mode=0o600, name="bench-token"):
+    path = directory / name
+    path.write_text(text)
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.fixture
+def token(tmp_path):
+    value = secrets.token_urlsafe(32)
+    return value, write_token_file(tmp_path, value + "\n")
+
+
+def bearer(value):
+    return ("-H", f"Authorization: Bearer {value}")
+
+
+# --- the token ---------------------------------------------------------------
+
+
+def test_token_right_wrong_missing(server, curl, token):
+    value, path = token
+    srv = server("--bench-token-file", str(path))
+    missing = curl(f"{srv.url}/bench?{TINY}")
+    assert_json_error(missing, 401)
+    assert missing.headers.get("www-authenticate", "").startswith("Bearer"), missing.describe()
+    assert "Authorization: Bearer" in missing.json["error"]
+
+    wrong = curl(f"{srv.url}/bench?{TINY}", *bearer(value[:-1] + ("A" if value[-1] != "A" else "B")))
+    assert_json_error(wrong, 401)
+    assert 'error="invalid_token"' in wrong.headers.get("www-authenticate", ""), wrong.describe()
+
+    right = curl(f"{srv.url}/bench?{TINY}", *bearer(value))
+    assert right.status == 200, right.describe()
+    assert right.json["total_counter"] == 10
+
+    # The other endpoints stay open.
+    for path_ in ["/", "/healthz", "/metrics"]:
+        assert curl(srv.url + path_).status == 200, path_
+
+    families = scrape(curl, srv)
+    assert sample(families, "tinyserver_bench_refused", reason="token") == 2
+    assert sample(families, "tinyserver_bench_runs", outcome="unauthorized") == 2
+    # The startup line says a token is set; the token itself is nowhere.
+    assert "/bench requires a bearer token (set)" in srv.stdout(), srv.stdout()
+    assert value not in srv.output()
+
+
+@pytest.mark.parametrize("header, status, says", [
+    ("Authorization: Basic dXNlcjpwYXNz", 401, "scheme must be Bearer"),
+    ("Authorization: {token}", 401, "scheme must be Bearer"),
+    ("Authorization: Bearer  {token}", 400, "malformed bearer token"),
+    ("Authorization: Bearer", 400, "malformed bearer token"),
+    ("Authorization: Bearer {token} x", 400, "malformed bearer token"),
+], ids=["basic", "no-scheme", "two-spaces", "no-token", "trailing-word"])
+def test_malformed_authorization_is_a_clear_error(server, curl, token, header, status, says):
+    value, path = token
+    srv = server("--bench-token-file", str(path))
+    result = curl(f"{srv.url}/bench?{TINY}", "-H", header.format(token=value))
+    assert_json_error(result, status)
+    assert says in result.json["error"], result.describe()
+    assert result.headers.get("www-authenticate", "").startswith("Bearer"), result.describe()
+
+
+def test_several_authorization_headers_are_400(server, curl, token):
+    value, path = token
+    srv = server("--bench-token-file", str(path))
+    result = curl(f"{srv.url}/bench?{TINY}", *bearer(value), *bearer(value))
+    assert_json_error(result, 400)
+    assert "several Authorization headers" in result.json["error"], result.describe()
+
+
+def test_token_file_from_the_environment(server, curl, token):
+    value, path = token
+    srv = server(env={"BENCH_TOKEN_FILE": str(path)})
+    assert_json_error(curl(f"{srv.url}/bench?{TINY}"), 401)
+    assert curl(f"{srv.url}/bench?{TINY}", *bearer(value)).status == 200
+
+
+@pytest.mark.parametrize("text, mode, says", [
+    ("", 0o600, "the file is empty"),
+    ("\n", 0o400, "the file is empty"),
+    ("t0ken\n", 0o644, "readable by every user (mode 0644)"),
+    (" t0ken\n", 0o600, "whitespace around it"),
+    ("t0ken \n", 0o600, "whitespace around it"),
+    ("t0ken\nsecond\n", 0o600, "more than one line"),
+], ids=["empty", "only-newline", "world-readable", "leading-space", "trailing-space", "two-lines"])
+def test_bad_token_file_exits_2_naming_it(tmp_path, text, mode, says):
+    path = write_token_file(tmp_path, text, mode)
+    result = run_binary("--bind", "127.0.0.1", "--port", str(free_port()),
+                        "--bench-token-file", str(path), timeout=STARTUP_EXIT_TIMEOUT_S)
+    assert result.returncode == EXIT_USAGE, (result.stdout, result.stderr)
+    assert str(path) in result.stderr and says in result.stderr, result.stderr
+
+
+STARTUP_EXIT_TIMEOUT_S = 30
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_unreadable_token_file_exits_2(tmp_path, kind):
+    path = tmp_path / "none" if kind == "missing" else tmp_path
+    result = run_binary("--bind", "127.0.0.1", "--port", str(free_port()),
+                        "--bench-token-file", str(path), timeout=STARTUP_EXIT_TIMEOUT_S)
+    assert result.returncode == EXIT_USAGE, (result.stdout, result.stderr)
+    assert "--bench-token-file" in result.stderr and str(path) in result.stderr, result.stderr
+
+
+# --- the rate ----------------------------------------------------------------
+
+
+def test_rate_burst_then_429_with_retry_after(server, curl):
+    """3/min: a burst of three, then one every 20 s. However slowly the
+    four requests go, the fourth comes well inside the first 20 s, so the
+    wait the bucket gives is between 1 and 20 s."""
+    srv = server("--bench-rate", "3/min")
+    for _ in range(3):
+        assert curl(f"{srv.url}/bench?{TINY}").status == 200
+    refused = curl(f"{srv.url}/bench?{TINY}")
+    assert_json_error(refused, 429)
+    retry_after = int(refused.headers["retry-after"])
+    assert 1 <= retry_after <= 20, refused.describe()
+    assert "3/min" in refused.json["error"] and f"{retry_after} s" in refused.json["error"]
+    assert curl(srv.url + "/healthz").status == 200
+    families = scrape(curl, srv)
+    assert sample(families, "tinyserver_bench_refused", reason="rate") == 1
+    assert sample(families, "tinyserver_bench_refused", reason="busy") == 0
+
+
+@pytest.mark.parametrize("args, env, named", [
+    (["--bench-rate", "fast"], {}, "--bench-rate"),
+    (["--bench-rate", "30"], {}, "--bench-rate"),
+    (["--bench-rate", "0/min"], {}, "--bench-rate"),
+    ([], {"BENCH_RATE": "30/day"}, "BENCH_RATE"),
+], ids=["word", "no-period", "zero", "env-unknown-unit"])
+def test_bad_rate_exits_2_naming_the_option(args, env, named):
+    result = run_binary("--bind", "127.0.0.1", "--port", str(free_port()), *args, env=env,
+                        timeout=STARTUP_EXIT_TIMEOUT_S)
+    assert result.returncode == EXIT_USAGE, (result.stdout, result.stderr)
+    assert named in result.stderr and "N/min" in result.stderr, result.stderr
+
+
+# --- the budget --------------------------------------------------------------
+
+
+def test_operations_budget_is_400_saying_the_limit(server, curl):
+    srv = server("--max-bench-operations", "1000")
+    assert curl(f"{srv.url}/bench?threads=2&iterations=500").status == 200
+    over = curl(f"{srv.url}/bench?threads=2&iterations=501")
+    assert_json_error(over, 400)
+    assert "at most 1000" in over.json["error"] and "1002" in over.json["error"], over.describe()
+    assert "parameter" not in over.json
+    assert sample(scrape(curl, srv), "tinyserver_bench_refused", reason="budget") == 1
+
+
+def test_time_cap_cuts_a_long_run_short(server, curl):
+    """A run of two billion operations (tens of seconds at the fastest
+    allocator here) under a 1 s cap: 503 saying it was cut short, and no
+    figures that could pass for a result."""
+    srv = server("--max-bench-seconds", "1", *LONG_BENCH_ARGS)
+    result = curl(f"{srv.url}/bench?threads=2&iterations=1000000000")
+    assert_json_error(result, 503)
+    assert "cut short" in result.json["error"], result.describe()
+    assert set(result.json) == {"error"}, result.describe()
+    assert curl(f"{srv.url}/bench?{TINY}").status == 200
+    families = scrape(curl, srv)
+    assert sample(families, "tinyserver_bench_runs", outcome="cut_short") == 1
+    assert sample(families, "tinyserver_bench_runs", outcome="ok") == 1
+    srv.wait_for_log(r"cut short at 1s")
+
+
+# --- cancellation ------------------------------------------------------------
+
+
+def test_client_hanging_up_stops_the_run_and_frees_the_slot(server, curl,
+                                                            long_bench_iterations):
+    """One slot; a run sized at 40 times the calibrated 2.5 s (about 100 s
+    here); its client hangs up once the run's threads are up. The next
+    /bench gets the slot long before that run could have ended, and the
+    abandoned request is logged and counted as client_closed."""
+    srv = server("--max-concurrent-bench", "1", *LONG_BENCH_ARGS)
+    iterations = min(long_bench_iterations * 40, 1_000_000_000)
+    base = srv.thread_count()
+    handle = curl.start(f"{srv.url}/bench?threads={LONG_BENCH_THREADS}&iterations={iterations}")
+    srv.wait_for_threads(base + 1 + LONG_BENCH_THREADS, while_running=[handle])
+    handle.kill()
+    deadline = time.monotonic() + ABANDONED_RUN_FREED_WITHIN_S
+    while True:
+        result = curl(f"{srv.url}/bench?{TINY}")
+        if result.status == 200:
+            break
+        assert result.status == 429, result.describe()
+        assert time.monotonic() < deadline, "the abandoned run still holds the slot"
+        time.sleep(POLL_INTERVAL_S)
+    srv.wait_for_log(r'"GET /bench" 499 [0-9.]+ms client_closed$')
+    line = re.search(r'"GET /bench" 499 ([0-9.]+)ms client_closed$', srv.stdout(), re.MULTILINE)
+    assert float(line.group(1)) < ABANDONED_RUN_FREED_WITHIN_S * 1000, line.group(0)
+    families = scrape(curl, srv)
+    assert sample(families, "tinyserver_bench_runs", outcome="client_closed") == 1
+    assert sample(families, "tinyserver_http_requests", name="tinyserver_http_requests_total",
+                  route="/bench", code="499") == 1
+
+
+# A quarter of the abandoned run's calibrated length; the hangup watch
+# needs a tenth of a second.
+ABANDONED_RUN_FREED_WITHIN_S = 25
+assert ABANDONED_RUN_FREED_WITHIN_S < CURL_TIMEOUT_S
