@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Does the workers' stop check cost anything? Runs two or more tinyserver
+# binaries side by side as servers and asks each for the same /bench runs,
+# interleaved round by round, so load on this shared machine hits all alike.
+# Prints, per workload and binary, the median ops/s and the spread (min-max),
+# with the load average before and after. Then counts instructions per
+# operation with callgrind (`--bench`, 1 thread, by difference of N and 2N
+# iterations), which wall time cannot resolve at this scale.
+#
+# Typical use: the binary before a change, the binary after it, and one built
+# with the check compiled out (see docs/benchmarks.md for how it was made).
+# Every run's total_counter must equal its operations, or the script stops.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+usage() {
+	cat <<USAGE
+usage: bench/stop-check.sh [-h] [--rounds N] [--threads N] [--iterations N]
+                           [--workloads LIST] [--no-callgrind] NAME=BINARY...
+Interleaved /bench runs of each binary (served on a free port), medians and spread.
+  --rounds N        interleaved rounds (default 9)
+  --threads N       threads per run (default 2)
+  --iterations N    iterations per thread (default 2000000)
+  --workloads LIST  comma-separated (default: seed,xthread,larson)
+  --no-callgrind    skip the instruction counts
+Each server gets the server-side extras of the binary given after ':', e.g.
+  new=build/src/tinyserver:--max-bench-seconds=600
+USAGE
+}
+
+rounds=9 threads=2 iterations=2000000 workloads=seed,xthread,larson callgrind=1
+binaries=()
+while (($#)); do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--threads) threads=$2; shift 2 ;;
+	--iterations) iterations=$2; shift 2 ;;
+	--workloads) workloads=$2; shift 2 ;;
+	--no-callgrind) callgrind=0; shift ;;
+	*=*) binaries+=("$1"); shift ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+((${#binaries[@]} >= 2)) || { usage >&2; exit 2; }
+need_cmd curl jq python3
+((callgrind == 0)) || need_cmd valgrind callgrind_annotate
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+names=() ports=()
+for spec in "${binaries[@]}"; do
+	name=${spec%%=*} rest=${spec#*=}
+	binary=${rest%%:*} extra=()
+	[[ $rest == *:* ]] && IFS=, read -r -a extra <<<"${rest#*:}"
+	[[ -x $binary ]] || die "$name: no binary at $binary"
+	port=$(free_port)
+	"$binary" --bind 127.0.0.1 --port "$port" --log-level warn \
+		--max-bench-iterations "$iterations" "${extra[@]}" >"$work/$name.log" 2>&1 &
+	pids+=("$!")
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
+		sleep 0.05
+	done
+	curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" || die "$name did not start"
+	names+=("$name") ports+=("$port")
+done
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+IFS=, read -r -a workload_list <<<"$workloads"
+for ((round = 1; round <= rounds; round++)); do
+	for workload in "${workload_list[@]}"; do
+		for i in "${!names[@]}"; do
+			body=$(curl -sf "http://127.0.0.1:${ports[$i]}/bench?workload=$workload&threads=$threads&iterations=$iterations")
+			[[ $(jq '.total_counter == .operations' <<<"$body") == true ]] ||
+				die "${names[$i]} $workload: total_counter differs from operations: $body"
+			printf '%s %s %s\n' "$workload" "${names[$i]}" "$(jq .ops_per_sec <<<"$body")" >>"$work/runs"
+		done
+	done
+done
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "$threads threads x $iterations iterations, $rounds interleaved rounds; ops/s"
+python3 - "$work/runs" "${names[@]}" <<'PY'
+import statistics
+import sys
+runs, names = sys.argv[1], sys.argv[2:]
+table = {}
+for line in open(runs):
+    workload, name, ops = line.split()
+    table.setdefault(workload, {}).setdefault(name, []).append(float(ops))
+print("| workload | " + " | ".join(f"{n} median (min-max)" for n in names)
+      + f" | {names[1]} / {names[0]} |")
+print("| --- |" + " --- |" * (len(names) + 1))
+for workload, by_name in table.items():
+    cells = []
+    for n in names:
+        v = by_name[n]
+        cells.append(f"{statistics.median(v) / 1e6:.1f}M ({min(v) / 1e6:.1f}-{max(v) / 1e6:.1f}M)")
+    ratio = statistics.median(by_name[names[1]]) / statistics.median(by_name[names[0]])
+    print(f"| {workload} | " + " | ".join(cells) + f" | {ratio:.3f} |")
+PY
+
+((callgrind == 1)) || exit 0
+# Instructions per seed operation: callgrind counts of N and 2N iterations,
+# one thread, so everything but the loop cancels out in the difference.
+n=200000
+echo
+echo "| binary | instructions per operation (seed, 1 thread, by difference of $n and $((2 * n)) iterations) |"
+echo "| --- | --- |"
+for spec in "${binaries[@]}"; do
+	name=${spec%%=*} rest=${spec#*=} binary=${rest%%:*}
+	counts=()
+	for its in "$n" "$((2 * n))"; do
+		out="$work/callgrind.$name.$its"
+		valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --bench --threads 1 \
+			--iterations "$its" >/dev/null 2>&1
+		counts+=("$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
+	done
+	python3 -c "import sys; print(f'| {sys.argv[1]} | {(int(sys.argv[3]) - int(sys.argv[2])) / $n:.2f} |')" \
+		"$name" "${counts[@]}"
+done

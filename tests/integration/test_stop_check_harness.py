@@ -1,0 +1,30 @@
+"""bench/stop-check.sh, the harness behind the "stop check costs nothing"
+figures in docs/benchmarks.md: with two names for the binary under test
+and tiny runs, it serves both, interleaves the runs and prints a
+well-formed table with a row per workload and the load average. Only the
+shape is checked; tiny runs' figures mean nothing."""
+import re
+import subprocess
+
+from conftest import BINARY, REPO
+
+ROW = re.compile(r"^\| (seed|xthread|larson) \| [\d.]+M \([\d.]+-[\d.]+M\) \| "
+                 r"[\d.]+M \([\d.]+-[\d.]+M\) \| [\d.]+ \|$", re.M)
+
+
+def test_stop_check_harness_prints_medians_and_spread():
+    proc = subprocess.run(
+        [str(REPO / "bench" / "stop-check.sh"), "--rounds", "2", "--iterations", "2000",
+         "--no-callgrind", f"a={BINARY}", f"b={BINARY}:--max-bench-seconds=60"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^load average before: [\d.]+ [\d.]+ [\d.]+$", proc.stdout, re.M)
+    assert "| workload | a median (min-max) | b median (min-max) | b / a |" in proc.stdout
+    assert [m.group(1) for m in ROW.finditer(proc.stdout)] == ["seed", "xthread", "larson"], (
+        proc.stdout)
+
+
+def test_stop_check_harness_refuses_a_missing_binary(tmp_path):
+    proc = subprocess.run([str(REPO / "bench" / "stop-check.sh"), f"a={BINARY}",
+                           f"b={tmp_path / 'none'}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "no binary" in proc.stderr, proc.stdout + proc.stderr
