@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Does the workers' stop check cost anything? Runs two or more tinyserver
 # binaries side by side as servers and asks each for the same /bench runs,
-# interleaved round by round, so load on this shared machine hits all alike.
+# interleaved round by round (each round starting with the next binary), so
+# load on this shared machine hits all alike.
 # Prints, per workload and binary, the median ops/s and the spread (min-max),
 # with the load average before and after. Then counts instructions per
 # operation with callgrind (`--bench`, 1 thread, by difference of N and 2N
@@ -83,9 +84,13 @@ done
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=, read -r -a workload_list <<<"$workloads"
-for ((round = 1; round <= rounds; round++)); do
+count=${#names[@]}
+for ((round = 0; round < rounds; round++)); do
 	for workload in "${workload_list[@]}"; do
-		for i in "${!names[@]}"; do
+		# Each round starts with the next binary, so none always runs
+		# right after the same neighbour.
+		for ((k = 0; k < count; k++)); do
+			i=$(((round + k) % count))
 			body=$(curl -sf "http://127.0.0.1:${ports[$i]}/bench?workload=$workload&threads=$threads&iterations=$iterations")
 			[[ $(jq '.total_counter == .operations' <<<"$body") == true ]] ||
 				die "${names[$i]} $workload: total_counter differs from operations: $body"
@@ -117,21 +122,28 @@ for workload, by_name in table.items():
 PY
 
 ((callgrind == 1)) || exit 0
-# Instructions per seed operation: callgrind counts of N and 2N iterations,
-# one thread, so everything but the loop cancels out in the difference.
+# Instructions per operation: callgrind counts of N and 2N iterations, one
+# thread, so everything but the loop cancels out in the difference. xthread
+# needs two threads, whose interleaving makes its count vary run to run.
 n=200000
 echo
-echo "| binary | instructions per operation (seed, 1 thread, by difference of $n and $((2 * n)) iterations) |"
-echo "| --- | --- |"
+echo "Instructions per operation (1 thread, by difference of $n and $((2 * n)) iterations)"
+echo
+echo "| binary | seed | larson |"
+echo "| --- | --- | --- |"
 for spec in "${binaries[@]}"; do
 	name=${spec%%=*} rest=${spec#*=} binary=${rest%%:*}
-	counts=()
-	for its in "$n" "$((2 * n))"; do
-		out="$work/callgrind.$name.$its"
-		valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --bench --threads 1 \
-			--iterations "$its" >/dev/null 2>&1
-		counts+=("$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
+	row="| $name |"
+	for workload in seed larson; do
+		counts=()
+		for its in "$n" "$((2 * n))"; do
+			out="$work/callgrind.$name.$workload.$its"
+			valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --bench --threads 1 \
+				--workload "$workload" --iterations "$its" >/dev/null 2>&1
+			counts+=("$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
+		done
+		row+=$(python3 -c "import sys; print(f' {(int(sys.argv[2]) - int(sys.argv[1])) / $n:.2f} |')" \
+			"${counts[@]}")
 	done
-	python3 -c "import sys; print(f'| {sys.argv[1]} | {(int(sys.argv[3]) - int(sys.argv[2])) / $n:.2f} |')" \
-		"$name" "${counts[@]}"
+	echo "$row"
 done
