@@ -6,6 +6,7 @@
 #include "bench.h"
 
 #include "bench_workload.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -95,22 +96,8 @@ static void *bench_thread_main(void *arg)
 
 static bool finish_init(struct bench_finish *finish)
 {
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) {
-        return false;
-    }
-    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-              pthread_cond_init(&finish->all_done, &attr) == 0;
-    pthread_condattr_destroy(&attr);
-    if (!ok) {
-        return false;
-    }
-    if (pthread_mutex_init(&finish->lock, NULL) != 0) {
-        pthread_cond_destroy(&finish->all_done);
-        return false;
-    }
     finish->done = 0;
-    return true;
+    return threads_monotonic_cond_init(&finish->all_done, &finish->lock);
 }
 
 static void finish_destroy(struct bench_finish *finish)
@@ -123,18 +110,16 @@ static void finish_destroy(struct bench_finish *finish)
  * `start`; in the second case aborts the run and returns true. The workers
  * see the abort at their next stop check, so the joins that follow are
  * short. */
-static bool wait_or_cut_short(struct bench_finish *finish, struct bench_run *run,
-                              unsigned started, const struct timespec *start, unsigned max_ms)
+static bool wait_or_cut_short(struct bench_finish *finish, struct bench_run *run, unsigned started,
+                              const struct timespec *start, unsigned max_ms)
 {
-    struct timespec deadline = *start;
-    uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)max_ms * 1000000u;
-    deadline.tv_sec += (time_t)(ns / 1000000000u);
-    deadline.tv_nsec = (long)(ns % 1000000000u);
+    struct timespec deadline = threads_monotonic_after(start, (uint64_t)max_ms * 1000000u);
     bool timed_out = false;
     pthread_mutex_lock(&finish->lock);
     while (finish->done < started && !timed_out) {
-        timed_out = pthread_cond_timedwait(&finish->all_done, &finish->lock, &deadline) == ETIMEDOUT &&
-                    finish->done < started;
+        timed_out =
+            pthread_cond_timedwait(&finish->all_done, &finish->lock, &deadline) == ETIMEDOUT &&
+            finish->done < started;
     }
     pthread_mutex_unlock(&finish->lock);
     if (timed_out) {

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* POLLRDHUP */
 #include "hangup.h"
 
+#include "threads.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -24,16 +26,6 @@ static bool client_hung_up(int fd)
     return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-static struct timespec after_ms(unsigned ms)
-{
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    uint64_t ns = (uint64_t)at.tv_nsec + (uint64_t)ms * 1000000u;
-    at.tv_sec += (time_t)(ns / 1000000000u);
-    at.tv_nsec = (long)(ns % 1000000000u);
-    return at;
-}
-
 static void *watch_main(void *arg)
 {
     struct hangup_watch *watch = arg;
@@ -43,7 +35,7 @@ static void *watch_main(void *arg)
             pthread_cond_wait(&watch->wake, &watch->lock);
             continue;
         }
-        struct timespec next = after_ms(HANGUP_POLL_MS);
+        struct timespec next = threads_monotonic_after(NULL, HANGUP_POLL_MS * 1000000ull);
         pthread_cond_timedwait(&watch->wake, &watch->lock, &next);
         /* Under the lock, so that no entry is removed while looked at. A
          * poll with no timeout per socket; there are at most as many as
@@ -64,20 +56,7 @@ struct hangup_watch *hangup_watch_start(void)
     if (watch == NULL) {
         return NULL;
     }
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) {
-        free(watch);
-        return NULL;
-    }
-    bool cond_ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-                   pthread_cond_init(&watch->wake, &attr) == 0;
-    pthread_condattr_destroy(&attr);
-    if (!cond_ok) {
-        free(watch);
-        return NULL;
-    }
-    if (pthread_mutex_init(&watch->lock, NULL) != 0) {
-        pthread_cond_destroy(&watch->wake);
+    if (!threads_monotonic_cond_init(&watch->wake, &watch->lock)) {
         free(watch);
         return NULL;
     }

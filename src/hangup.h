@@ -26,8 +26,8 @@
 #define HANGUP_POLL_MS 50u
 
 struct hangup_entry {
-    int fd;            /* the connection's socket; open until removed */
-    atomic_bool *gone; /* set to true once the client hung up */
+    int fd;                    /* the connection's socket; open until removed */
+    atomic_bool *gone;         /* set to true once the client hung up */
     struct hangup_entry *prev; /* the watch's list, under its lock */
     struct hangup_entry *next;
 };

@@ -44,6 +44,7 @@
 #include "hangup.h"
 #include "http_deadline.h"
 #include "json.h"
+#include "threads.h"
 
 #include <microhttpd.h>
 
@@ -111,7 +112,7 @@ struct http_server {
     atomic_uint open_conns; /* how many records conns holds */
     /* Watches the sockets of deferred requests for clients leaving. */
     struct hangup_watch *hangups;
-    bool sweeper_stop;      /* under conns_lock */
+    bool sweeper_stop; /* under conns_lock */
     bool sweeper_started;
     pthread_t sweeper;
     /* While starting, libmicrohttpd's messages are kept to explain a
@@ -150,13 +151,6 @@ struct query_collector {
     bool too_many;
     bool nul_in_key;
 };
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
 
 const unsigned short http_layer_statuses[] = {400, 405, 413, 414, 500, 0};
 
@@ -436,7 +430,7 @@ static struct request_state *new_request_state(struct http_server *server,
     atomic_init(&state->phase, PHASE_NEW);
     atomic_init(&state->client_gone, false);
     state->route_index = -1;
-    state->start_ns = monotonic_ns();
+    state->start_ns = threads_monotonic_ns();
     snprintf(state->method, sizeof(state->method), "%s", method);
     snprintf(state->path, sizeof(state->path), "%s", url);
     format_peer(connection, state->peer, sizeof(state->peer));
@@ -525,7 +519,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
      * the next request on this connection starts now. */
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
-        atomic_store(&conn->waiting_since_ns, monotonic_ns());
+        atomic_store(&conn->waiting_since_ns, threads_monotonic_ns());
     }
     if (state == NULL) {
         return; /* libmicrohttpd refused the request before on_request */
@@ -536,7 +530,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         .method = state->method,
         .path = state->path,
         .status = gone ? HTTP_STATUS_CLIENT_CLOSED : state->status,
-        .duration_us = (monotonic_ns() - state->start_ns) / 1000u,
+        .duration_us = (threads_monotonic_ns() - state->start_ns) / 1000u,
         .client_closed = gone,
     };
     log_access(server->log, &entry);
@@ -582,7 +576,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             return;
         }
         conn->fd = info->connect_fd;
-        atomic_init(&conn->waiting_since_ns, monotonic_ns());
+        atomic_init(&conn->waiting_since_ns, threads_monotonic_ns());
         pthread_mutex_lock(&server->conns_lock);
         conn->next = server->conns;
         if (server->conns != NULL) {
@@ -642,11 +636,7 @@ static void *sweeper_main(void *arg)
     while (!server->sweeper_stop) {
         bool stopping = atomic_load(&server->stopping);
         uint64_t sleep_ns = stopping ? HTTP_SHUTDOWN_SWEEP_MS * 1000000ull : period_ns;
-        struct timespec wake;
-        clock_gettime(CLOCK_MONOTONIC, &wake);
-        uint64_t ns = (uint64_t)wake.tv_nsec + sleep_ns;
-        wake.tv_sec += (time_t)(ns / 1000000000u);
-        wake.tv_nsec = (long)(ns % 1000000000u);
+        struct timespec wake = threads_monotonic_after(NULL, sleep_ns);
         pthread_cond_timedwait(&server->sweeper_wake, &server->conns_lock, &wake);
         if (server->sweeper_stop) {
             break;
@@ -654,7 +644,7 @@ static void *sweeper_main(void *arg)
         stopping = atomic_load(&server->stopping);
         uint64_t timeout_ns =
             stopping ? HTTP_SHUTDOWN_IDLE_MS * 1000000ull : server->request_timeout_ns;
-        unsigned ended = sweep_expired(server, monotonic_ns(), timeout_ns);
+        unsigned ended = sweep_expired(server, threads_monotonic_ns(), timeout_ns);
         if (ended != 0) {
             /* Not under the lock, which connections opening wait for.
              * Debug level: clients can trigger this at will. */
@@ -672,21 +662,7 @@ static void *sweeper_main(void *arg)
 
 static bool sweeper_init(struct http_server *server)
 {
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0) {
-        return false;
-    }
-    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
-              pthread_cond_init(&server->sweeper_wake, &attr) == 0;
-    pthread_condattr_destroy(&attr);
-    if (!ok) {
-        return false;
-    }
-    if (pthread_mutex_init(&server->conns_lock, NULL) != 0) {
-        pthread_cond_destroy(&server->sweeper_wake);
-        return false;
-    }
-    return true;
+    return threads_monotonic_cond_init(&server->sweeper_wake, &server->conns_lock);
 }
 
 /* Stops the sweeper thread (if started) and frees its lock and condition.

@@ -179,8 +179,8 @@ void log_access(const struct logger *log, const struct log_access_entry *entry)
     } else {
         log_escape(method, sizeof(method), entry->method);
         log_escape(path, sizeof(path), entry->path);
-        used = append(line, 0, "%s info access %s \"%s %s\" %u %llu.%03llums%s", stamp,
-                      entry->peer, method, path, entry->status, ms, frac,
+        used = append(line, 0, "%s info access %s \"%s %s\" %u %llu.%03llums%s", stamp, entry->peer,
+                      method, path, entry->status, ms, frac,
                       entry->client_closed ? " client_closed" : "");
     }
     write_line(log->fd, line, finish_line(line, used));

@@ -22,7 +22,7 @@ _Static_assert(sizeof(metrics_bounds) / sizeof(metrics_bounds[0]) == METRICS_BUC
                "METRICS_BUCKET_COUNT must match the bounds");
 
 static const char *const bench_outcome_names[METRICS_BENCH_OUTCOME_COUNT] = {
-    "ok",           "invalid",     "busy",      "cancelled",    "failed",
+    "ok",           "invalid",      "busy",        "cancelled", "failed",
     "unauthorized", "rate_limited", "over_budget", "cut_short", "client_closed",
 };
 

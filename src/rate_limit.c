@@ -15,9 +15,8 @@ static const struct {
     unsigned seconds;
     const char *canonical; /* the unit rate_spec_format writes */
 } rate_units[] = {
-    {"s", 1, "s"},          {"sec", 1, "s"},       {"second", 1, "s"},
-    {"min", 60, "min"},     {"minute", 60, "min"}, {"h", 3600, "h"},
-    {"hour", 3600, "h"},
+    {"s", 1, "s"},         {"sec", 1, "s"},  {"second", 1, "s"},  {"min", 60, "min"},
+    {"minute", 60, "min"}, {"h", 3600, "h"}, {"hour", 3600, "h"},
 };
 
 #define RATE_UNIT_COUNT (sizeof(rate_units) / sizeof(rate_units[0]))
@@ -108,8 +107,7 @@ void rate_limiter_free(struct rate_limiter *limiter)
 
 /* The client's slot: its own, else a free one, else one whose bucket has
  * refilled (equivalent to a new client), else the least recently seen. */
-static struct rate_client *find_slot(struct rate_limiter *limiter, const char *key,
-                                     uint64_t now_ns)
+static struct rate_client *find_slot(struct rate_limiter *limiter, const char *key, uint64_t now_ns)
 {
     struct rate_client *free_slot = NULL;
     struct rate_client *refilled = NULL;
@@ -130,7 +128,9 @@ static struct rate_client *find_slot(struct rate_limiter *limiter, const char *k
             oldest = client;
         }
     }
-    struct rate_client *reuse = free_slot != NULL ? free_slot : refilled != NULL ? refilled : oldest;
+    struct rate_client *reuse = free_slot != NULL  ? free_slot
+                                : refilled != NULL ? refilled
+                                                   : oldest;
     reuse->used = true;
     reuse->tat_ns = now_ns;
     snprintf(reuse->key, sizeof(reuse->key), "%s", key);

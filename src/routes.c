@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* How long a client refused with 429 should wait. Runs at the default
  * parameters take well under a second on any machine this targets. */
@@ -154,20 +153,13 @@ static bool admit_token(struct app *app, const struct http_request *request,
     return false;
 }
 
-static uint64_t monotonic_now_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-}
-
 /* The client's rate, when one is set. Returns false after answering. */
 static bool admit_rate(struct app *app, const struct http_request *request,
                        struct http_response *response)
 {
     unsigned retry_after_s = 0;
     if (app->rate == NULL ||
-        rate_limiter_take(app->rate, request->peer, monotonic_now_ns(), &retry_after_s)) {
+        rate_limiter_take(app->rate, request->peer, threads_monotonic_ns(), &retry_after_s)) {
         return true;
     }
     char rate[32];
@@ -196,8 +188,8 @@ static void handle_bench(void *ctx, const struct http_request *request,
     }
     if (!bench_params_parse(request->query, request->query_count, &app->limits, &params, &error)) {
         answer_error(response, 400, error.message, error.parameter);
-        metrics_record_bench(app->metrics, error.over_budget ? METRICS_BENCH_OVER_BUDGET
-                                                             : METRICS_BENCH_INVALID);
+        metrics_record_bench(app->metrics,
+                             error.over_budget ? METRICS_BENCH_OVER_BUDGET : METRICS_BENCH_INVALID);
         return;
     }
     if (!admit_rate(app, request, response)) {

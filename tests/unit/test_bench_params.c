@@ -127,8 +127,8 @@ static void check_budget(void)
     struct param_pair over[] = {{"threads", "3", 1}, {"iterations", "334", 3}};
     CHECK(!bench_params_parse(over, 2, &budget, &params, &error));
     CHECK(error.over_budget && error.parameter == NULL);
-    CHECK_MSG(strstr(error.message, "at most 1000") != NULL && strstr(error.message, "1002"),
-              "%s", error.message);
+    CHECK_MSG(strstr(error.message, "at most 1000") != NULL && strstr(error.message, "1002"), "%s",
+              error.message);
     /* The defaults (2 x 100000) are over this budget too. */
     CHECK(!bench_params_parse(NULL, 0, &budget, &params, &error) && error.over_budget);
     /* A malformed value is not a budget matter. */

@@ -59,8 +59,8 @@ int main(void)
     CHECK(pipe(fds) == 0);
     struct logger json_log = {.fd = fds[1], .min_level = LOG_INFO, .format = LOG_FORMAT_JSON};
     log_message(&json_log, LOG_WARN, "said \"hi\"\n");
-    struct log_access_entry hostile = {"10.0.0.1", "GET", "/a\r\n{\"forged\":1}\xfe", 200, 2500,
-                                       false};
+    struct log_access_entry hostile = {"10.0.0.1", "GET", "/a\r\n{\"forged\":1}\xfe",
+                                       200,        2500,  false};
     log_access(&json_log, &hostile);
     struct log_access_entry gone = {"10.0.0.1", "GET", "/bench", 499, 3000, true};
     log_access(&json_log, &gone);

@@ -88,6 +88,23 @@ int main(void)
                              "allocator_secure=\"false\"} 1"));
         free(text);
     }
+    /* The bench refusals, by reason, and the 499 of a client that left. */
+    metrics_record_bench(&metrics, METRICS_BENCH_RATE_LIMITED);
+    metrics_record_bench(&metrics, METRICS_BENCH_UNAUTHORIZED);
+    metrics_record_bench(&metrics, METRICS_BENCH_UNAUTHORIZED);
+    metrics_record_bench(&metrics, METRICS_BENCH_CLIENT_CLOSED);
+    metrics_record_request(&metrics, 1, 499, 10);
+    char *later = render(&metrics);
+    CHECK(later != NULL);
+    if (later != NULL) {
+        CHECK(has_line(later, "tinyserver_bench_refused_total{reason=\"rate\"} 1"));
+        CHECK(has_line(later, "tinyserver_bench_refused_total{reason=\"token\"} 2"));
+        CHECK(has_line(later, "tinyserver_bench_refused_total{reason=\"budget\"} 0"));
+        CHECK(has_line(later, "tinyserver_bench_refused_total{reason=\"busy\"} 1"));
+        CHECK(has_line(later, "tinyserver_bench_runs_total{outcome=\"client_closed\"} 1"));
+        CHECK(has_line(later, "tinyserver_http_requests_total{route=\"/healthz\",code=\"499\"} 1"));
+        free(later);
+    }
     metrics_destroy(&metrics);
     return check_finish("metrics");
 }

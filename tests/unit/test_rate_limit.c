@@ -17,9 +17,10 @@ static void check_parse(void)
     CHECK(rate_spec_parse("2/hour", &spec) && spec.count == 2 && spec.period_s == 3600);
     CHECK(rate_spec_parse("1/minute", &spec) && spec.count == 1 && spec.period_s == 60);
     CHECK(rate_spec_parse("off", &spec) && spec.count == 0);
-    const char *bad[] = {"",       "30",     "30/",    "/min",   "0/min", "-1/min", "30/day",
-                         " 3/min", "3/min ", "3/MIN",  "1.5/s",  "3//s",  "1000001/s",
-                         "99999999999999999999/s", "3/s/s", "Off"};
+    const char *bad[] = {
+        "",       "30",     "30/",   "/min",  "0/min", "-1/min",    "30/day",
+        " 3/min", "3/min ", "3/MIN", "1.5/s", "3//s",  "1000001/s", "99999999999999999999/s",
+        "3/s/s",  "Off"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct rate_spec untouched = {9, 9};
         CHECK_MSG(!rate_spec_parse(bad[i], &untouched) && untouched.count == 9, "\"%s\"", bad[i]);
