@@ -15,6 +15,7 @@ import pytest
 from conftest import (CURL_TIMEOUT_S, LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_INTERVAL_S,
                       assert_json_error, free_port, run_binary)
 from test_observability import sample, scrape
+from test_tls import start_tls_server, tls_files  # noqa: F401 (a fixture)
 
 EXIT_USAGE = 2
 TINY = "threads=1&iterations=10"
@@ -193,21 +194,30 @@ def test_time_cap_cuts_a_long_run_short(server, curl):
 # --- cancellation ------------------------------------------------------------
 
 
-def test_client_hanging_up_stops_the_run_and_frees_the_slot(server, curl,
-                                                            long_bench_iterations):
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_client_hanging_up_stops_the_run_and_frees_the_slot(server, curl, long_bench_iterations,
+                                                            tls_files, scheme):
     """One slot; a run sized at 40 times the calibrated 2.5 s (about 100 s
     here); its client hangs up once the run's threads are up. The next
     /bench gets the slot long before that run could have ended, and the
-    abandoned request is logged and counted as client_closed."""
-    srv = server("--max-concurrent-bench", "1", *LONG_BENCH_ARGS)
+    abandoned request is logged and counted as client_closed. Over HTTPS
+    the hangup reaches the server through the TLS relay."""
+    args = ("--max-concurrent-bench", "1", *LONG_BENCH_ARGS)
+    if scheme == "https":
+        srv = start_tls_server(server, tls_files, "ec", *args)
+        base_url, extra = srv.tls_url, ("--cacert", str(tls_files.ca))
+    else:
+        srv = server(*args)
+        base_url, extra = srv.url, ()
     iterations = min(long_bench_iterations * 40, 1_000_000_000)
     base = srv.thread_count()
-    handle = curl.start(f"{srv.url}/bench?threads={LONG_BENCH_THREADS}&iterations={iterations}")
+    handle = curl.start(f"{base_url}/bench?threads={LONG_BENCH_THREADS}&iterations={iterations}",
+                        *extra)
     srv.wait_for_threads(base + 1 + LONG_BENCH_THREADS, while_running=[handle])
     handle.kill()
     deadline = time.monotonic() + ABANDONED_RUN_FREED_WITHIN_S
     while True:
-        result = curl(f"{srv.url}/bench?{TINY}")
+        result = curl(f"{base_url}/bench?{TINY}", *extra)
         if result.status == 200:
             break
         assert result.status == 429, result.describe()
