@@ -10,6 +10,10 @@
  *      (404, 405 or 413), since no endpoint takes one.
  *   final call (no upload data): route, run the handler, queue its answer,
  *      or suspend the connection for a deferred handler.
+ *   while suspended: libmicrohttpd no longer watches the socket, so the
+ *      hangup watch (hangup.h) does, to tell a deferred handler that its
+ *      client left (http_deferred_client_gone); such a request is logged
+ *      as 499 client_closed.
  *   after resume: the final call runs again and queues the stored answer.
  *   on_completed: write the access log line, free the state.
  *
