@@ -116,8 +116,9 @@ for v in "${VARIANTS[@]}"; do
 	fi
 done
 
-# The reference program compiles tinyserver's own workload sources with the
-# flags Meson gives them (-O3, as buildtype=release), against glibc.
+# The reference program compiles tinyserver's own workload sources (and the
+# thread helpers the run's timed wait uses) with the flags Meson gives them
+# (-O3, as buildtype=release), against glibc.
 REF_BIN=$REPO/build-bench/reference/workload
 declare -a REF_ROWS=()
 if ((reference)); then
@@ -125,7 +126,7 @@ if ((reference)); then
 		mkdir -p "$(dirname "$REF_BIN")"
 		gcc -std=gnu11 -O3 -DNDEBUG -Wall -Wextra -Werror -fno-builtin-malloc -pthread \
 			-I"$REPO/src" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
-			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c
+			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c "$REPO"/src/threads.c
 		for r in "${REFERENCES[@]}"; do
 			IFS='|' read -r name pkg preload _ <<<"$r"
 			if [[ -z $preload || -f $preload ]]; then
