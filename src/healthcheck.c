@@ -3,13 +3,17 @@
  */
 #include "healthcheck.h"
 
+#include "log.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char healthcheck_request[] = "GET /healthz HTTP/1.1\r\n"
@@ -45,11 +49,66 @@ static bool probe_address(const char *bind, unsigned port, struct sockaddr_stora
     return false;
 }
 
-static bool send_all(int fd, const char *data, size_t len)
+/* The whole exchange runs against one timer: a server that answers a byte
+ * at a time must not keep the check (and the container's probe) waiting.
+ * The timer is a kernel object, so no clock arithmetic is needed here. */
+static int start_timer(unsigned timeout_ms)
+{
+    int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    struct itimerspec when = {
+        .it_value = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L}};
+    if (timer >= 0 && timerfd_settime(timer, 0, &when, NULL) != 0) {
+        close(timer);
+        return -1;
+    }
+    return timer;
+}
+
+/* Waits until fd is ready for `events`; false once the timer has fired
+ * (errno ETIMEDOUT) or poll() fails. */
+static bool wait_ready(int fd, short events, int timer)
+{
+    struct pollfd fds[2] = {{.fd = fd, .events = events}, {.fd = timer, .events = POLLIN}};
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        if (fds[1].revents != 0) {
+            errno = ETIMEDOUT;
+            return false;
+        }
+        return true;
+    }
+}
+
+static bool connect_within(int fd, const struct sockaddr_storage *addr, socklen_t len, int timer)
+{
+    if (connect(fd, (const struct sockaddr *)addr, len) == 0) {
+        return true;
+    }
+    if (errno != EINPROGRESS || !wait_ready(fd, POLLOUT, timer)) {
+        return false;
+    }
+    int error = 0;
+    socklen_t error_len = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) != 0) {
+        return false;
+    }
+    errno = error;
+    return error == 0;
+}
+
+static bool send_all(int fd, const char *data, size_t len, int timer)
 {
     while (len > 0) {
         ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (errno != EINTR && !wait_ready(fd, POLLOUT, timer)) {
+                return false;
+            }
             continue;
         }
         if (n <= 0) {
@@ -61,17 +120,22 @@ static bool send_all(int fd, const char *data, size_t len)
     return true;
 }
 
-/* Reads until the status line is complete (or the peer closes). */
-static bool read_status_line(int fd, char *buf, size_t size)
+/* Reads until the status line is complete; false when the peer closes or
+ * errs first, or the timer fires. */
+static bool read_status_line(int fd, char *buf, size_t size, int timer)
 {
     size_t used = 0;
+    buf[0] = '\0';
     while (used + 1 < size) {
         ssize_t n = recv(fd, buf + used, size - 1 - used, 0);
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (errno != EINTR && !wait_ready(fd, POLLIN, timer)) {
+                return false;
+            }
             continue;
         }
         if (n <= 0) {
-            break;
+            return false;
         }
         used += (size_t)n;
         buf[used] = '\0';
@@ -79,8 +143,7 @@ static bool read_status_line(int fd, char *buf, size_t size)
             return true;
         }
     }
-    buf[used] = '\0';
-    return used > 0;
+    return true; /* a full buffer without a line end: judged as it is */
 }
 
 bool healthcheck_run(const char *bind, unsigned port, char *err, size_t err_size)
@@ -91,32 +154,38 @@ bool healthcheck_run(const char *bind, unsigned port, char *err, size_t err_size
         snprintf(err, err_size, "bind address \"%s\" is not an IP address", bind);
         return false;
     }
-    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, err_size, "socket: %s", strerror(errno));
+    int timer = start_timer(HEALTHCHECK_TIMEOUT_MS);
+    if (timer < 0) {
+        snprintf(err, err_size, "timerfd: %s", strerror(errno));
         return false;
     }
-    /* On Linux the send timeout also bounds connect(). */
-    struct timeval timeout = {.tv_sec = HEALTHCHECK_TIMEOUT_MS / 1000,
-                              .tv_usec = (HEALTHCHECK_TIMEOUT_MS % 1000) * 1000};
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, err_size, "socket: %s", strerror(errno));
+        close(timer);
+        return false;
+    }
     char reply[256];
+    char printable[4 * sizeof(reply)];
     bool ok = false;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) != 0) {
-        snprintf(err, err_size, "setsockopt: %s", strerror(errno));
-    } else if (connect(fd, (struct sockaddr *)&addr, addr_len) != 0) {
+    if (!connect_within(fd, &addr, addr_len, timer)) {
         snprintf(err, err_size, "connect to port %u: %s", port, strerror(errno));
-    } else if (!send_all(fd, healthcheck_request, sizeof(healthcheck_request) - 1)) {
+    } else if (!send_all(fd, healthcheck_request, sizeof(healthcheck_request) - 1, timer)) {
         snprintf(err, err_size, "send: %s", strerror(errno));
-    } else if (!read_status_line(fd, reply, sizeof(reply))) {
-        snprintf(err, err_size, "no answer within %u ms", HEALTHCHECK_TIMEOUT_MS);
+    } else if (!read_status_line(fd, reply, sizeof(reply), timer)) {
+        snprintf(err, err_size, "no complete status line within %u ms (%s)", HEALTHCHECK_TIMEOUT_MS,
+                 errno == ETIMEDOUT ? "timed out" : "connection closed");
     } else if (strncmp(reply, "HTTP/1.1 200 ", 13) != 0 &&
                strncmp(reply, "HTTP/1.0 200 ", 13) != 0) {
+        /* The reply is the server's (or an impostor's) bytes: escaped, so
+         * they cannot drive the terminal or forge lines where printed. */
         reply[strcspn(reply, "\r\n")] = '\0';
-        snprintf(err, err_size, "unhealthy answer: %.200s", reply);
+        log_escape(printable, sizeof(printable), reply);
+        snprintf(err, err_size, "unhealthy answer: %.200s", printable);
     } else {
         ok = true;
     }
     close(fd);
+    close(timer);
     return ok;
 }

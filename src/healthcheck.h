@@ -17,7 +17,8 @@
 
 /* `bind` is the server's listen address: a wildcard (0.0.0.0 or ::) is
  * reached through the loopback address of the same family. Returns true on
- * HTTP 200; otherwise false with the reason in err. */
+ * HTTP 200; otherwise false with the reason in err, where the server's
+ * status line, if any, is escaped as log lines are (log_escape). */
 bool healthcheck_run(const char *bind, unsigned port, char *err, size_t err_size);
 
 #endif

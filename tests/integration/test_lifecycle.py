@@ -4,12 +4,15 @@ import json
 import re
 import signal
 import socket
+import subprocess
+import threading
+import time
 
 import pytest
 
-from conftest import (CONFIG_OPTIONS, EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC,
-                      LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S, assert_json_error,
-                      free_port, project_version, run_binary)
+from conftest import (BINARY, CONFIG_OPTIONS, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
+                      EXPECTED_STATIC, LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S,
+                      assert_json_error, clean_env, free_port, project_version, run_binary)
 
 EXIT_RUNTIME_FAILURE = 1
 EXIT_USAGE = 2
@@ -185,6 +188,78 @@ def test_healthcheck_fails_when_nothing_listens():
     result = run_binary("--healthcheck", "--port", str(port), timeout=STARTUP_TIMEOUT_S)
     assert result.returncode == EXIT_RUNTIME_FAILURE, (result.stdout, result.stderr)
     assert str(port) in result.stderr, result.stderr
+
+
+class FakeServer:
+    """A listener on 127.0.0.1 that answers the first connection with
+    `script`: a list of byte strings sent `gap_s` apart, then holds the
+    connection until the test ends."""
+
+    def __init__(self, script, gap_s=0.0):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.script, self.gap_s = script, gap_s
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        self.listener.settimeout(STARTUP_TIMEOUT_S)
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            for chunk in self.script:
+                if self.done.wait(self.gap_s):
+                    return
+                try:
+                    conn.sendall(chunk)
+                except OSError:
+                    return
+            self.done.wait(HEALTHCHECK_HOLD_S)
+
+    def close(self):
+        self.done.set()
+        self.thread.join()
+        self.listener.close()
+
+
+# The health check's documented bound is 2 s for the whole exchange.
+HEALTHCHECK_BOUND_S = 2.0
+HEALTHCHECK_HOLD_S = 60.0
+
+
+def test_healthcheck_bounds_the_whole_exchange():
+    """Issue 18: each recv() had a 2 s timeout, but a server that trickles
+    its status line a byte a second kept the check waiting for minutes."""
+    fake = FakeServer([bytes([b]) for b in b"HTTP/1.1 200 OK but never a line end" * 8],
+                      gap_s=0.5)
+    try:
+        start = time.monotonic()
+        result = run_binary("--healthcheck", "--port", str(fake.port), timeout=30)
+        elapsed = time.monotonic() - start
+    finally:
+        fake.close()
+    assert result.returncode == EXIT_RUNTIME_FAILURE, (result.stdout, result.stderr)
+    # The bound plus process start-up; nowhere near the ~150 s of the trickle.
+    assert elapsed < HEALTHCHECK_BOUND_S + 5, f"the check took {elapsed:.1f} s"
+    assert "2000 ms" in result.stderr, result.stderr
+
+
+def test_healthcheck_escapes_the_answer_it_prints():
+    """Issue 18: a non-200 status line was printed raw to stderr, terminal
+    escapes included."""
+    fake = FakeServer([b"HTTP/1.1 500 \x1b]0;owned\x07\x1b[2J\xff\r\n\r\n"])
+    try:
+        result = subprocess.run([str(BINARY), "--healthcheck", "--port", str(fake.port)],
+                                capture_output=True, env=clean_env(), timeout=30)
+    finally:
+        fake.close()
+    assert result.returncode == EXIT_RUNTIME_FAILURE, result.stderr
+    printed = result.stderr.rstrip(b"\n")
+    assert all(0x20 <= b < 0x7f for b in printed), printed
+    assert b"HTTP/1.1 500" in printed and b"\\x1b" in printed and b"\\xff" in printed, printed
 
 
 def test_startup_line_shows_effective_config(server):
