@@ -27,6 +27,9 @@ days=825 # the longest validity Apple platforms accept for server certificates
 subject_alt_names="DNS:localhost,IP:127.0.0.1,IP:::1"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Keys are created unreadable to others from the start, not only after the
+# chmod below.
+umask 077
 
 openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -sha256 \
 	-days "$days" -subj "/CN=tinyserver development CA" \
@@ -50,8 +53,11 @@ issue server-rsa -algorithm RSA -pkeyopt rsa_keygen_bits:2048
 cp "$out/server-ec.crt" "$out/server.crt"
 cp "$out/server-ec.key" "$out/server.key"
 
-# The container runs as UID 65532, which must be able to read a key mounted
-# from here. These are throwaway development keys; production keys belong in
-# a secret store (see deploy/).
-chmod 644 "$out"/*.key "$out"/*.crt
+# Private keys, the CA's included, are readable by their owner only. To
+# mount one into the container (which runs as UID 65532), give it to that
+# user (`chown 65532 server.key`) or run the container as yourself
+# (`--user "$(id -u)"`); production keys belong in a secret store (see
+# deploy/).
+chmod 600 "$out"/*.key
+chmod 644 "$out"/*.crt
 echo "generate.sh: wrote ca.crt, server.crt/.key (EC P-256), server-ec.*, server-rsa.* in $out"

@@ -7,6 +7,7 @@ namespace instead.
 """
 import importlib.util
 import io
+import os
 import json
 import subprocess
 import tarfile
@@ -255,6 +256,9 @@ def test_scratch_serves_https_with_mounted_certificates(container, images, tmp_p
     subprocess.run([str(REPO / "certs" / "generate.sh"), str(certs)], check=True,
                    capture_output=True)
     certs.chmod(0o755)
+    # The keys are 0600 (generate.sh): the image's user must own the one it
+    # reads, as it would own a mounted secret.
+    os.chown(certs / "server.key", UID, GID)
     tls_port = free_port()
     box = container(images["scratch"], port=free_port(), run_args=[
         "--read-only", "--cap-drop", "ALL",

@@ -147,6 +147,17 @@ def tls_files(tmp_path_factory):
     return files
 
 
+def test_generated_keys_are_readable_by_their_owner_only(tls_files):
+    """Issue 18: certs/generate.sh left every key, the CA's included,
+    world-readable (0644)."""
+    for name in ["ca.key", "server.key", "server-ec.key", "server-rsa.key"]:
+        mode = tls_files[name].stat().st_mode & 0o777
+        assert mode == 0o600, f"{name} is {mode:o}"
+    for name in ["ca.crt", "server.crt", "server-ec.crt", "server-rsa.crt"]:
+        mode = tls_files[name].stat().st_mode & 0o777
+        assert mode == 0o644, f"{name} is {mode:o}"
+
+
 # --------------------------------------------------------------------------
 # Servers
 
