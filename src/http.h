@@ -83,7 +83,8 @@ typedef void (*http_handler_fn)(void *app, const struct http_request *request,
 
 struct http_route {
     const char *path;
-    unsigned methods; /* set of enum http_method; HEAD should accompany GET */
+    unsigned methods; /* set of enum http_method; HEAD should accompany GET unless
+                       * answering costs what the body does (see /bench) */
     http_handler_fn handler;
     const char *description; /* listed by GET / */
     /* What the handler can answer, 0-terminated. The layer adds

@@ -1,4 +1,5 @@
 """The HTTP API as a client sees it: endpoints, methods, errors, keep-alive."""
+import re
 import socket
 import subprocess
 
@@ -9,8 +10,10 @@ from conftest import (CURL_TIMEOUT_S, EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTE
                       project_version)
 
 ROUTES = ["/", "/healthz", "/bench"]
-# HEAD /bench runs a benchmark too; keep that one small.
-HEAD_TARGETS = ["/", "/healthz", "/bench?threads=1&iterations=10"]
+# The methods each route allows. HEAD /bench is refused (405) rather than
+# running a benchmark whose answer nobody reads.
+ALLOWED = {"/": "GET, HEAD", "/healthz": "GET, HEAD", "/bench": "GET"}
+HEAD_TARGETS = ["/", "/healthz"]
 BENCH_DEFAULT_ITERATIONS = 100000
 BENCH_MAX_THREADS_DEFAULT = default_max_bench_threads()
 
@@ -34,7 +37,7 @@ def test_index_describes_service_and_build(shared_server, curl):
     paths = {endpoint["path"]: endpoint for endpoint in body["endpoints"]}
     assert set(ROUTES) <= set(paths), paths
     for route in ROUTES:
-        assert paths[route]["methods"] == "GET, HEAD", paths[route]
+        assert paths[route]["methods"] == ALLOWED[route], paths[route]
 
 
 def test_healthz(shared_server, curl):
@@ -128,7 +131,21 @@ def test_unknown_path_is_404_json(shared_server, curl, path):
 def test_wrong_method_is_405_with_allow(shared_server, curl, route, method):
     result = curl(shared_server.url + route, "-X", method)
     assert_json_error(result, 405)
-    assert result.headers.get("allow") == "GET, HEAD", result.describe()
+    assert result.headers.get("allow") == ALLOWED[route], result.describe()
+
+
+def test_head_bench_is_405_and_runs_nothing(server, curl):
+    """Issue 18: HEAD /bench ran the whole benchmark to send headers only.
+    It is refused instead, and no run is counted."""
+    srv = server()
+    result = curl(srv.url + "/bench?threads=1&iterations=100000", "-I")
+    assert result.status == 405, result.describe()
+    assert result.headers.get("allow") == "GET", result.describe()
+    assert result.headers.get("content-type") == "application/json", result.describe()
+    metrics = curl(srv.url + "/metrics").body.decode()
+    runs = re.findall(r'^tinyserver_bench_runs_total\{outcome="(\w+)"\} (\d+)$', metrics,
+                      re.MULTILINE)
+    assert runs and all(count == "0" for _, count in runs), runs
 
 
 @pytest.mark.parametrize("route", ROUTES)

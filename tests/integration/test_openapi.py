@@ -372,8 +372,14 @@ def test_unmatched_path_is_the_documented_404(spec, live, curl):
 # --- /bench parameters, both ways -------------------------------------------
 
 
-def test_bench_get_and_head_take_the_same_parameters(spec):
-    assert bench_parameters(spec, "get").keys() == bench_parameters(spec, "head").keys()
+def test_head_bench_is_not_an_operation(spec, live, curl):
+    """HEAD /bench would run a benchmark for headers only: not documented,
+    and refused with the documented Allow (issue 18)."""
+    srv, _ = live
+    assert set(operations(spec, "/bench")) == {"get"}
+    result = curl(srv.url + f"/bench?threads=1&iterations={SMALL_ITERATIONS}", "-I")
+    assert result.status == 405, result.describe()
+    assert result.headers.get("allow") == "GET", result.describe()
 
 
 def accepted_values(spec, param):
