@@ -75,6 +75,19 @@ static size_t append(char *line, size_t used, const char *fmt, ...)
     return n > 0 ? used + (size_t)n : used;
 }
 
+/* How one unsafe byte is written: "\x0a" in text lines, "\u000a" in JSON
+ * strings. `prefix` precedes the two hex digits. */
+struct escape_style {
+    const char *prefix;
+    size_t prefix_len;
+};
+
+static const struct escape_style text_escape = {"\\x", 2};
+static const struct escape_style json_escape = {"\\u00", 4};
+
+static char *escape_bytes(char *dst, size_t dst_size, const char *src,
+                          const struct escape_style *style);
+
 void log_message(const struct logger *log, enum log_level level, const char *fmt, ...)
 {
     if (level < log->min_level) {
@@ -89,31 +102,21 @@ void log_message(const struct logger *log, enum log_level level, const char *fmt
     char line[LOG_LINE_MAX];
     char stamp[40];
     format_timestamp(stamp, sizeof(stamp));
-    size_t used = 0;
-    if (log->format == LOG_FORMAT_JSON) {
-        char escaped[LOG_LINE_MAX];
-        log_json_escape(escaped, sizeof(escaped), message);
-        used = append(line, used, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"%s\"}", stamp,
-                      log_level_names[level], escaped);
-    } else {
-        /* Messages can carry text from outside (libmicrohttpd's
-         * diagnostics, file names): escaped here, so no caller has to. */
-        char escaped[LOG_LINE_MAX];
-        log_escape(escaped, sizeof(escaped), message);
-        used = append(line, used, "%s %s %s", stamp, log_level_names[level], escaped);
-    }
+    bool json = log->format == LOG_FORMAT_JSON;
+    size_t used = json ? append(line, 0, "{\"time\":\"%s\",\"level\":\"%s\",\"message\":\"", stamp,
+                                log_level_names[level])
+                       : append(line, 0, "%s %s ", stamp, log_level_names[level]);
+    /* Messages can carry text from outside (libmicrohttpd's diagnostics,
+     * file names): escaped here, so no caller has to. The escaped text is
+     * what gets truncated, with its marker, so the line always keeps its
+     * closing quote and brace and stays valid JSON. */
+    const char *suffix = json ? "\"}" : "";
+    size_t room = LOG_LINE_MAX - 1 /* '\n' */ - strlen(suffix) - used;
+    escape_bytes(line + used, room, message, json ? &json_escape : &text_escape);
+    used += strlen(line + used);
+    used = append(line, used, "%s", suffix);
     write_line(log->fd, line, finish_line(line, used));
 }
-
-/* How one unsafe byte is written: "\x0a" in text lines, "\u000a" in JSON
- * strings. `prefix` precedes the two hex digits. */
-struct escape_style {
-    const char *prefix;
-    size_t prefix_len;
-};
-
-static const struct escape_style text_escape = {"\\x", 2};
-static const struct escape_style json_escape = {"\\u00", 4};
 
 static char *escape_bytes(char *dst, size_t dst_size, const char *src,
                           const struct escape_style *style)
