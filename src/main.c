@@ -11,6 +11,7 @@
 #include "build_info.h"
 #include "config.h"
 #include "cpus.h"
+#include "fd_limit.h"
 #include "healthcheck.h"
 #include "http.h"
 #include "json.h"
@@ -20,6 +21,7 @@
 #include "tls.h"
 #include "tls_keys.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +130,8 @@ static bool take_over_signals(sigset_t *stop_signals)
            pthread_sigmask(SIG_BLOCK, stop_signals, NULL) == 0;
 }
 
-/* After the HTTP daemon closed its sockets, relays end within one poll. */
+/* After the HTTP daemon closed its sockets, how long relays get to
+ * deliver their last bytes before they are ended. */
 #define TLS_RELAY_EXIT_WAIT_MS 2000u
 
 /* The TLS terminator hands plaintext connections to the HTTP daemon. */
@@ -167,6 +170,7 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         .bind = cfg->bind,
         .port = cfg->tls_port,
         .handshake_timeout_s = cfg->tls_handshake_timeout_s,
+        .idle_timeout_s = cfg->connection_timeout_s,
         .max_connections = cfg->max_tls_connections,
     };
     struct tls_server *tls =
@@ -178,6 +182,38 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
     log_message(log, LOG_INFO, "https listening on %s:%u (TLS 1.2, ECDHE with AEAD, %s key)",
                 cfg->bind, cfg->tls_port, creds->description);
     return tls;
+}
+
+/* Raises the open files limit as far as the configured limits can use;
+ * says so once when the hard limit is too low (see fd_limit.h). */
+static void ensure_descriptors(const struct config *cfg, unsigned http_threads, bool tls,
+                               const struct logger *log)
+{
+    struct fd_limit_needs needs = {
+        .max_connections = cfg->max_connections,
+        .max_tls_connections = tls ? cfg->max_tls_connections : 0,
+        .http_threads = http_threads,
+    };
+    unsigned long needed = fd_limit_needed(&needs);
+    struct fd_limit_result limit;
+    if (!fd_limit_ensure(needed, &limit)) {
+        log_message(log, LOG_WARN, "cannot raise the open files limit to %lu: %s", needed,
+                    strerror(errno));
+    } else if (!limit.enough) {
+        char tls_part[64] = "";
+        if (tls) {
+            snprintf(tls_part, sizeof(tls_part), " and --max-tls-connections %u",
+                     cfg->max_tls_connections);
+        }
+        log_message(log, LOG_WARN,
+                    "open files limit %lu (hard limit %lu) is below the %lu descriptors that "
+                    "--max-connections %u%s can use; connections beyond it wait. Raise the "
+                    "limit (ulimit -n, the container's nofile) or lower those settings",
+                    limit.soft, limit.hard, needed, cfg->max_connections, tls_part);
+    } else if (limit.soft != limit.soft_before) {
+        log_message(log, LOG_DEBUG, "open files limit raised from %lu to %lu", limit.soft_before,
+                    limit.soft);
+    }
 }
 
 static int serve(const struct config *cfg, const struct build_info *build,
@@ -198,6 +234,8 @@ static int serve(const struct config *cfg, const struct build_info *build,
         return EXIT_RUNTIME_FAILURE;
     }
     unsigned cpus = cpus_available();
+    unsigned http_threads = cfg->http_threads != 0 ? cfg->http_threads : cpus;
+    ensure_descriptors(cfg, http_threads, creds != NULL, &log);
     struct bench_limits limits = bench_limits_from(cfg, cpus);
     const char *paths[METRICS_MAX_ROUTES];
     size_t path_count = routes_paths(paths, METRICS_MAX_ROUTES);
@@ -222,7 +260,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
     struct http_server_options options = {
         .bind = cfg->bind,
         .port = cfg->port,
-        .threads = cfg->http_threads != 0 ? cfg->http_threads : cpus,
+        .threads = http_threads,
         .max_connections = cfg->max_connections,
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .connection_timeout_s = cfg->connection_timeout_s,

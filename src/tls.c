@@ -9,6 +9,7 @@
 #include "tls.h"
 
 #include "threads.h"
+#include "wipe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,10 +32,20 @@
 /* BearSSL's handshake (RSA-2048 signing included) needs a few KB of stack;
  * 128 KiB leaves a wide margin and keeps hundreds of relays affordable. */
 #define TLS_RELAY_STACK_SIZE (128u * 1024u)
-/* After the HTTP side closes, how long we try to deliver close_notify. */
-#define TLS_CLOSE_FLUSH_MS  1000
+/* Once the HTTP side has closed, how long a relay may take to deliver what
+ * it still holds, then close_notify. A client that does not read loses the
+ * rest: it must not keep the relay (and a slot of the TLS cap) forever. */
+#define TLS_CLOSE_FLUSH_MS  2000
 #define TLS_SEED_BYTES      32
 #define TLS_DESTROY_POLL_MS 10
+/* accept4() failing for want of descriptors or memory fails again at once
+ * while the connection waits in the backlog: pause, doubling up to the
+ * maximum, instead of spinning. */
+#define TLS_ACCEPT_BACKOFF_MIN_MS 10
+#define TLS_ACCEPT_BACKOFF_MAX_MS 1000
+/* At most one line per interval for each kind of trouble a client can
+ * cause at will; the next line says how many were left out. */
+#define TLS_LOG_INTERVAL_MS 10000
 
 /* ECDHE with AEAD only, per key type; server order is preference order. */
 static const uint16_t tls_suites_rsa[] = {
@@ -47,17 +59,27 @@ static const uint16_t tls_suites_ec[] = {
     BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 };
 
+/* Rate-limits one kind of log line. Touched by the listener thread only. */
+struct log_throttle {
+    int64_t next_ms;     /* when the next line may be written */
+    unsigned suppressed; /* lines left out since the last one */
+};
+
 struct tls_server {
     int listen_fd;
-    int wake_pipe[2]; /* written to stop the listener's poll() */
+    int wake_pipe[2];       /* written to stop the listener's poll() */
+    int relay_stop_pipe[2]; /* written, never read: every relay's poll() wakes and ends */
     pthread_t listener;
     bool listener_started;
     struct tls_server_options options;
     const struct tls_credentials *creds;
     tls_handoff_fn handoff;
     void *handoff_ctx;
-    const struct logger *log;
+    struct logger log; /* a copy, so relays never reach into the caller's frame */
     atomic_uint active;
+    struct log_throttle refusals;      /* at the TLS connection cap */
+    struct log_throttle drops;         /* socketpair, engine or thread failures */
+    struct log_throttle accept_errors; /* EMFILE and the like */
 };
 
 /* Everything one connection needs, in one allocation. */
@@ -110,8 +132,19 @@ static bool relay_init_engine(struct tls_relay *relay)
     }
     bool ok = tls_engine_init(&relay->ssl, relay->server->creds, relay->iobuf, sizeof(relay->iobuf),
                               seed, sizeof(seed));
-    memset(seed, 0, sizeof(seed));
+    wipe(seed, sizeof(seed));
     return ok;
+}
+
+/* Closes the relay's sockets and frees it. The engine context holds the
+ * session keys, the master secret and the DRBG state, and the buffer the
+ * last records: wiped first. */
+static void relay_release(struct tls_relay *relay)
+{
+    close(relay->tcp_fd);
+    close(relay->plain_fd);
+    wipe(relay, sizeof(*relay));
+    free(relay);
 }
 
 /* Moves bytes between a socket and one of the engine's four buffers.
@@ -133,6 +166,9 @@ enum relay_end {
     RELAY_TLS_ERROR,
     RELAY_IO_ERROR,
     RELAY_HANDSHAKE_TIMEOUT,
+    RELAY_FLUSH_TIMEOUT,
+    RELAY_CLIENT_STALLED,
+    RELAY_SERVER_STOPPING,
 };
 
 static const char *relay_end_name(enum relay_end end)
@@ -148,54 +184,109 @@ static const char *relay_end_name(enum relay_end end)
         return "socket error";
     case RELAY_HANDSHAKE_TIMEOUT:
         return "handshake timeout";
+    case RELAY_FLUSH_TIMEOUT:
+        return "http side closed; the client did not take the rest in time";
+    case RELAY_CLIENT_STALLED:
+        return "the client took nothing for the idle timeout";
+    case RELAY_SERVER_STOPPING:
+        return "server stopping";
     }
     return "unknown";
 }
 
+/* Where a relay stands; relay_pump() moves it along. */
+struct relay_state {
+    int64_t handshake_deadline;
+    int64_t flush_deadline;     /* -1 until the HTTP side hangs up or closes */
+    int64_t send_blocked_since; /* -1 unless records wait for the client */
+    bool handshake_done;
+    bool http_hungup; /* the HTTP side hung up; bytes may still be queued */
+    bool http_closed; /* read its end: close_notify is queued */
+};
+
+/* The one deadline in force, and what reaching it means: the handshake
+ * deadline, then, once the HTTP side has gone, the flush deadline, else the
+ * idle timeout while records wait for a client that takes none. */
+static int64_t relay_deadline(const struct relay_state *st, int64_t idle_ms, enum relay_end *end)
+{
+    if (!st->handshake_done) {
+        *end = RELAY_HANDSHAKE_TIMEOUT;
+        return st->handshake_deadline;
+    }
+    if (st->flush_deadline >= 0) {
+        *end = RELAY_FLUSH_TIMEOUT;
+        return st->flush_deadline;
+    }
+    if (st->send_blocked_since >= 0) {
+        *end = RELAY_CLIENT_STALLED;
+        return st->send_blocked_since + idle_ms;
+    }
+    return -1;
+}
+
+static void relay_http_gone(struct relay_state *st)
+{
+    if (st->flush_deadline < 0) {
+        st->flush_deadline = now_ms() + TLS_CLOSE_FLUSH_MS;
+    }
+}
+
 /* The relay loop: BearSSL's state says which way bytes can flow; poll()
- * waits for the matching socket; each ready direction is moved once. */
+ * waits for the matching socket (and the server's stop pipe); each ready
+ * direction is moved once. */
 static enum relay_end relay_pump(struct tls_relay *relay)
 {
     br_ssl_engine_context *engine = &relay->ssl.eng;
-    int64_t deadline = now_ms() + (int64_t)relay->server->options.handshake_timeout_s * 1000;
-    bool handshake_done = false;
-    bool http_closed = false;
-    bool http_hangup = false;
+    const struct tls_server *server = relay->server;
+    const int64_t idle_ms = (int64_t)server->options.idle_timeout_s * 1000;
+    struct relay_state st = {
+        .handshake_deadline = now_ms() + (int64_t)server->options.handshake_timeout_s * 1000,
+        .flush_deadline = -1,
+        .send_blocked_since = -1,
+    };
     for (;;) {
         unsigned state = br_ssl_engine_current_state(engine);
         if (state & BR_SSL_CLOSED) {
-            if (http_closed) {
+            if (st.http_closed) {
                 return RELAY_HTTP_CLOSED;
             }
             return br_ssl_engine_last_error(engine) == BR_ERR_OK ? RELAY_CLIENT_CLOSED
                                                                  : RELAY_TLS_ERROR;
         }
-        if (!handshake_done && (state & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) {
-            handshake_done = true;
-            deadline = -1;
-        }
-        if (http_closed && !(state & BR_SSL_SENDREC)) {
+        st.handshake_done = st.handshake_done || (state & (BR_SSL_SENDAPP | BR_SSL_RECVAPP));
+        if (st.http_closed && !(state & BR_SSL_SENDREC)) {
             return RELAY_HTTP_CLOSED; /* close_notify sent; no need to wait for the peer's */
+        }
+        int64_t now = now_ms();
+        if (!(state & BR_SSL_SENDREC)) {
+            st.send_blocked_since = -1;
+        } else if (st.send_blocked_since < 0) {
+            st.send_blocked_since = now;
+        }
+        enum relay_end on_deadline = RELAY_HANDSHAKE_TIMEOUT;
+        int64_t deadline = relay_deadline(&st, idle_ms, &on_deadline);
+        int timeout = -1;
+        if (deadline >= 0) {
+            if (deadline <= now) {
+                return on_deadline;
+            }
+            timeout = (int)(deadline - now);
         }
         /* poll() reports a hang-up even for a socket polled for no event.
          * Once the HTTP side hung up, its socket is only watched while
          * BearSSL can take its remaining bytes; otherwise the reported
          * hang-up would wake us in a loop. */
-        bool watch_plain = !http_hangup || (state & BR_SSL_SENDAPP);
-        struct pollfd fds[2] = {{.fd = relay->tcp_fd}, {.fd = watch_plain ? relay->plain_fd : -1}};
+        bool watch_plain = !st.http_closed && (!st.http_hungup || (state & BR_SSL_SENDAPP));
+        struct pollfd fds[3] = {
+            {.fd = relay->tcp_fd},
+            {.fd = watch_plain ? relay->plain_fd : -1},
+            {.fd = server->relay_stop_pipe[0], .events = POLLIN},
+        };
         fds[0].events = (short)(((state & BR_SSL_SENDREC) ? POLLOUT : 0) |
                                 ((state & BR_SSL_RECVREC) ? POLLIN : 0));
         fds[1].events = (short)(((state & BR_SSL_RECVAPP) ? POLLOUT : 0) |
-                                ((state & BR_SSL_SENDAPP) && !http_closed ? POLLIN : 0));
-        int timeout = -1;
-        if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
-            if (left <= 0) {
-                return http_closed ? RELAY_HTTP_CLOSED : RELAY_HANDSHAKE_TIMEOUT;
-            }
-            timeout = (int)left;
-        }
-        int ready = poll(fds, 2, timeout);
+                                ((state & BR_SSL_SENDAPP) ? POLLIN : 0));
+        int ready = poll(fds, 3, timeout);
         if (ready < 0) {
             if (errno == EINTR) {
                 continue;
@@ -205,10 +296,20 @@ static enum relay_end relay_pump(struct tls_relay *relay)
         if (ready == 0) {
             continue; /* the deadline check above ends the relay */
         }
+        if (fds[2].revents != 0) {
+            return RELAY_SERVER_STOPPING;
+        }
+        /* An error or hang-up on the client's socket ends the relay
+         * whatever the engine is waiting for: nothing can reach the client
+         * any more, and poll() would report it again at once, forever. (A
+         * client's FIN alone is POLLIN, read below as the end of input.) */
+        if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+            return RELAY_CLIENT_CLOSED;
+        }
         size_t len;
         unsigned char *buf;
         ssize_t n;
-        if ((fds[0].revents & (POLLOUT | POLLERR | POLLHUP)) && (state & BR_SSL_SENDREC)) {
+        if ((fds[0].revents & POLLOUT) && (state & BR_SSL_SENDREC)) {
             buf = br_ssl_engine_sendrec_buf(engine, &len);
             n = move_bytes(relay->tcp_fd, buf, len, true);
             if (n == -1 || n == 0) {
@@ -216,9 +317,10 @@ static enum relay_end relay_pump(struct tls_relay *relay)
             }
             if (n > 0) {
                 br_ssl_engine_sendrec_ack(engine, (size_t)n);
+                st.send_blocked_since = -1; /* the client is taking bytes */
             }
         }
-        if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) && (state & BR_SSL_RECVREC)) {
+        if ((fds[0].revents & POLLIN) && (state & BR_SSL_RECVREC)) {
             buf = br_ssl_engine_recvrec_buf(engine, &len);
             n = move_bytes(relay->tcp_fd, buf, len, false);
             if (n == -1 || n == 0) {
@@ -241,14 +343,15 @@ static enum relay_end relay_pump(struct tls_relay *relay)
         if ((fds[1].revents & (POLLERR | POLLHUP)) && !(state & BR_SSL_SENDAPP)) {
             /* The HTTP side went away (idle timeout, shutdown) while
              * BearSSL cannot take data: during the handshake there is
-             * nothing left to serve. */
-            if (!handshake_done) {
+             * nothing left to serve; after it, what the HTTP side wrote
+             * last still gets the flush time. */
+            if (!st.handshake_done) {
                 return RELAY_HTTP_CLOSED;
             }
-            http_hangup = true;
+            st.http_hungup = true;
+            relay_http_gone(&st);
         }
-        if ((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) && (state & BR_SSL_SENDAPP) &&
-            !http_closed) {
+        if ((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) && (state & BR_SSL_SENDAPP)) {
             buf = br_ssl_engine_sendapp_buf(engine, &len);
             n = move_bytes(relay->plain_fd, buf, len, false);
             if (n > 0) {
@@ -257,9 +360,9 @@ static enum relay_end relay_pump(struct tls_relay *relay)
                  * BearSSL's buffer to fill up. */
                 br_ssl_engine_flush(engine, 0);
             } else if (n == 0 || n == -1) {
-                http_closed = true;
+                st.http_closed = true;
                 br_ssl_engine_close(engine);
-                deadline = now_ms() + TLS_CLOSE_FLUSH_MS;
+                relay_http_gone(&st);
             }
         }
     }
@@ -270,15 +373,41 @@ static void *relay_main(void *arg)
     struct tls_relay *relay = arg;
     struct tls_server *server = relay->server;
     enum relay_end end = relay_pump(relay);
-    log_message(server->log, LOG_DEBUG, "tls connection ended: %s (BearSSL error %d)",
+    log_message(&server->log, LOG_DEBUG, "tls connection ended: %s (BearSSL error %d)",
                 relay_end_name(end), br_ssl_engine_last_error(&relay->ssl.eng));
-    close(relay->tcp_fd);
-    close(relay->plain_fd);
-    /* The context holds session keys. */
-    memset(&relay->ssl, 0, sizeof(relay->ssl));
-    free(relay);
+    relay_release(relay);
+    /* Last: once the count is 0, tls_server_destroy() frees the server. */
     atomic_fetch_sub(&server->active, 1);
     return NULL;
+}
+
+/* Logs one line of a kind, unless one of that kind went out less than
+ * TLS_LOG_INTERVAL_MS ago; then only counts it. */
+static void log_throttled(struct tls_server *server, struct log_throttle *throttle,
+                          enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void log_throttled(struct tls_server *server, struct log_throttle *throttle,
+                          enum log_level level, const char *fmt, ...)
+{
+    int64_t now = now_ms();
+    if (now < throttle->next_ms) {
+        throttle->suppressed++;
+        return;
+    }
+    char message[256];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof(message), fmt, args);
+    va_end(args);
+    if (throttle->suppressed > 0) {
+        log_message(&server->log, level, "%s (and %u more like it in the last %d s)", message,
+                    throttle->suppressed, TLS_LOG_INTERVAL_MS / 1000);
+    } else {
+        log_message(&server->log, level, "%s", message);
+    }
+    throttle->suppressed = 0;
+    throttle->next_ms = now + TLS_LOG_INTERVAL_MS;
 }
 
 /* One accepted TCP connection: make the socketpair, hand one end to HTTP
@@ -288,16 +417,17 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
 {
     if (atomic_fetch_add(&server->active, 1) >= server->options.max_connections) {
         atomic_fetch_sub(&server->active, 1);
-        log_message(server->log, LOG_DEBUG, "tls connection refused: %u connections open",
-                    server->options.max_connections);
+        log_throttled(server, &server->refusals, LOG_INFO,
+                      "tls connection refused: %u connections open (--max-tls-connections)",
+                      server->options.max_connections);
         close(tcp_fd);
         return;
     }
     struct tls_relay *relay = malloc(sizeof(*relay));
     int pair[2];
     if (relay == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-        log_message(server->log, LOG_WARN, "tls connection dropped: %s",
-                    relay == NULL ? "out of memory" : strerror(errno));
+        log_throttled(server, &server->drops, LOG_WARN, "tls connection dropped: %s",
+                      relay == NULL ? "out of memory" : strerror(errno));
         free(relay);
         close(tcp_fd);
         atomic_fetch_sub(&server->active, 1);
@@ -307,35 +437,43 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
     relay->tcp_fd = tcp_fd;
     relay->plain_fd = pair[0];
     if (!relay_init_engine(relay)) {
-        log_message(server->log, LOG_WARN, "tls connection dropped: engine setup failed");
+        log_throttled(server, &server->drops, LOG_WARN,
+                      "tls connection dropped: engine setup failed");
         close(pair[1]);
     } else if (!server->handoff(server->handoff_ctx, pair[1], (const struct sockaddr *)peer,
                                 peer_len)) {
         /* The HTTP layer refused (e.g. the per-address limit) and closed
          * its end; nothing was relayed yet. */
-        log_message(server->log, LOG_DEBUG, "tls connection refused by the http layer");
+        log_message(&server->log, LOG_DEBUG, "tls connection refused by the http layer");
     } else if (threads_start_detached(relay_main, relay, TLS_RELAY_STACK_SIZE)) {
         return;
     } else {
-        log_message(server->log, LOG_WARN, "tls connection dropped: cannot start a thread");
+        log_throttled(server, &server->drops, LOG_WARN,
+                      "tls connection dropped: cannot start a thread");
     }
-    close(tcp_fd);
-    close(pair[0]);
-    free(relay);
+    relay_release(relay);
     atomic_fetch_sub(&server->active, 1);
+}
+
+/* accept4() errors that mean "no resources right now": retrying at once
+ * fails the same way while the connection waits in the backlog. */
+static bool accept_out_of_resources(int error)
+{
+    return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
 static void *listener_main(void *arg)
 {
     struct tls_server *server = arg;
+    int backoff_ms = 0; /* 0: accepting; else the pause before the next try */
     for (;;) {
-        struct pollfd fds[2] = {{.fd = server->listen_fd, .events = POLLIN},
+        struct pollfd fds[2] = {{.fd = server->listen_fd, .events = backoff_ms ? 0 : POLLIN},
                                 {.fd = server->wake_pipe[0], .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0) {
+        if (poll(fds, 2, backoff_ms ? backoff_ms : -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
-            log_message(server->log, LOG_ERROR, "tls listener: poll: %s", strerror(errno));
+            log_message(&server->log, LOG_ERROR, "tls listener: poll: %s", strerror(errno));
             return NULL;
         }
         if (fds[1].revents != 0) {
@@ -345,14 +483,27 @@ static void *listener_main(void *arg)
         socklen_t peer_len = sizeof(peer);
         int fd = accept4(server->listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
         if (fd < 0) {
-            /* EMFILE and friends: note it and keep the listener alive. */
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                log_message(server->log, LOG_WARN, "tls accept: %s", strerror(errno));
-                struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
-                nanosleep(&pause, NULL);
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
+                backoff_ms = 0;
+                continue;
             }
+            /* Keep the listener alive, but wait before the next try, ever
+             * longer while it keeps failing, and say so now and then. */
+            int error = errno;
+            backoff_ms = backoff_ms == 0 ? TLS_ACCEPT_BACKOFF_MIN_MS
+                                         : (backoff_ms * 2 > TLS_ACCEPT_BACKOFF_MAX_MS
+                                                ? TLS_ACCEPT_BACKOFF_MAX_MS
+                                                : backoff_ms * 2);
+            log_throttled(server, &server->accept_errors, LOG_WARN,
+                          "tls accept: %s; retrying with a pause of up to %d ms%s", strerror(error),
+                          TLS_ACCEPT_BACKOFF_MAX_MS,
+                          accept_out_of_resources(error)
+                              ? " (raise the open files limit, or lower --max-connections "
+                                "and --max-tls-connections)"
+                              : "");
             continue;
         }
+        backoff_ms = 0;
         /* BearSSL writes a handshake flight in several records; without
          * TCP_NODELAY the kernel holds the last one back until the client's
          * delayed ACK, adding about 40 ms to every new connection. Failure
@@ -396,6 +547,16 @@ static int open_listener(const char *bind_address, unsigned port, char *err, siz
     return fd;
 }
 
+static void close_pipe(int fds[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+    }
+}
+
 struct tls_server *tls_server_start(const struct tls_server_options *options,
                                     const struct tls_credentials *creds, tls_handoff_fn handoff,
                                     void *handoff_ctx, const struct logger *log, char *err,
@@ -410,30 +571,29 @@ struct tls_server *tls_server_start(const struct tls_server_options *options,
     server->creds = creds;
     server->handoff = handoff;
     server->handoff_ctx = handoff_ctx;
-    server->log = log;
+    server->log = *log;
     atomic_init(&server->active, 0);
     server->wake_pipe[0] = server->wake_pipe[1] = -1;
+    server->relay_stop_pipe[0] = server->relay_stop_pipe[1] = -1;
     server->listen_fd = open_listener(options->bind, options->port, err, err_size);
     if (server->listen_fd < 0) {
         free(server);
         return NULL;
     }
-    if (pipe2(server->wake_pipe, O_CLOEXEC) != 0) {
+    if (pipe2(server->wake_pipe, O_CLOEXEC) != 0 ||
+        pipe2(server->relay_stop_pipe, O_CLOEXEC) != 0) {
         snprintf(err, err_size, "pipe: %s", strerror(errno));
-        close(server->listen_fd);
-        free(server);
-        return NULL;
-    }
-    if (pthread_create(&server->listener, NULL, listener_main, server) != 0) {
+    } else if (pthread_create(&server->listener, NULL, listener_main, server) != 0) {
         snprintf(err, err_size, "cannot start the TLS listener thread");
-        close(server->listen_fd);
-        close(server->wake_pipe[0]);
-        close(server->wake_pipe[1]);
-        free(server);
-        return NULL;
+    } else {
+        server->listener_started = true;
+        return server;
     }
-    server->listener_started = true;
-    return server;
+    close(server->listen_fd);
+    close_pipe(server->wake_pipe);
+    close_pipe(server->relay_stop_pipe);
+    free(server);
+    return NULL;
 }
 
 void tls_server_stop_accepting(struct tls_server *server)
@@ -451,23 +611,36 @@ void tls_server_stop_accepting(struct tls_server *server)
     server->listen_fd = -1;
 }
 
-void tls_server_destroy(struct tls_server *server, unsigned timeout_ms)
+/* Waits until no relay is left, or timeout_ms has passed (when not
+ * forever). Returns whether none is left. */
+static bool wait_for_relays(const struct tls_server *server, unsigned timeout_ms, bool forever)
 {
-    tls_server_stop_accepting(server);
     struct timespec pause = {.tv_sec = 0, .tv_nsec = TLS_DESTROY_POLL_MS * 1000000L};
-    for (unsigned waited = 0; atomic_load(&server->active) != 0 && waited < timeout_ms;
-         waited += TLS_DESTROY_POLL_MS) {
+    for (unsigned waited = 0; atomic_load(&server->active) != 0; waited += TLS_DESTROY_POLL_MS) {
+        if (!forever && waited >= timeout_ms) {
+            return false;
+        }
         nanosleep(&pause, NULL);
     }
-    unsigned left = atomic_load(&server->active);
-    if (left != 0) {
-        /* Relays still reference the server; leak it rather than free
-         * memory a thread may still touch. The process is exiting. */
-        log_message(server->log, LOG_WARN, "%u tls connections still open at exit", left);
-        return;
+    return true;
+}
+
+void tls_server_destroy(struct tls_server *server, unsigned flush_ms)
+{
+    tls_server_stop_accepting(server);
+    if (!wait_for_relays(server, flush_ms, false)) {
+        log_message(&server->log, LOG_INFO, "ending %u tls connections still delivering",
+                    atomic_load(&server->active));
+        ssize_t written;
+        do {
+            written = write(server->relay_stop_pipe[1], "x", 1);
+        } while (written < 0 && errno == EINTR);
+        /* Each relay sees the pipe in its next poll() and ends: the wait
+         * is short, and nothing a relay uses is freed before it is over. */
+        wait_for_relays(server, 0, true);
     }
-    close(server->wake_pipe[0]);
-    close(server->wake_pipe[1]);
+    close_pipe(server->wake_pipe);
+    close_pipe(server->relay_stop_pipe);
     free(server);
 }
 

@@ -16,7 +16,12 @@
  * passes it to MHD_add_connection). Every endpoint, limit, timeout and log
  * line is therefore identical over TLS, and the HTTP layer never sees
  * ciphertext. A relay ends when either side closes; the HTTP side's idle
- * timeout thus also ends idle TLS connections.
+ * timeout thus also ends idle TLS connections. Once the HTTP side has
+ * closed, a relay gets TLS_CLOSE_FLUSH_MS (tls.c) to deliver what it still
+ * holds and close_notify, then ends whether the client read it or not; after
+ * the handshake, records that wait for a client that takes none end the
+ * relay after the idle timeout. An error or hang-up on the client's socket
+ * ends it at once.
  *
  * Protocol profile: TLS 1.2 only, ECDHE key exchange with AEAD suites
  * (AES-GCM, ChaCha20-Poly1305), RSA 2048+ or EC P-256 server keys.
@@ -43,13 +48,15 @@ struct tls_server_options {
     const char *bind;
     unsigned port;
     unsigned handshake_timeout_s;
+    unsigned idle_timeout_s; /* the HTTP side's: bounds a client that takes nothing */
     unsigned max_connections;
 };
 
 struct tls_server;
 
-/* Binds the TLS port and starts accepting. The credentials, handoff
- * context and logger must outlive the server. Returns NULL with a message
+/* Binds the TLS port and starts accepting. The credentials and the handoff
+ * context must outlive the server (tls_server_destroy() returns only once
+ * every relay has ended); the logger is copied. Returns NULL with a message
  * in err when the port cannot be bound. */
 struct tls_server *tls_server_start(const struct tls_server_options *options,
                                     const struct tls_credentials *creds, tls_handoff_fn handoff,
@@ -59,9 +66,12 @@ struct tls_server *tls_server_start(const struct tls_server_options *options,
 /* Stops accepting new TLS connections; open ones keep being relayed. */
 void tls_server_stop_accepting(struct tls_server *server);
 
-/* Waits (up to timeout_ms) for open relays to end, which they do once the
- * HTTP daemon has closed its side, then frees the server. */
-void tls_server_destroy(struct tls_server *server, unsigned timeout_ms);
+/* Stops accepting, gives open relays up to flush_ms to end by themselves
+ * (they do once the HTTP daemon has closed its side and they have delivered
+ * what they hold), ends the rest, waits until every relay is over, then
+ * frees the server. After it returns no relay touches the credentials or
+ * the handoff context. */
+void tls_server_destroy(struct tls_server *server, unsigned flush_ms);
 
 /* Relays currently open (for tests and metrics). */
 unsigned tls_server_active(const struct tls_server *server);

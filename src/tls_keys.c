@@ -4,6 +4,8 @@
  */
 #include "tls_keys.h"
 
+#include "wipe.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +35,8 @@ struct pem_objects {
 static void pem_objects_free(struct pem_objects *objects)
 {
     for (size_t i = 0; i < objects->count; i++) {
-        if (objects->items[i].der != NULL) {
-            /* key files pass through here too */
-            memset(objects->items[i].der, 0, objects->items[i].len);
-        }
+        /* key files pass through here too */
+        wipe(objects->items[i].der, objects->items[i].len);
         free(objects->items[i].der);
     }
     objects->count = 0;
@@ -71,6 +71,7 @@ static bool read_file(const char *path, unsigned char **data, size_t *len, char 
     if (failed || n > TLS_MAX_FILE_BYTES) {
         snprintf(err, err_size, "%s: %s", path,
                  failed ? "read error" : "larger than 1 MiB; not a PEM file");
+        wipe(buf, n); /* whatever it was, it came from the key's path */
         free(buf);
         return false;
     }
@@ -91,10 +92,16 @@ static void append_der(void *ctx, const void *src, size_t len)
         while (cap < object->len + len) {
             cap *= 2;
         }
-        unsigned char *grown = realloc(object->der, cap);
+        /* Not realloc(): it would leave the old copy of a key unwiped. */
+        unsigned char *grown = malloc(cap);
         if (grown == NULL) {
             object->out_of_memory = true;
             return;
+        }
+        if (object->der != NULL) {
+            memcpy(grown, object->der, object->len);
+            wipe(object->der, object->len);
+            free(object->der);
         }
         object->der = grown;
         object->cap = cap;
@@ -103,11 +110,10 @@ static void append_der(void *ctx, const void *src, size_t len)
     object->len += len;
 }
 
-static bool pem_decode(const char *path, const unsigned char *text, size_t len,
-                       struct pem_objects *objects, char *err, size_t err_size)
+static bool pem_decode_into(br_pem_decoder_context *decoder, const char *path,
+                            const unsigned char *text, size_t len, struct pem_objects *objects,
+                            char *err, size_t err_size)
 {
-    br_pem_decoder_context decoder;
-    br_pem_decoder_init(&decoder);
     struct pem_object *current = NULL;
     /* The decoder only sees an END line once its newline arrives, so a
      * file without a final newline gets one. */
@@ -116,10 +122,10 @@ static bool pem_decode(const char *path, const unsigned char *text, size_t len,
         const unsigned char *p = pass == 0 ? text : final_newline;
         size_t left = pass == 0 ? len : 1;
         while (left > 0) {
-            size_t pushed = br_pem_decoder_push(&decoder, p, left);
+            size_t pushed = br_pem_decoder_push(decoder, p, left);
             p += pushed;
             left -= pushed;
-            switch (br_pem_decoder_event(&decoder)) {
+            switch (br_pem_decoder_event(decoder)) {
             case BR_PEM_BEGIN_OBJ:
                 if (objects->count == TLS_MAX_PEM_OBJECTS) {
                     snprintf(err, err_size, "%s: more than %d PEM objects", path,
@@ -128,8 +134,8 @@ static bool pem_decode(const char *path, const unsigned char *text, size_t len,
                 }
                 current = &objects->items[objects->count++];
                 memset(current, 0, sizeof(*current));
-                snprintf(current->name, sizeof(current->name), "%s", br_pem_decoder_name(&decoder));
-                br_pem_decoder_setdest(&decoder, append_der, current);
+                snprintf(current->name, sizeof(current->name), "%s", br_pem_decoder_name(decoder));
+                br_pem_decoder_setdest(decoder, append_der, current);
                 break;
             case BR_PEM_END_OBJ:
                 if (current != NULL && current->out_of_memory) {
@@ -157,6 +163,18 @@ static bool pem_decode(const char *path, const unsigned char *text, size_t len,
     return true;
 }
 
+/* The decoder context buffers decoded bytes (a key's among them): wiped
+ * however decoding ends. */
+static bool pem_decode(const char *path, const unsigned char *text, size_t len,
+                       struct pem_objects *objects, char *err, size_t err_size)
+{
+    br_pem_decoder_context decoder;
+    br_pem_decoder_init(&decoder);
+    bool ok = pem_decode_into(&decoder, path, text, len, objects, err, err_size);
+    wipe(&decoder, sizeof(decoder));
+    return ok;
+}
+
 /* Loads one file as PEM objects. */
 static bool load_pem_file(const char *path, struct pem_objects *objects, bool *encrypted, char *err,
                           size_t err_size)
@@ -171,7 +189,7 @@ static bool load_pem_file(const char *path, struct pem_objects *objects, bool *e
      * which BearSSL would report as a plain decoding error. */
     *encrypted = strstr((const char *)text, "Proc-Type: 4,ENCRYPTED") != NULL;
     bool ok = *encrypted || pem_decode(path, text, len, objects, err, err_size);
-    memset(text, 0, len);
+    wipe(text, len);
     free(text);
     return ok;
 }
@@ -265,7 +283,7 @@ static bool load_key(struct tls_credentials *out, const char *path, char *err, s
         } else {
             ok = true;
         }
-        memset(&decoder, 0, sizeof(decoder));
+        wipe(&decoder, sizeof(decoder));
     }
     pem_objects_free(&objects);
     return ok;
@@ -416,13 +434,7 @@ void tls_credentials_free(struct tls_credentials *creds)
     for (size_t i = 0; i < creds->chain_len; i++) {
         free(creds->chain[i].data);
     }
-    if (creds->key_material != NULL) {
-        /* volatile so the wipe is not optimised away before free() */
-        volatile unsigned char *p = creds->key_material;
-        for (size_t i = 0; i < creds->key_material_len; i++) {
-            p[i] = 0;
-        }
-        free(creds->key_material);
-    }
+    wipe(creds->key_material, creds->key_material_len);
+    free(creds->key_material);
     memset(creds, 0, sizeof(*creds));
 }

@@ -184,9 +184,9 @@ def with_tls(srv, tls_port):
     return srv
 
 
-def start_tls_server(factory, files, key_type="ec", *extra, env=None):
+def start_tls_server(factory, files, key_type="ec", *extra, env=None, binary=None):
     tls_port = free_port()
-    srv = factory(*tls_args(files, key_type, tls_port), *extra, env=env)
+    srv = factory(*tls_args(files, key_type, tls_port), *extra, env=env, binary=binary)
     return with_tls(srv, tls_port)
 
 
