@@ -401,8 +401,8 @@ static void log_throttled(struct tls_server *server, struct log_throttle *thrott
     vsnprintf(message, sizeof(message), fmt, args);
     va_end(args);
     if (throttle->suppressed > 0) {
-        log_message(&server->log, level, "%s (and %u more like it in the last %d s)", message,
-                    throttle->suppressed, TLS_LOG_INTERVAL_MS / 1000);
+        log_message(&server->log, level, "%s (and %u more like it since the last such line)",
+                    message, throttle->suppressed);
     } else {
         log_message(&server->log, level, "%s", message);
     }

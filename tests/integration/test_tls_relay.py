@@ -16,8 +16,9 @@ and for an event loop.
     rarely, and serves the waiting clients once descriptors come back.
 
 CPU is read per thread from /proc/PID/task/*/stat (utime + stime) over a
-window of seconds, with bounds far from both a spinning thread (a full
-core) and an idle one (nothing): the machine is shared and loaded.
+window of seconds. The machine is shared and loaded, so a spinning thread
+may get far less than a core; it still gets a slice like the benchmark
+worker's beside it, while an idle or waiting thread gets next to nothing.
 """
 import os
 import re
@@ -26,8 +27,6 @@ import socket
 import ssl
 import time
 from pathlib import Path
-
-import pytest
 
 from conftest import LONG_BENCH_ARGS
 from test_tls import (CLOSE_BOUND_S, SETTLE_BOUND_S, client_context, client_hello, cpu_seconds,
