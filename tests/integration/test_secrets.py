@@ -72,15 +72,15 @@ def disassembly():
 
 
 def wipe_calls_by_line(listing):
-    """(file name, line) of every call to wipe() in the binary, by the line
-    table entry in force at the call."""
+    """(file name, line) of every call to wipe() in the binary (a tail call
+    is a jmp), by the line table entry in force at the call."""
     found = set()
     where = None
     for line in listing.splitlines():
         location = re.match(r"^(\S+\.[ch]):(\d+)", line)
         if location:
             where = (Path(location.group(1)).name, int(location.group(2)))
-        elif re.search(r"\bcall\s+[0-9a-f]+ <wipe>", line) and where is not None:
+        elif re.search(r"\b(call|jmp)\s+[0-9a-f]+ <wipe>", line) and where is not None:
             found.add(where)
     return found
 
