@@ -3,6 +3,8 @@
  */
 #include "auth.h"
 
+#include "wipe.h"
+
 #include <bearssl.h>
 
 #include <errno.h>
@@ -21,22 +23,13 @@ static void digest_of(const char *text, size_t len, unsigned char out[AUTH_DIGES
     br_sha256_init(&ctx);
     br_sha256_update(&ctx, text, len);
     br_sha256_out(&ctx, out);
+    wipe(&ctx, sizeof(ctx)); /* it buffers the token's last bytes */
 }
 
 void auth_token_set(struct auth_token *token, const char *text, size_t len)
 {
     token->set = true;
     digest_of(text, len, token->digest);
-}
-
-/* volatile, so the compiler cannot drop the wipe of a buffer about to go
- * out of scope. */
-static void wipe(void *buf, size_t len)
-{
-    volatile unsigned char *p = buf;
-    while (len-- > 0) {
-        *p++ = 0;
-    }
 }
 
 /* RFC 6750 b64token: the characters a bearer token may use. */

@@ -38,6 +38,8 @@ SECRET_SITES = [
     ("tls_keys.c", "pem_objects_free", "the decoded DER of each PEM object"),
     ("tls_keys.c", "load_key", "the key decoder context on the stack"),
     ("tls_keys.c", "tls_credentials_free", "the key material the server ran with"),
+    ("auth.c", "auth_token_load", "the text of the /bench token file"),
+    ("auth.c", "digest_of", "the hash context, which buffers a token's bytes"),
 ]
 
 WIPE_CALL = re.compile(r"(?<![\w.>])wipe\(")

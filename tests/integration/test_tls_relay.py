@@ -173,8 +173,8 @@ def test_reset_ends_a_relay_holding_undelivered_data(server, tls_files, curl,
     srv = start_tls_server(server, tls_files, "ec", *LONG_BENCH_ARGS, "--shutdown-grace", "0")
     base_threads = settled(lambda: status_field(srv.pid, "Threads"))
     # One bench thread for a dozen long-bench lengths: its length depends
-    # on the machine's load (a spinning relay slows it too), and all below
-    # must happen while it runs.
+    # on the machine's load (a spinning relay slows it too), and it must
+    # outlast the pile-up below.
     iterations = min(long_bench_iterations * 12, MAX_ITERATIONS)
     raw = socket.create_connection(("127.0.0.1", srv.tls_port), timeout=CLOSE_BOUND_S)
     tls = client_context(tls_files).wrap_socket(raw, server_hostname="localhost")
@@ -196,14 +196,12 @@ def test_reset_ends_a_relay_holding_undelivered_data(server, tls_files, curl,
         assert queued, "the relay took every byte: nothing piled up"
     finally:
         rst_close(tls)
+    # Only the benchmark's worker may be busy (it may also have been
+    # cancelled by then: its client is gone).
     shares = thread_shares(srv.pid)
-    running = status_field(srv.pid, "Threads") >= base_threads + 2
-    assert running, "the benchmark ended too early for this test; raise its iterations"
-    # Only the benchmark's worker may be busy.
     assert not spinning_besides_the_busiest(shares), \
         f"threads busy after the reset (share of a core): {shares}"
     assert tls_open(curl, srv) == 0, "the reset connection's relay is still open"
-    assert status_field(srv.pid, "Threads") >= base_threads + 2, "the benchmark ended early"
 
 
 def test_sigterm_ends_every_relay_before_exit(server, tls_files, curl):
