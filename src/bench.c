@@ -33,21 +33,87 @@ struct bench_worker {
     struct bench_finish *finish;
 };
 
-static const struct bench_workload_ops *const bench_workloads[BENCH_WORKLOAD_COUNT] = {
-    [BENCH_WORKLOAD_SEED] = &bench_workload_seed,
-    [BENCH_WORKLOAD_XTHREAD] = &bench_workload_xthread,
-    [BENCH_WORKLOAD_LARSON] = &bench_workload_larson,
+/* One row per compiled allocator path; see bench_alloc.h. */
+#define BENCH_PATH_ROW(path)                                            \
+    {                                                                   \
+        [BENCH_WORKLOAD_SEED] = &BENCH_WORKLOAD_OPS(seed, path),        \
+        [BENCH_WORKLOAD_XTHREAD] = &BENCH_WORKLOAD_OPS(xthread, path),  \
+        [BENCH_WORKLOAD_LARSON] = &BENCH_WORKLOAD_OPS(larson, path),    \
+    }
+
+static const struct bench_workload_ops
+    *const bench_workloads[BENCH_ALLOCATOR_COUNT][BENCH_WORKLOAD_COUNT] = {
+        [BENCH_ALLOCATOR_GLOBAL] = BENCH_PATH_ROW(global),
+#if defined(TINYSERVER_BENCH_MUSL)
+        [BENCH_ALLOCATOR_MUSL] = BENCH_PATH_ROW(musl),
+#endif
+#if defined(TINYSERVER_BENCH_SECURE)
+        [BENCH_ALLOCATOR_SECURE] = BENCH_PATH_ROW(secure),
+#endif
 };
+
+/* What users call each path; the global one is named after -Dallocator. */
+static const char *const bench_allocator_names[BENCH_ALLOCATOR_COUNT] = {
+    [BENCH_ALLOCATOR_GLOBAL] = TINYSERVER_ALLOCATOR_OPTION,
+    [BENCH_ALLOCATOR_MUSL] = "musl",
+    [BENCH_ALLOCATOR_SECURE] = "mimalloc-secure",
+};
+
+static const struct bench_workload_ops *find_ops(enum bench_allocator allocator,
+                                                 enum bench_workload workload)
+{
+    if ((unsigned)allocator >= BENCH_ALLOCATOR_COUNT || (unsigned)workload >= BENCH_WORKLOAD_COUNT) {
+        return NULL;
+    }
+    return bench_workloads[allocator][workload];
+}
 
 static const struct bench_workload_ops *workload_ops(enum bench_workload workload)
 {
-    return (unsigned)workload < BENCH_WORKLOAD_COUNT ? bench_workloads[workload] : NULL;
+    return find_ops(BENCH_ALLOCATOR_GLOBAL, workload);
 }
 
 const char *bench_workload_name(enum bench_workload workload)
 {
     const struct bench_workload_ops *ops = workload_ops(workload);
     return ops != NULL ? ops->name : NULL;
+}
+
+const char *bench_allocator_name(enum bench_allocator allocator)
+{
+    return find_ops(allocator, BENCH_WORKLOAD_SEED) != NULL ? bench_allocator_names[allocator]
+                                                            : NULL;
+}
+
+bool bench_allocator_find(const char *name, size_t len, enum bench_allocator *out)
+{
+    for (unsigned id = 0; id < BENCH_ALLOCATOR_COUNT; id++) {
+        const char *candidate = bench_allocator_name((enum bench_allocator)id);
+        if (candidate != NULL && strlen(candidate) == len && memcmp(candidate, name, len) == 0) {
+            *out = (enum bench_allocator)id;
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t bench_allocators(enum bench_allocator out[BENCH_ALLOCATOR_COUNT])
+{
+    size_t count = 0;
+    for (unsigned id = 0; id < BENCH_ALLOCATOR_COUNT; id++) {
+        if (bench_allocator_name((enum bench_allocator)id) == NULL) {
+            continue;
+        }
+        /* Insertion by name: a handful of entries. */
+        size_t at = count;
+        while (at > 0 && strcmp(bench_allocator_names[out[at - 1]], bench_allocator_names[id]) > 0) {
+            out[at] = out[at - 1];
+            at--;
+        }
+        out[at] = (enum bench_allocator)id;
+        count++;
+    }
+    return count;
 }
 
 unsigned bench_workload_min_threads(enum bench_workload workload)
@@ -59,7 +125,7 @@ unsigned bench_workload_min_threads(enum bench_workload workload)
 bool bench_workload_find(const char *name, size_t len, enum bench_workload *out)
 {
     for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
-        const char *candidate = bench_workloads[id]->name;
+        const char *candidate = bench_workload_name((enum bench_workload)id);
         if (strlen(candidate) == len && memcmp(candidate, name, len) == 0) {
             *out = (enum bench_workload)id;
             return true;
@@ -85,7 +151,8 @@ static void *bench_thread_main(void *arg)
 {
     struct bench_worker *worker = arg;
     struct bench_thread *thread = &worker->thread;
-    bench_workloads[thread->run->params->workload]->work(thread);
+    const struct bench_params *params = thread->run->params;
+    find_ops(params->allocator, params->workload)->work(thread);
     struct bench_finish *finish = worker->finish;
     pthread_mutex_lock(&finish->lock);
     finish->done++;
@@ -186,7 +253,7 @@ enum bench_status bench_run(const struct bench_params *params, const atomic_bool
 enum bench_status bench_run_until(const struct bench_params *params, const struct bench_stop *stop,
                                   struct bench_result *result)
 {
-    const struct bench_workload_ops *ops = workload_ops(params->workload);
+    const struct bench_workload_ops *ops = find_ops(params->allocator, params->workload);
     if (ops == NULL || params->threads < ops->min_threads) {
         return BENCH_BAD_PARAMS;
     }
@@ -238,6 +305,7 @@ enum bench_status bench_run_until(const struct bench_params *params, const struc
     }
     double elapsed_ms = elapsed_ms_between(&start, &end);
     result->workload = params->workload;
+    result->allocator = params->allocator;
     result->threads = params->threads;
     result->iterations = params->iterations;
     result->operations = (uint64_t)params->threads * params->iterations;

@@ -31,6 +31,11 @@
  * allocated, written, read and freed. The clock starts before the threads
  * are spawned and stops after they are joined.
  *
+ * The workloads can call one of several allocators (bench_alloc.h says
+ * how): the process's global allocator, and in the default build also
+ * musl's mallocng and a second, secure-mode mimalloc, so one binary
+ * compares them under the same workload.
+ *
  * The caller owns all memory; bench_run allocates only the per-run
  * bookkeeping and, of course, the blocks the workload itself measures.
  */
@@ -49,14 +54,25 @@ enum bench_workload {
     BENCH_WORKLOAD_COUNT,
 };
 
+/* Which allocator the workload calls. Which of these a build has depends
+ * on its global allocator; bench_allocator_name() says. */
+enum bench_allocator {
+    BENCH_ALLOCATOR_GLOBAL = 0, /* malloc/free: the default for zeroed params */
+    BENCH_ALLOCATOR_MUSL,       /* musl's mallocng beside a mimalloc global */
+    BENCH_ALLOCATOR_SECURE,     /* a second mimalloc, in secure mode */
+    BENCH_ALLOCATOR_COUNT,
+};
+
 struct bench_params {
     enum bench_workload workload;
     unsigned threads;
     unsigned iterations; /* per thread */
+    enum bench_allocator allocator;
 };
 
 struct bench_result {
     enum bench_workload workload;
+    enum bench_allocator allocator;
     unsigned threads;
     unsigned iterations;
     uint64_t operations;    /* threads * iterations: one malloc/free pair each */
@@ -85,6 +101,19 @@ unsigned bench_workload_min_threads(enum bench_workload workload);
 /* Looks a workload up by its exact name, `len` bytes that need not be
  * NUL-terminated. Returns false for anything else. */
 bool bench_workload_find(const char *name, size_t len, enum bench_workload *out);
+
+/* The name users give an allocator: "mimalloc", "mimalloc-secure" or
+ * "musl"; the global allocator is named after -Dallocator. NULL when this
+ * build does not have that allocator. */
+const char *bench_allocator_name(enum bench_allocator allocator);
+
+/* Looks an allocator up by its exact name (`len` bytes, not necessarily
+ * NUL-terminated) among the ones this build has. */
+bool bench_allocator_find(const char *name, size_t len, enum bench_allocator *out);
+
+/* The allocators this build has, ordered by name; returns how many
+ * (at most BENCH_ALLOCATOR_COUNT) were written to `out`. */
+size_t bench_allocators(enum bench_allocator out[BENCH_ALLOCATOR_COUNT]);
 
 /* How many cancel flags one run watches (the server's shutdown flag and
  * the request's "client went away" flag). */

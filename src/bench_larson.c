@@ -165,7 +165,7 @@ static void larson_teardown(struct bench_run *run)
     run->shared = NULL;
 }
 
-const struct bench_workload_ops bench_workload_larson = {
+const struct bench_workload_ops BENCH_THIS_WORKLOAD_OPS(larson) = {
     .name = "larson",
     .min_threads = 1,
     .setup = larson_setup,

@@ -24,12 +24,12 @@ static void seed_work(struct bench_thread *thread)
             break;
         }
         counter += size > SEED_PROBE_OFFSET ? block[SEED_PROBE_OFFSET] : 1;
-        free(block);
+        bench_block_drop(block);
     }
     thread->counter = counter;
 }
 
-const struct bench_workload_ops bench_workload_seed = {
+const struct bench_workload_ops BENCH_THIS_WORKLOAD_OPS(seed) = {
     .name = "seed",
     .min_threads = 1,
     .work = seed_work,

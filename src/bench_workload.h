@@ -2,7 +2,9 @@
  * bench_workload.h - the contract between bench.c, which runs a benchmark
  * (threads, clock, result), and the workloads, which say what each thread
  * does: bench_seed.c, bench_xthread.c and bench_larson.c. Other modules use
- * bench.h only.
+ * bench.h only. Each workload is compiled once per allocator path (see
+ * bench_alloc.h) and allocates its blocks only through bench_block_new and
+ * bench_block_free / bench_block_drop below.
  *
  * One run goes:
  *   setup()            main thread, before the clock: make the shared state
@@ -17,6 +19,7 @@
 #define TINYSERVER_BENCH_WORKLOAD_H
 
 #include "bench.h"
+#include "bench_alloc.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -63,9 +66,18 @@ struct bench_workload_ops {
     void (*teardown)(struct bench_run *run);
 };
 
-extern const struct bench_workload_ops bench_workload_seed;
-extern const struct bench_workload_ops bench_workload_xthread;
-extern const struct bench_workload_ops bench_workload_larson;
+/* One set of operations per compiled allocator path. */
+#define BENCH_DECLARE_PATH(path)                                          \
+    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(seed, path);    \
+    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(xthread, path); \
+    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(larson, path);
+BENCH_DECLARE_PATH(global)
+#if defined(TINYSERVER_BENCH_MUSL)
+BENCH_DECLARE_PATH(musl)
+#endif
+#if defined(TINYSERVER_BENCH_SECURE)
+BENCH_DECLARE_PATH(secure)
+#endif
 
 /* True once the run was aborted or one of the caller's cancel flags is
  * set: the one stop check of every workload, made at the coarse intervals
@@ -83,10 +95,12 @@ static inline void bench_keep_observable(unsigned char *block)
     __asm__ volatile("" : : "r"(block) : "memory");
 }
 
-/* Allocates `size` bytes filled with the byte 1; NULL when out of memory. */
+#if defined(BENCH_PATH_SUFFIX)
+/* Allocates `size` bytes filled with the byte 1 from this object's
+ * allocator; NULL when out of memory. */
 static inline unsigned char *bench_block_new(size_t size)
 {
-    unsigned char *block = malloc(size);
+    unsigned char *block = bench_path_malloc(size);
     if (block != NULL) {
         memset(block, 1, size);
         bench_keep_observable(block);
@@ -100,8 +114,15 @@ static inline unsigned bench_block_free(unsigned char *block)
 {
     bench_keep_observable(block);
     unsigned value = block[0];
-    free(block);
+    bench_path_free(block);
     return value;
 }
+
+/* Frees a block from bench_block_new without reading it. */
+static inline void bench_block_drop(unsigned char *block)
+{
+    bench_path_free(block);
+}
+#endif
 
 #endif

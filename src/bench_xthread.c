@@ -230,7 +230,7 @@ static void xthread_teardown(struct bench_run *run)
     struct xthread_shared *shared = run->shared;
     for (struct xthread_batch *batch = shared->full_head; batch != NULL; batch = batch->next) {
         for (unsigned i = 0; i < batch->count; i++) {
-            free(batch->blocks[i]);
+            bench_block_drop(batch->blocks[i]);
         }
     }
     pthread_cond_destroy(&shared->emptied);
@@ -240,7 +240,7 @@ static void xthread_teardown(struct bench_run *run)
     run->shared = NULL;
 }
 
-const struct bench_workload_ops bench_workload_xthread = {
+const struct bench_workload_ops BENCH_THIS_WORKLOAD_OPS(xthread) = {
     .name = "xthread",
     .min_threads = 2,
     .setup = xthread_setup,

@@ -27,6 +27,14 @@ else:
     ALLOCATOR_OBJECT = re.compile(r"(^|/)libc\.a\(\w+\.lo\)$")
 # Each workload's functions share a prefix (bench_<workload>.c).
 WORKLOAD_FUNCTION_PREFIXES = ["seed", "xthread", "larson"]
+# Each workload is compiled once per allocator path (src/bench_alloc.h), into
+# src/libbench_<path>.a, and must call that path's malloc and free.
+SECURE_PREFIX = "tinyserver_secure_"
+BENCH_PATHS = {
+    "global": ("malloc", "free"),
+    "musl": ("__libc_malloc_impl", "__libc_free"),
+    "secure": (SECURE_PREFIX + "malloc", SECURE_PREFIX + "free"),
+}
 
 
 def tool(name, *args):
@@ -49,29 +57,37 @@ def symbols():
     return table
 
 
-def parse_map_sections(text):
-    """(start, size, object file) of every input section the linker placed,
-    from a GNU ld map. An input section is listed as ' .name ADDR SIZE FILE',
-    with the name alone on the line before when it is too long."""
+def parse_map_input_sections(text):
+    """(section name, start, size, object file) of every input section the
+    linker placed, from a GNU ld map. An input section is listed as
+    ' .name ADDR SIZE FILE', with the name alone on the line before when it
+    is too long."""
     _, found, placed = text.partition("Linker script and memory map")
     assert found, "not a GNU ld map file"
     sections = []
-    pending_name = False
+    pending_name = None
     for line in placed.splitlines():
-        alone = re.match(r"^ \.\S+$", line)
+        alone = re.match(r"^ (\.\S+)$", line)
         if alone:
-            pending_name = True
+            pending_name = alone.group(1)
             continue
-        full = re.match(r"^ \.\S+\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$", line)
+        full = re.match(r"^ (\.\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$", line)
         continued = pending_name and re.match(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$",
                                               line)
-        pending_name = False
-        match = full or continued
-        if match:
-            start, size = int(match.group(1), 16), int(match.group(2), 16)
-            if start and size:
-                sections.append((start, size, match.group(3).strip()))
+        if full:
+            name, start, size, obj = full.groups()
+        elif continued:
+            name, (start, size, obj) = pending_name, continued.groups()
+        pending_name = None
+        if full or continued:
+            if int(start, 16) and int(size, 16):
+                sections.append((name, int(start, 16), int(size, 16), obj.strip()))
     return sections
+
+
+def parse_map_sections(text):
+    """(start, size, object file) of every input section the linker placed."""
+    return [(start, size, obj) for _, start, size, obj in parse_map_input_sections(text)]
 
 
 def test_no_interpreter_and_no_dynamic_section():
@@ -131,31 +147,42 @@ def test_malloc_and_free_are_mimalloc_aliases(symbols, name):
     assert ours[0][0] == theirs[0][0], f"{name} at {ours[0][0]:#x}, mi_{name} at {theirs[0][0]:#x}"
 
 
+@pytest.mark.parametrize("path", sorted(BENCH_PATHS))
 @pytest.mark.parametrize("prefix", WORKLOAD_FUNCTION_PREFIXES)
-def test_workload_calls_malloc_and_free(symbols, prefix):
-    """Each workload's code keeps its malloc and free calls.
+def test_workload_calls_malloc_and_free(symbols, prefix, path):
+    """Each workload's copy for each allocator path keeps its calls to that
+    path's malloc and free, and calls no other path's.
 
-    A workload's functions are static and named <prefix>_*; the compiler
-    may inline some into others or clone them (.isra/.constprop), so the
-    calls of all of them together are checked: xthread, say, calls malloc
-    in its producer and free in its consumer. Setup and teardown run
+    A workload's functions are static and named <prefix>_*; with
+    -ffunction-sections each sits in its own .text.<name> section, which the
+    link map attributes to src/libbench_<path>.a's bench_<prefix>.c.o. The
+    compiler may inline some into others or clone them (.isra/.constprop),
+    so the calls of all of them together are checked: xthread, say, calls
+    malloc in its producer and free in its consumer. Setup and teardown run
     outside the measured loop and are left out. Calls are matched by target
     address, not by the name objdump prints: free is an alias of mi_free
     and of C++ operator delete, and objdump labels the target with
     whichever alias it picks (here <_ZdaPv>)."""
-    names = [n for n in symbols if re.fullmatch(rf"{prefix}_\w+?(\.\w+)*", n)
-             and not re.match(rf"{prefix}_(setup|teardown|spawn_failed)\b", n)]
-    assert names, f"no {prefix}_* function in the symbol table"
+    sections = [(name, start, size) for name, start, size, obj
+                in parse_map_input_sections(MAP_FILE.read_text())
+                if re.search(rf"(^|/)libbench_{path}\.a\.p/bench_{prefix}\.c\.o$", obj)
+                and name.startswith(f".text.{prefix}_")
+                and not re.match(rf"\.text\.{prefix}_(setup|teardown|spawn_failed)\b", name)]
+    if not sections:
+        assert path != "global", f"no {prefix}_* function of libbench_global in the map"
+        pytest.skip(f"this build has no {path} allocator path")
     targets = set()
-    for name in names:
-        listing = tool("objdump", "-d", "--no-show-raw-insn", f"--disassemble={name}",
-                       str(BINARY))
-        assert f"<{name}>:" in listing, listing[:2000]
+    for name, start, size in sections:
+        listing = tool("objdump", "-d", "--no-show-raw-insn", f"--start-address={start:#x}",
+                       f"--stop-address={start + size:#x}", str(BINARY))
         targets |= {int(a, 16) for a in re.findall(r"\bcall\s+([0-9a-f]+) <", listing)}
-    for callee in ["malloc", "free"]:
+    for callee in BENCH_PATHS[path]:
         address = symbols[callee][0][0]
-        assert address in targets, (f"{names} never call {callee} ({address:#x}); call "
+        assert address in targets, (f"{sections} never call {callee} ({address:#x}); call "
                                     f"targets: {sorted(hex(t) for t in targets)}")
+    others = {symbols[c][0][0] for p, pair in BENCH_PATHS.items() if p != path
+              for c in pair if c in symbols}
+    assert not targets & others, f"{path} copy of {prefix} calls another path's allocator"
 
 
 def test_stripped_binary_is_small_and_static():

@@ -9,26 +9,34 @@
 #include <string.h>
 #include <time.h>
 
+/* The allocator check_totals runs on; main() goes through each in turn. */
+static enum bench_allocator current_allocator;
+
 static void check_totals(enum bench_workload workload, unsigned threads, unsigned iterations)
 {
-    struct bench_params params = {
-        .workload = workload, .threads = threads, .iterations = iterations};
+    struct bench_params params = {.workload = workload,
+                                  .threads = threads,
+                                  .iterations = iterations,
+                                  .allocator = current_allocator};
     struct bench_result result;
     enum bench_status status = bench_run(&params, NULL, &result);
-    CHECK_MSG(status == BENCH_OK, "%s threads=%u iterations=%u: %s", bench_workload_name(workload),
-              threads, iterations, bench_status_message(status));
+    CHECK_MSG(status == BENCH_OK, "%s on %s threads=%u iterations=%u: %s",
+              bench_workload_name(workload), bench_allocator_name(current_allocator), threads,
+              iterations, bench_status_message(status));
     if (status != BENCH_OK) {
         return;
     }
     CHECK(result.workload == workload);
+    CHECK(result.allocator == current_allocator);
     CHECK(result.threads == threads);
     CHECK(result.iterations == iterations);
     CHECK(result.operations == (uint64_t)threads * iterations);
     /* Every operation reads one byte of its block and adds 1, so the sum
      * proves each block was allocated, written, read and freed. */
     CHECK_MSG(result.total_counter == (uint64_t)threads * iterations,
-              "%s threads=%u iterations=%u total_counter=%llu", bench_workload_name(workload),
-              threads, iterations, (unsigned long long)result.total_counter);
+              "%s on %s threads=%u iterations=%u total_counter=%llu",
+              bench_workload_name(workload), bench_allocator_name(current_allocator), threads,
+              iterations, (unsigned long long)result.total_counter);
     CHECK(result.elapsed_ms >= 0);
     CHECK(result.ops_per_sec >= 0);
 }
@@ -121,6 +129,40 @@ static void check_workload_table(void)
     CHECK(bench_workload_min_threads(BENCH_WORKLOAD_LARSON) == 1);
 }
 
+/* Every build has its global allocator, named after -Dallocator; the
+ * default build (a mimalloc global on musl) has all three. */
+static void check_allocator_table(void)
+{
+    CHECK(strcmp(bench_allocator_name(BENCH_ALLOCATOR_GLOBAL), TINYSERVER_ALLOCATOR_OPTION) == 0);
+    enum bench_allocator list[BENCH_ALLOCATOR_COUNT];
+    size_t count = bench_allocators(list);
+    size_t expected = 1;
+#if defined(TINYSERVER_BENCH_MUSL)
+    expected++;
+    CHECK(strcmp(bench_allocator_name(BENCH_ALLOCATOR_MUSL), "musl") == 0);
+#else
+    CHECK(bench_allocator_name(BENCH_ALLOCATOR_MUSL) == NULL);
+#endif
+#if defined(TINYSERVER_BENCH_SECURE)
+    expected++;
+    CHECK(strcmp(bench_allocator_name(BENCH_ALLOCATOR_SECURE), "mimalloc-secure") == 0);
+#else
+    CHECK(bench_allocator_name(BENCH_ALLOCATOR_SECURE) == NULL);
+#endif
+    CHECK_MSG(count == expected, "%zu allocators, expected %zu", count, expected);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = bench_allocator_name(list[i]);
+        enum bench_allocator found = BENCH_ALLOCATOR_COUNT;
+        CHECK(name != NULL && bench_allocator_find(name, strlen(name), &found) && found == list[i]);
+        CHECK(i == 0 || strcmp(bench_allocator_name(list[i - 1]), name) < 0);
+    }
+    enum bench_allocator found;
+    CHECK(!bench_allocator_find("all", 3, &found));
+    CHECK(!bench_allocator_find("mimallo", 7, &found));
+    CHECK(!bench_allocator_find("MUSL", 4, &found));
+    CHECK(bench_allocator_name(BENCH_ALLOCATOR_COUNT) == NULL);
+}
+
 static void check_bad_params(void)
 {
     struct bench_result result;
@@ -132,13 +174,13 @@ static void check_bad_params(void)
     struct bench_params unknown = {
         .workload = BENCH_WORKLOAD_COUNT, .threads = 1, .iterations = 10};
     CHECK(bench_run(&unknown, NULL, &result) == BENCH_BAD_PARAMS);
+    struct bench_params no_allocator = {
+        .threads = 1, .iterations = 10, .allocator = BENCH_ALLOCATOR_COUNT};
+    CHECK(bench_run(&no_allocator, NULL, &result) == BENCH_BAD_PARAMS);
 }
 
-int main(void)
+static void check_all_totals(void)
 {
-    check_workload_table();
-    check_bad_params();
-
     check_totals(BENCH_WORKLOAD_SEED, 1, 1);
     check_totals(BENCH_WORKLOAD_SEED, 1, 100);  /* blocks stay below 101 bytes: +1 branch only */
     check_totals(BENCH_WORKLOAD_SEED, 1, 1000); /* crosses into the byte-100 branch */
@@ -156,6 +198,22 @@ int main(void)
     check_totals(BENCH_WORKLOAD_LARSON, 2, 1023); /* never reaches a trade */
     check_totals(BENCH_WORKLOAD_LARSON, 4, 20000);
     check_totals(BENCH_WORKLOAD_LARSON, 16, 3000);
+}
+
+int main(void)
+{
+    check_workload_table();
+    check_allocator_table();
+    check_bad_params();
+
+    enum bench_allocator allocators[BENCH_ALLOCATOR_COUNT];
+    size_t allocator_count = bench_allocators(allocators);
+    for (size_t a = 0; a < allocator_count; a++) {
+        current_allocator = allocators[a];
+        printf("allocator %s\n", bench_allocator_name(current_allocator));
+        check_all_totals();
+    }
+    current_allocator = BENCH_ALLOCATOR_GLOBAL;
 
     for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
         check_cancelled_before_start((enum bench_workload)id);

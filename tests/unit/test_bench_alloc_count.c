@@ -1,11 +1,19 @@
-/* Proves that every compiled workload really calls malloc and free once per
- * operation: this program is linked with -Wl,--wrap=malloc,--wrap=free, so
- * every call the bench objects make goes through the counters below first.
- * If the optimiser had deleted an allocation, the counts would fall short.
- * For xthread and larson it also proves the frees cross threads: each block
- * is tagged with the thread that allocated it, and frees on another thread
- * are counted. */
+/* Proves that every compiled workload really calls its allocator once per
+ * operation, and only its allocator: this program is linked with --wrap for
+ * malloc and free, musl's __libc_malloc_impl and __libc_free, and the secure
+ * mimalloc's prefixed malloc and free (tests/meson.build), so every call the
+ * bench objects make goes through the counters below first. If the optimiser
+ * had deleted an allocation, or a path called the wrong allocator, the
+ * counts would show it.
+ *
+ * Each counted block carries a header naming the allocator that made it and
+ * the thread that asked, so the test also proves that every block goes back
+ * to the allocator it came from, and (xthread, larson) that frees cross
+ * threads. In a mimalloc build it asks each mimalloc instance whether it owns
+ * the block: the global one owns only its own blocks, the secure instance
+ * only the secure path's, and musl's blocks belong to neither. */
 #include "bench.h"
+#include "bench_alloc.h"
 #include "check.h"
 
 #include <pthread.h>
@@ -13,94 +21,180 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void *__real_malloc(size_t size);
-void __real_free(void *ptr);
-void *__wrap_malloc(size_t size);
-void __wrap_free(void *ptr);
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+#include <mimalloc.h>
+#endif
 
-/* Blocks the workloads ask for are 1 to 1000 bytes. Each counted block is
- * allocated with a header in front that records the allocating thread. */
+/* Blocks the workloads ask for are 1 to 1000 bytes. */
 #define WORKLOAD_MAX_BLOCK 1000u
+
+enum family { FAMILY_GLOBAL, FAMILY_MUSL, FAMILY_SECURE, FAMILY_COUNT };
+_Static_assert((int)FAMILY_COUNT == (int)BENCH_ALLOCATOR_COUNT, "one family per allocator");
+_Static_assert((int)FAMILY_MUSL == (int)BENCH_ALLOCATOR_MUSL, "same order");
+_Static_assert((int)FAMILY_SECURE == (int)BENCH_ALLOCATOR_SECURE, "same order");
 
 struct block_header {
     uintptr_t magic;
     pthread_t owner;
+    enum family family;
     max_align_t align; /* keeps the caller's block as aligned as malloc's */
 };
 
 #define BLOCK_MAGIC ((uintptr_t)0x7e57b10cull)
 
-static atomic_ulong workload_mallocs;
-static atomic_ulong frees;
-static atomic_ulong foreign_frees; /* freed by a thread other than the allocating one */
+struct family_counts {
+    atomic_ulong mallocs;
+    atomic_ulong frees;
+    atomic_ulong foreign_frees; /* freed by a thread other than the allocating one */
+    atomic_ulong wrong_owner;   /* a mimalloc instance's answer contradicts the family */
+    atomic_ulong wrong_family;  /* freed through another allocator than it came from */
+    atomic_ulong no_header;
+};
+
+static struct family_counts counts[FAMILY_COUNT];
 static atomic_bool counting;
 /* Only the worker threads are counted: on the main thread bench_run does
  * its own bookkeeping, and some libcs implement calloc with malloc. */
 static _Thread_local bool on_main_thread;
 
-static bool counted(void)
+static bool counted(size_t size)
 {
-    return atomic_load(&counting) && !on_main_thread;
+    return atomic_load(&counting) && !on_main_thread && size >= 1 && size <= WORKLOAD_MAX_BLOCK;
 }
 
-void *__wrap_malloc(size_t size)
+/* Which mimalloc instance (if any) claims the block must match the family. */
+static void check_owner(enum family family, const void *raw)
 {
-    if (!counted() || size < 1 || size > WORKLOAD_MAX_BLOCK) {
-        return __real_malloc(size);
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+    bool global_owns = mi_is_in_heap_region(raw);
+    bool expected_global = family == FAMILY_GLOBAL;
+    bool ok = global_owns == expected_global;
+#if defined(TINYSERVER_BENCH_SECURE)
+    ok = ok && BENCH_SECURE(mi_is_in_heap_region)(raw) == (family == FAMILY_SECURE);
+#endif
+    if (!ok) {
+        atomic_fetch_add(&counts[family].wrong_owner, 1);
     }
-    struct block_header *header = __real_malloc(sizeof(*header) + size);
+#else
+    (void)family;
+    (void)raw;
+#endif
+}
+
+static void *tag(enum family family, struct block_header *header)
+{
     if (header == NULL) {
         return NULL;
     }
+    check_owner(family, header);
     header->magic = BLOCK_MAGIC;
     header->owner = pthread_self();
-    atomic_fetch_add(&workload_mallocs, 1);
+    header->family = family;
+    atomic_fetch_add(&counts[family].mallocs, 1);
     return header + 1;
 }
 
-/* Only pointers from the counting branch above carry a header; the test
- * makes no other allocations from worker threads while counting, and
- * bench_run's own bookkeeping happens on the main thread, before and after
- * the counting window, so every free seen while counting is a workload
- * block. */
-void __wrap_free(void *ptr)
+/* Only pointers from the counting branch carry a header; the test makes no
+ * other allocations from worker threads while counting, and bench_run's own
+ * bookkeeping happens on the main thread, before and after the counting
+ * window, so every free seen while counting is a workload block. Returns
+ * the pointer the real free must get. */
+static void *untag(enum family family, void *ptr)
 {
-    if (!counted() || ptr == NULL) {
-        __real_free(ptr);
-        return;
+    if (!atomic_load(&counting) || on_main_thread || ptr == NULL) {
+        return ptr;
     }
     struct block_header *header = (struct block_header *)ptr - 1;
-    CHECK(header->magic == BLOCK_MAGIC);
-    atomic_fetch_add(&frees, 1);
+    if (header->magic != BLOCK_MAGIC) {
+        atomic_fetch_add(&counts[family].no_header, 1);
+        return ptr;
+    }
+    atomic_fetch_add(&counts[family].frees, 1);
+    if (header->family != family) {
+        atomic_fetch_add(&counts[family].wrong_family, 1);
+    }
     if (!pthread_equal(header->owner, pthread_self())) {
-        atomic_fetch_add(&foreign_frees, 1);
+        atomic_fetch_add(&counts[family].foreign_frees, 1);
     }
     header->magic = 0;
-    __real_free(header);
+    return header;
 }
 
-static void count_one(enum bench_workload workload, unsigned threads, unsigned iterations)
+/* One pair of wrappers per allocator: --wrap=NAME sends the bench objects'
+ * calls to __wrap_NAME, and __real_NAME is the allocator itself. */
+#define WRAP_ALLOCATOR(family, malloc_name, free_name)                                             \
+    void *BENCH_PASTE(__real_, malloc_name)(size_t size);                                          \
+    void BENCH_PASTE(__real_, free_name)(void *ptr);                                               \
+    void *BENCH_PASTE(__wrap_, malloc_name)(size_t size);                                          \
+    void BENCH_PASTE(__wrap_, free_name)(void *ptr);                                               \
+    void *BENCH_PASTE(__wrap_, malloc_name)(size_t size)                                           \
+    {                                                                                              \
+        if (!counted(size)) {                                                                      \
+            return BENCH_PASTE(__real_, malloc_name)(size);                                        \
+        }                                                                                          \
+        return tag(family,                                                                         \
+                   BENCH_PASTE(__real_, malloc_name)(sizeof(struct block_header) + size));         \
+    }                                                                                              \
+    void BENCH_PASTE(__wrap_, free_name)(void *ptr)                                                \
+    {                                                                                              \
+        BENCH_PASTE(__real_, free_name)(untag(family, ptr));                                       \
+    }
+
+WRAP_ALLOCATOR(FAMILY_GLOBAL, malloc, free)
+#if defined(TINYSERVER_BENCH_MUSL)
+WRAP_ALLOCATOR(FAMILY_MUSL, __libc_malloc_impl, __libc_free)
+#endif
+#if defined(TINYSERVER_BENCH_SECURE)
+WRAP_ALLOCATOR(FAMILY_SECURE, BENCH_SECURE(malloc), BENCH_SECURE(free))
+#endif
+
+static void reset_counts(void)
+{
+    for (unsigned f = 0; f < FAMILY_COUNT; f++) {
+        atomic_store(&counts[f].mallocs, 0);
+        atomic_store(&counts[f].frees, 0);
+        atomic_store(&counts[f].foreign_frees, 0);
+        atomic_store(&counts[f].wrong_owner, 0);
+        atomic_store(&counts[f].wrong_family, 0);
+        atomic_store(&counts[f].no_header, 0);
+    }
+}
+
+static void count_one(enum bench_allocator allocator, enum bench_workload workload,
+                      unsigned threads, unsigned iterations)
 {
     struct bench_params params = {
-        .workload = workload, .threads = threads, .iterations = iterations};
+        .workload = workload, .threads = threads, .iterations = iterations, .allocator = allocator};
     struct bench_result result;
-    atomic_store(&workload_mallocs, 0);
-    atomic_store(&frees, 0);
-    atomic_store(&foreign_frees, 0);
+    reset_counts();
     atomic_store(&counting, true);
     enum bench_status status = bench_run(&params, NULL, &result);
     atomic_store(&counting, false);
     CHECK(status == BENCH_OK);
+    const char *name = bench_allocator_name(allocator);
+    const struct family_counts *mine = &counts[allocator];
     unsigned long expected = (unsigned long)threads * iterations;
-    unsigned long mallocs = atomic_load(&workload_mallocs);
-    unsigned long freed = atomic_load(&frees);
-    unsigned long foreign = atomic_load(&foreign_frees);
-    printf("%s: expected %lu malloc/free pairs; counted %lu mallocs, %lu frees "
+    unsigned long mallocs = atomic_load(&mine->mallocs);
+    unsigned long freed = atomic_load(&mine->frees);
+    unsigned long foreign = atomic_load(&mine->foreign_frees);
+    printf("%s on %s: expected %lu malloc/free pairs; counted %lu mallocs, %lu frees "
            "(%lu on another thread)\n",
-           bench_workload_name(workload), expected, mallocs, freed, foreign);
-    CHECK(mallocs == expected);
-    CHECK(freed == expected);
+           bench_workload_name(workload), name, expected, mallocs, freed, foreign);
+    CHECK_MSG(mallocs == expected, "%s on %s", bench_workload_name(workload), name);
+    CHECK_MSG(freed == expected, "%s on %s", bench_workload_name(workload), name);
     CHECK(status != BENCH_OK || result.total_counter == expected);
+    for (unsigned f = 0; f < FAMILY_COUNT; f++) {
+        CHECK_MSG(atomic_load(&counts[f].wrong_owner) == 0, "%s on %s: %lu blocks of family %u "
+                  "in the wrong mimalloc instance", bench_workload_name(workload), name,
+                  atomic_load(&counts[f].wrong_owner), f);
+        CHECK(atomic_load(&counts[f].wrong_family) == 0);
+        CHECK(atomic_load(&counts[f].no_header) == 0);
+        if (f != (unsigned)allocator) {
+            /* The path calls its own allocator and no other. */
+            CHECK_MSG(atomic_load(&counts[f].mallocs) == 0 && atomic_load(&counts[f].frees) == 0,
+                      "%s on %s also used family %u", bench_workload_name(workload), name, f);
+        }
+    }
     switch (workload) {
     case BENCH_WORKLOAD_SEED:
         CHECK(foreign == 0); /* each thread frees its own */
@@ -121,8 +215,12 @@ static void count_one(enum bench_workload workload, unsigned threads, unsigned i
 int main(void)
 {
     on_main_thread = true;
-    count_one(BENCH_WORKLOAD_SEED, 4, 20000);
-    count_one(BENCH_WORKLOAD_XTHREAD, 4, 20000);
-    count_one(BENCH_WORKLOAD_LARSON, 4, 20000);
+    enum bench_allocator allocators[BENCH_ALLOCATOR_COUNT];
+    size_t count = bench_allocators(allocators);
+    for (size_t a = 0; a < count; a++) {
+        count_one(allocators[a], BENCH_WORKLOAD_SEED, 4, 20000);
+        count_one(allocators[a], BENCH_WORKLOAD_XTHREAD, 4, 20000);
+        count_one(allocators[a], BENCH_WORKLOAD_LARSON, 4, 20000);
+    }
     return check_finish("bench_alloc_count");
 }

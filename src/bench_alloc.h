@@ -1,0 +1,71 @@
+/*
+ * bench_alloc.h - the allocators a workload calls directly, and how one
+ * compiled copy of a workload is bound to one of them.
+ *
+ * Each workload (bench_seed.c, bench_xthread.c, bench_larson.c) is compiled
+ * once per allocator path, with exactly one of these defined (src/meson.build
+ * does it), so the hot loop calls the allocator itself, never through a
+ * function pointer:
+ *
+ *   BENCH_PATH_GLOBAL  malloc and free: the process's own allocator, the one
+ *                      -Dallocator chose (mimalloc by default).
+ *   BENCH_PATH_MUSL    musl's mallocng through the entry points its libc.a
+ *                      keeps beside a replaced malloc: __libc_malloc_impl and
+ *                      __libc_free. Built when the global allocator is a
+ *                      mimalloc and the libc is musl.
+ *   BENCH_PATH_SECURE  a second mimalloc, built with MI_SECURE=4, whose every
+ *                      global symbol carries BENCH_SECURE_PREFIX (made by
+ *                      scripts/prefix-symbols.sh), so its malloc is
+ *                      <prefix>malloc. Built when the global allocator is
+ *                      plain mimalloc.
+ *
+ * The core library learns which paths exist from TINYSERVER_BENCH_MUSL and
+ * TINYSERVER_BENCH_SECURE.
+ */
+#ifndef TINYSERVER_BENCH_ALLOC_H
+#define TINYSERVER_BENCH_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#define BENCH_PASTE_(a, b) a##b
+#define BENCH_PASTE(a, b)  BENCH_PASTE_(a, b)
+
+#if defined(TINYSERVER_BENCH_MUSL)
+/* musl 1.2.3 src/malloc/mallocng/glue.h names mallocng's malloc and free so;
+ * they stay global in libc.a. */
+void *__libc_malloc_impl(size_t size);
+void __libc_free(void *ptr);
+#endif
+
+#if defined(TINYSERVER_BENCH_SECURE)
+/* The secure instance's own name for a mimalloc symbol. */
+#define BENCH_SECURE(name) BENCH_PASTE(BENCH_SECURE_PREFIX, name)
+void *BENCH_SECURE(malloc)(size_t size);
+void BENCH_SECURE(free)(void *ptr);
+bool BENCH_SECURE(mi_is_in_heap_region)(const void *ptr);
+#endif
+
+#if defined(BENCH_PATH_MUSL)
+#define bench_path_malloc __libc_malloc_impl
+#define bench_path_free   __libc_free
+#define BENCH_PATH_SUFFIX musl
+#elif defined(BENCH_PATH_SECURE)
+#define bench_path_malloc BENCH_SECURE(malloc)
+#define bench_path_free   BENCH_SECURE(free)
+#define BENCH_PATH_SUFFIX secure
+#elif defined(BENCH_PATH_GLOBAL)
+#define bench_path_malloc malloc
+#define bench_path_free   free
+#define BENCH_PATH_SUFFIX global
+#endif
+
+/* The name of a workload's operations table in one path's copy, e.g.
+ * bench_workload_seed_musl. */
+#define BENCH_WORKLOAD_OPS(workload, path) bench_workload_##workload##_##path
+/* The same, for the path this object is compiled for. */
+#define BENCH_THIS_WORKLOAD_OPS(workload) \
+    BENCH_PASTE(BENCH_PASTE(bench_workload_, workload), BENCH_PASTE(_, BENCH_PATH_SUFFIX))
+
+#endif
