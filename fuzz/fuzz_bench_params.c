@@ -56,16 +56,39 @@ static int oracle_number(const char *text, size_t len, unsigned max, unsigned *o
 }
 
 /* The documented rules, written again without looking at the validator. */
-static int oracle(const struct param_pair *pairs, size_t count, struct bench_params *expect)
+static int oracle_allocator(const struct param_pair *pair, struct bench_request *expect)
 {
-    static const char *const names[] = {"threads", "iterations", "workload"};
-    int seen[3] = {0, 0, 0};
+    if (pair->value == NULL) {
+        return 0;
+    }
+    if (pair->value_len == 3 && memcmp(pair->value, "all", 3) == 0) {
+        expect->all_allocators = true;
+        return 1;
+    }
+    for (unsigned a = 0; a < BENCH_ALLOCATOR_COUNT; a++) {
+        const char *name = bench_allocator_name((enum bench_allocator)a);
+        if (name != NULL && strlen(name) == pair->value_len &&
+            memcmp(name, pair->value, pair->value_len) == 0) {
+            expect->params.allocator = (enum bench_allocator)a;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int oracle(const struct param_pair *pairs, size_t count, struct bench_request *expect)
+{
+    static const char *const names[] = {"threads", "iterations", "workload", "allocator",
+                                        "repeat"};
+    int seen[5] = {0, 0, 0, 0, 0};
     unsigned threads = fuzz_limits.default_threads;
     unsigned iterations = fuzz_limits.default_iterations;
+    unsigned repeat = 1;
     enum bench_workload workload = BENCH_WORKLOAD_SEED;
+    *expect = (struct bench_request){.params.allocator = BENCH_ALLOCATOR_GLOBAL};
     for (size_t i = 0; i < count; i++) {
         int id = -1;
-        for (int n = 0; n < 3; n++) {
+        for (int n = 0; n < 5; n++) {
             if (strcmp(pairs[i].key, names[n]) == 0) {
                 id = n;
             }
@@ -80,6 +103,12 @@ static int oracle(const struct param_pair *pairs, size_t count, struct bench_par
         }
         if (id == 1 && !oracle_number(pairs[i].value, pairs[i].value_len,
                                       fuzz_limits.max_iterations, &iterations)) {
+            return 0;
+        }
+        if (id == 3 && !oracle_allocator(&pairs[i], expect)) {
+            return 0;
+        }
+        if (id == 4 && !oracle_number(pairs[i].value, pairs[i].value_len, 10, &repeat)) {
             return 0;
         }
         if (id == 2) {
@@ -97,6 +126,9 @@ static int oracle(const struct param_pair *pairs, size_t count, struct bench_par
             }
         }
     }
+    if (repeat > 1 && !expect->all_allocators) {
+        return 0;
+    }
     unsigned min = bench_workload_min_threads(workload);
     if (threads < min) {
         if (seen[0] || min > fuzz_limits.max_threads) {
@@ -104,8 +136,10 @@ static int oracle(const struct param_pair *pairs, size_t count, struct bench_par
         }
         threads = min;
     }
-    *expect =
-        (struct bench_params){.workload = workload, .threads = threads, .iterations = iterations};
+    expect->params.workload = workload;
+    expect->params.threads = threads;
+    expect->params.iterations = iterations;
+    expect->repeat = repeat;
     return 1;
 }
 
@@ -146,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += len + 1;
     }
 
-    struct bench_params got, expect;
+    struct bench_request got, expect;
     struct bench_params_error error;
     memset(&error, 0xA5, sizeof(error)); /* must be overwritten on failure */
     int accepted = bench_params_parse(pairs, count, &fuzz_limits, &got, &error);
@@ -154,8 +188,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail(accepted ? "accepted what the rules reject" : "rejected what the rules accept");
     }
     if (accepted) {
-        if (got.workload != expect.workload || got.threads != expect.threads ||
-            got.iterations != expect.iterations) {
+        if (got.params.workload != expect.params.workload ||
+            got.params.threads != expect.params.threads ||
+            got.params.iterations != expect.params.iterations ||
+            got.params.allocator != expect.params.allocator ||
+            got.all_allocators != expect.all_allocators || got.repeat != expect.repeat) {
             fail("accepted with values the rules do not give");
         }
     } else if (memchr(error.message, '\0', sizeof(error.message)) == NULL ||

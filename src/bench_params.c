@@ -8,16 +8,19 @@
 
 /* The parameters /bench understands, in one table so the "unknown
  * parameter" message can list them and new ones are added in one place.
- * threads and iterations are numbers; workload is a name from bench.h. */
+ * threads, iterations and repeat are numbers; workload and allocator are
+ * names from bench.h. */
 enum bench_param_id {
     BENCH_PARAM_THREADS = 0,
     BENCH_PARAM_ITERATIONS,
+    BENCH_PARAM_REPEAT,
     BENCH_PARAM_WORKLOAD,
+    BENCH_PARAM_ALLOCATOR,
     BENCH_PARAM_COUNT,
 };
 
-static const char *const bench_param_names[BENCH_PARAM_COUNT] = {"threads", "iterations",
-                                                                 "workload"};
+static const char *const bench_param_names[BENCH_PARAM_COUNT] = {
+    "threads", "iterations", "repeat", "workload", "allocator"};
 
 static int find_param(const char *key)
 {
@@ -81,6 +84,34 @@ static bool fail_workload(struct bench_params_error *error)
     return false;
 }
 
+static bool fail_allocator(struct bench_params_error *error)
+{
+    enum bench_allocator ids[BENCH_ALLOCATOR_COUNT];
+    size_t count = bench_allocators(ids);
+    const char *names[BENCH_ALLOCATOR_COUNT + 1];
+    for (size_t i = 0; i < count; i++) {
+        names[i] = bench_allocator_name(ids[i]);
+    }
+    names[count] = BENCH_ALL_ALLOCATORS;
+    list_names(error, "parameter allocator must be one of ", names, count + 1);
+    error->parameter = bench_param_names[BENCH_PARAM_ALLOCATOR];
+    return false;
+}
+
+/* Reads the allocator's value into *out: a name, or "all". */
+static bool parse_allocator(const struct param_pair *pair, struct bench_request *out)
+{
+    if (pair->value == NULL) {
+        return false;
+    }
+    size_t all_len = sizeof(BENCH_ALL_ALLOCATORS) - 1;
+    if (pair->value_len == all_len && memcmp(pair->value, BENCH_ALL_ALLOCATORS, all_len) == 0) {
+        out->all_allocators = true;
+        return true;
+    }
+    return bench_allocator_find(pair->value, pair->value_len, &out->params.allocator);
+}
+
 /* A workload may need more threads than the default; the default is then
  * raised to its minimum, but an explicit value below it is an error. */
 static bool apply_min_threads(const struct bench_limits *limits, bool threads_given,
@@ -101,32 +132,48 @@ static bool apply_min_threads(const struct bench_limits *limits, bool threads_gi
     return false;
 }
 
-/* The work budget: threads x iterations, the number of malloc/free pairs. */
-static bool within_budget(const struct bench_limits *limits, const struct bench_params *params,
+/* The work budget: the malloc/free pairs of the whole request, threads x
+ * iterations per run, for every allocator and round of allocator=all. */
+static bool within_budget(const struct bench_limits *limits, const struct bench_request *request,
                           struct bench_params_error *error)
 {
-    uint64_t operations = (uint64_t)params->threads * params->iterations;
+    const struct bench_params *params = &request->params;
+    enum bench_allocator allocators[BENCH_ALLOCATOR_COUNT];
+    uint64_t runs = request->all_allocators ? (uint64_t)bench_allocators(allocators) * request->repeat
+                                            : 1;
+    uint64_t operations = (uint64_t)params->threads * params->iterations * runs;
     if (limits->max_operations == 0 || operations <= limits->max_operations) {
         return true;
     }
-    snprintf(error->message, sizeof(error->message),
-             "threads x iterations must be at most %llu on this server; %u x %u is %llu",
-             (unsigned long long)limits->max_operations, params->threads, params->iterations,
-             (unsigned long long)operations);
+    if (runs == 1) {
+        snprintf(error->message, sizeof(error->message),
+                 "threads x iterations must be at most %llu on this server; %u x %u is %llu",
+                 (unsigned long long)limits->max_operations, params->threads,
+                 params->iterations, (unsigned long long)operations);
+    } else {
+        snprintf(error->message, sizeof(error->message),
+                 "threads x iterations x runs must be at most %llu on this server; "
+                 "%u x %u x %llu (allocators x rounds) is %llu",
+                 (unsigned long long)limits->max_operations, params->threads,
+                 params->iterations, (unsigned long long)runs, (unsigned long long)operations);
+    }
     error->parameter = NULL;
     error->over_budget = true;
     return false;
 }
 
 bool bench_params_parse(const struct param_pair *pairs, size_t count,
-                        const struct bench_limits *limits, struct bench_params *out,
+                        const struct bench_limits *limits, struct bench_request *out,
                         struct bench_params_error *error)
 {
-    const unsigned maxima[BENCH_PARAM_COUNT] = {limits->max_threads, limits->max_iterations, 0};
-    unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations, 0};
-    bool seen[BENCH_PARAM_COUNT] = {false, false, false};
+    const unsigned maxima[BENCH_PARAM_COUNT] = {limits->max_threads, limits->max_iterations,
+                                                BENCH_MAX_REPEAT, 0, 0};
+    unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations, 1,
+                                          0, 0};
+    bool seen[BENCH_PARAM_COUNT] = {false};
     enum bench_workload workload = BENCH_WORKLOAD_SEED;
     error->over_budget = false;
+    *out = (struct bench_request){.params.allocator = BENCH_ALLOCATOR_GLOBAL};
 
     for (size_t i = 0; i < count; i++) {
         int id = find_param(pairs[i].key);
@@ -148,6 +195,12 @@ bool bench_params_parse(const struct param_pair *pairs, size_t count,
             }
             continue;
         }
+        if (id == BENCH_PARAM_ALLOCATOR) {
+            if (!parse_allocator(&pairs[i], out)) {
+                return fail_allocator(error);
+            }
+            continue;
+        }
         if (pairs[i].value == NULL || pairs[i].value_len == 0) {
             return fail(error, name, "parameter %s needs a value: an integer from %u to %u", 1,
                         maxima[id]);
@@ -158,9 +211,14 @@ bool bench_params_parse(const struct param_pair *pairs, size_t count,
                         maxima[id]);
         }
     }
-    out->workload = workload;
-    out->threads = values[BENCH_PARAM_THREADS];
-    out->iterations = values[BENCH_PARAM_ITERATIONS];
-    return apply_min_threads(limits, seen[BENCH_PARAM_THREADS], out, error) &&
+    if (values[BENCH_PARAM_REPEAT] > 1 && !out->all_allocators) {
+        return fail(error, bench_param_names[BENCH_PARAM_REPEAT],
+                    "parameter %s above 1 needs allocator=all", 0, 0);
+    }
+    out->repeat = values[BENCH_PARAM_REPEAT];
+    out->params.workload = workload;
+    out->params.threads = values[BENCH_PARAM_THREADS];
+    out->params.iterations = values[BENCH_PARAM_ITERATIONS];
+    return apply_min_threads(limits, seen[BENCH_PARAM_THREADS], &out->params, error) &&
            within_budget(limits, out, error);
 }

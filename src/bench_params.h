@@ -25,6 +25,19 @@ struct bench_limits {
 };
 
 #define BENCH_DEFAULT_ITERATIONS 100000u
+/* allocator=all runs every allocator this many rounds at most, interleaved. */
+#define BENCH_MAX_REPEAT 10u
+/* The allocator value that asks for every allocator in the build. */
+#define BENCH_ALL_ALLOCATORS "all"
+
+/* A validated benchmark request: one run, or with all_allocators one run
+ * per allocator (bench_allocators() order) in each of `repeat` rounds, all
+ * with the same params apart from the allocator. */
+struct bench_request {
+    struct bench_params params; /* params.allocator: the default is the global one */
+    bool all_allocators;
+    unsigned repeat; /* 1 unless all_allocators */
+};
 
 /* Why input was rejected: a message for humans and the parameter it names
  * (NULL when the problem is not about one parameter). Both point to static
@@ -35,18 +48,22 @@ struct bench_params_error {
     bool over_budget; /* threads x iterations over max_operations */
 };
 
-/* Validates the pairs against the limits. threads and iterations: rejects
- * missing or empty values, anything but plain decimal digits (signs,
- * spaces, fractions, exponents, hex), overflow and out-of-range values.
- * workload: one of the names bench.h defines, exactly. Also rejects unknown
- * and repeated keys. Missing keys take the defaults (workload seed); when
- * the workload needs more threads than the default, the default is raised
- * to its minimum, while an explicit threads value below it is rejected
- * naming threads. Finally threads x iterations must not exceed
- * max_operations (when set); over it, the error says the limit and sets
- * over_budget. Returns true and fills *out on success. */
+/* Validates the pairs against the limits. threads, iterations and repeat
+ * (1 to BENCH_MAX_REPEAT): rejects missing or empty values, anything but
+ * plain decimal digits (signs, spaces, fractions, exponents, hex), overflow
+ * and out-of-range values. workload: one of the names bench.h defines,
+ * exactly. allocator: one of the names this build has (bench.h) or "all".
+ * repeat above 1 needs allocator=all. Also rejects unknown and repeated
+ * keys. Missing keys take the defaults (workload seed, the global
+ * allocator, repeat 1); when the workload needs more threads than the
+ * default, the default is raised to its minimum, while an explicit threads
+ * value below it is rejected naming threads. Finally the request's work,
+ * threads x iterations for each of its runs (allocator=all: one per
+ * allocator and round), must not exceed max_operations (when set); over
+ * it, the error says the limit and sets over_budget. Returns true and
+ * fills *out on success. */
 bool bench_params_parse(const struct param_pair *pairs, size_t count,
-                        const struct bench_limits *limits, struct bench_params *out,
+                        const struct bench_limits *limits, struct bench_request *out,
                         struct bench_params_error *error);
 
 #endif

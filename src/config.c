@@ -269,6 +269,8 @@ static const struct {
     {"threads", offsetof(struct config_command, bench_threads)},
     {"iterations", offsetof(struct config_command, bench_iterations)},
     {"workload", offsetof(struct config_command, bench_workload)},
+    {"allocator", offsetof(struct config_command, bench_allocator)},
+    {"repeat", offsetof(struct config_command, bench_repeat)},
 };
 
 #define CONFIG_BENCH_ARG_COUNT (sizeof(config_bench_args) / sizeof(config_bench_args[0]))
@@ -357,7 +359,7 @@ static bool load_arguments(struct config *cfg, struct config_command *cmd, int a
         return false;
     }
     if (bench_args_given && cmd->kind != CONFIG_COMMAND_BENCH) {
-        set_error(err, err_size, "--threads, --iterations and --workload need --bench");
+        set_error(err, err_size, "--threads, --iterations, --workload, --allocator and --repeat need --bench");
         return false;
     }
     return true;
@@ -381,8 +383,12 @@ void config_print_help(FILE *out, const char *program)
     fprintf(out,
             "Usage: %s [OPTION]...            serve HTTP\n"
             "       %s --bench [--threads N] [--iterations N] [--workload NAME]\n"
+            "               [--allocator ALLOC] [--repeat N]\n"
             "                                  run the allocation benchmark once, print JSON;\n"
-            "                                  NAME: seed (default), xthread or larson\n"
+            "                                  NAME: seed (default), xthread or larson;\n"
+            "                                  ALLOC: mimalloc, mimalloc-secure, musl (those\n"
+            "                                  this build has; default: the global one) or\n"
+            "                                  all, which runs each, N rounds interleaved\n"
             "       %s --healthcheck          exit 0 if GET /healthz on this host answers 200\n"
             "       %s --version | --help | --help-markdown\n"
             "\n"

@@ -67,6 +67,8 @@ struct config_command {
     const char *bench_threads;    /* NULL when not given */
     const char *bench_iterations; /* NULL when not given */
     const char *bench_workload;   /* NULL when not given */
+    const char *bench_allocator;  /* NULL when not given */
+    const char *bench_repeat;     /* NULL when not given */
 };
 
 /* Fills *cfg from defaults, then the environment (getenv), then argv.

@@ -98,21 +98,72 @@ char *json_health(void)
     return render(&b);
 }
 
-char *json_bench_result(const struct bench_result *result, const struct build_info *build)
+/* The measured figures of one run. */
+static void add_run(struct json_builder *b, cJSON *parent, const struct bench_result *result)
+{
+    need(b, cJSON_AddNumberToObject(parent, "total_counter", (double)result->total_counter));
+    need(b, cJSON_AddNumberToObject(parent, "elapsed_ms", result->elapsed_ms));
+    /* Whole operations per second: fractions are noise at this scale. */
+    need(b, cJSON_AddNumberToObject(parent, "ops_per_sec", (double)(long long)result->ops_per_sec));
+}
+
+/* One allocator's entry of an allocator=all answer. */
+static void add_allocator_results(struct json_builder *b, cJSON *list,
+                                  const struct bench_comparison *comparison, size_t index)
+{
+    cJSON *entry = cJSON_CreateObject();
+    need(b, entry);
+    if (entry == NULL) {
+        return;
+    }
+    cJSON_AddItemToArray(list, entry);
+    need(b, cJSON_AddStringToObject(entry, "bench_allocator",
+                                    bench_allocator_name(comparison->allocators[index])));
+    need(b, cJSON_AddNumberToObject(entry, "ops_per_sec",
+                                    (double)(long long)comparison->median_ops_per_sec[index]));
+    if (comparison->baseline < comparison->allocator_count) {
+        double ratio = bench_comparison_ratio(comparison, index);
+        /* Three significant decimals are all a ratio of two runs carries. */
+        need(b, cJSON_AddNumberToObject(entry, "ratio_vs_musl", (double)(long long)(ratio * 1000) / 1000));
+    }
+    cJSON *runs = cJSON_AddArrayToObject(entry, "runs");
+    need(b, runs);
+    for (unsigned round = 0; runs != NULL && round < comparison->repeat; round++) {
+        cJSON *run = cJSON_CreateObject();
+        need(b, run);
+        if (run == NULL) {
+            return;
+        }
+        cJSON_AddItemToArray(runs, run);
+        add_run(b, run, &comparison->runs[round][index]);
+    }
+}
+
+char *json_bench_result(const struct bench_comparison *comparison, bool all_allocators,
+                        const struct build_info *build)
 {
     struct json_builder b;
     if (!builder_init(&b)) {
         return NULL;
     }
-    need(&b, cJSON_AddStringToObject(b.root, "workload", bench_workload_name(result->workload)));
-    need(&b, cJSON_AddNumberToObject(b.root, "threads", result->threads));
-    need(&b, cJSON_AddNumberToObject(b.root, "iterations", result->iterations));
-    need(&b, cJSON_AddNumberToObject(b.root, "operations", (double)result->operations));
-    need(&b, cJSON_AddNumberToObject(b.root, "total_counter", (double)result->total_counter));
-    need(&b, cJSON_AddNumberToObject(b.root, "elapsed_ms", result->elapsed_ms));
-    /* Whole operations per second: fractions are noise at this scale. */
-    need(&b,
-         cJSON_AddNumberToObject(b.root, "ops_per_sec", (double)(long long)result->ops_per_sec));
+    const struct bench_result *first = &comparison->runs[0][0];
+    need(&b, cJSON_AddStringToObject(b.root, "workload", bench_workload_name(first->workload)));
+    need(&b, cJSON_AddNumberToObject(b.root, "threads", first->threads));
+    need(&b, cJSON_AddNumberToObject(b.root, "iterations", first->iterations));
+    need(&b, cJSON_AddNumberToObject(b.root, "operations", (double)first->operations));
+    if (all_allocators) {
+        need(&b, cJSON_AddStringToObject(b.root, "bench_allocator", BENCH_ALL_ALLOCATORS));
+        need(&b, cJSON_AddNumberToObject(b.root, "repeat", comparison->repeat));
+        cJSON *list = cJSON_AddArrayToObject(b.root, "results");
+        need(&b, list);
+        for (size_t i = 0; list != NULL && i < comparison->allocator_count; i++) {
+            add_allocator_results(&b, list, comparison, i);
+        }
+    } else {
+        need(&b, cJSON_AddStringToObject(b.root, "bench_allocator",
+                                         bench_allocator_name(first->allocator)));
+        add_run(&b, b.root, first);
+    }
     add_allocator(&b, b.root, &build->allocator);
     need(&b, cJSON_AddStringToObject(b.root, "libc", build->libc));
     need(&b, cJSON_AddBoolToObject(b.root, "static", build->is_static));

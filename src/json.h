@@ -9,6 +9,7 @@
 #define TINYSERVER_JSON_H
 
 #include "bench.h"
+#include "bench_compare.h"
 #include "build_info.h"
 
 #include <stddef.h>
@@ -30,8 +31,12 @@ char *json_error(const char *message, const char *parameter);
 char *json_health(void);
 
 /* The /bench and --bench result: the measurement plus the allocator and
- * libc that produced it, so a number is never detached from its build. */
-char *json_bench_result(const struct bench_result *result, const struct build_info *build);
+ * libc that produced it, so a number is never detached from its build.
+ * One allocator: its run's figures at the top level. allocator=all: a
+ * "results" entry per allocator with every round's run, the median rate
+ * and the ratio against musl. */
+char *json_bench_result(const struct bench_comparison *comparison, bool all_allocators,
+                        const struct build_info *build);
 
 /* GET /: name, version, build facts and the endpoint list. */
 char *json_index(const struct build_info *build, const struct json_endpoint *endpoints,

@@ -7,6 +7,7 @@
  */
 #include "auth.h"
 #include "bench.h"
+#include "bench_compare.h"
 #include "bench_params.h"
 #include "build_info.h"
 #include "config.h"
@@ -74,6 +75,8 @@ static int run_bench_command(const struct config *cfg, const struct config_comma
         {"threads", cmd->bench_threads, 0},
         {"iterations", cmd->bench_iterations, 0},
         {"workload", cmd->bench_workload, 0},
+        {"allocator", cmd->bench_allocator, 0},
+        {"repeat", cmd->bench_repeat, 0},
     };
     struct param_pair pairs[sizeof(given) / sizeof(given[0])];
     size_t count = 0;
@@ -84,19 +87,28 @@ static int run_bench_command(const struct config *cfg, const struct config_comma
         }
     }
     struct bench_limits limits = bench_limits_from(cfg, cpus_available());
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
-    if (!bench_params_parse(pairs, count, &limits, &params, &error)) {
+    if (!bench_params_parse(pairs, count, &limits, &request, &error)) {
         fprintf(stderr, "tinyserver: --bench: %s\n", error.message);
         return EXIT_USAGE;
     }
-    struct bench_result result;
-    enum bench_status status = bench_run(&params, NULL, &result);
-    if (status != BENCH_OK) {
-        fprintf(stderr, "tinyserver: %s\n", bench_status_message(status));
+    /* Large (a result per allocator and round): off the stack. */
+    struct bench_comparison *comparison = malloc(sizeof(*comparison));
+    if (comparison == NULL) {
+        fprintf(stderr, "tinyserver: out of memory\n");
         return EXIT_RUNTIME_FAILURE;
     }
-    char *json = json_bench_result(&result, build);
+    enum bench_allocator failed = request.params.allocator;
+    enum bench_status status = bench_compare(&request, NULL, comparison, &failed);
+    if (status != BENCH_OK) {
+        fprintf(stderr, "tinyserver: %s (allocator %s)\n", bench_status_message(status),
+                bench_allocator_name(failed));
+        free(comparison);
+        return EXIT_RUNTIME_FAILURE;
+    }
+    char *json = json_bench_result(comparison, request.all_allocators, build);
+    free(comparison);
     if (json == NULL) {
         fprintf(stderr, "tinyserver: out of memory\n");
         return EXIT_RUNTIME_FAILURE;

@@ -103,15 +103,27 @@ void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome ou
     atomic_fetch_add_explicit(&metrics->bench_outcomes[outcome], 1, memory_order_relaxed);
 }
 
-void metrics_record_bench_result(struct metrics *metrics, const char *workload, unsigned threads,
-                                 unsigned iterations, double ops_per_sec)
+void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
+                                 const char *workload, unsigned threads, unsigned iterations,
+                                 double ops_per_sec)
 {
     pthread_mutex_lock(&metrics->last_bench_lock);
-    metrics->has_last_bench = true;
-    metrics->last_bench_ops_per_sec = ops_per_sec;
-    metrics->last_bench_threads = threads;
-    metrics->last_bench_iterations = iterations;
-    snprintf(metrics->last_bench_workload, sizeof(metrics->last_bench_workload), "%s", workload);
+    size_t slot = 0;
+    while (slot < metrics->last_bench_count &&
+           strcmp(metrics->last_bench[slot].allocator, allocator) != 0) {
+        slot++;
+    }
+    if (slot < METRICS_MAX_BENCH_ALLOCATORS) {
+        struct metrics_last_bench *last = &metrics->last_bench[slot];
+        snprintf(last->allocator, sizeof(last->allocator), "%s", allocator);
+        snprintf(last->workload, sizeof(last->workload), "%s", workload);
+        last->threads = threads;
+        last->iterations = iterations;
+        last->ops_per_sec = ops_per_sec;
+        if (slot == metrics->last_bench_count) {
+            metrics->last_bench_count++;
+        }
+    }
     pthread_mutex_unlock(&metrics->last_bench_lock);
 }
 
@@ -226,13 +238,16 @@ static void write_bench(FILE *out, struct metrics *metrics)
                     &metrics->bench_outcomes[bench_refusals[i].outcome], memory_order_relaxed));
     }
     write_header(out, "tinyserver_bench_last_ops_per_second", "gauge",
-                 "Operations per second of the last successful benchmark run.");
+                 "Operations per second of the last successful benchmark run, per allocator.");
     pthread_mutex_lock(&metrics->last_bench_lock);
-    if (metrics->has_last_bench) {
-        fputs("tinyserver_bench_last_ops_per_second{workload=\"", out);
-        write_label_value(out, metrics->last_bench_workload);
-        fprintf(out, "\",threads=\"%u\",iterations=\"%u\"} %.0f\n", metrics->last_bench_threads,
-                metrics->last_bench_iterations, metrics->last_bench_ops_per_sec);
+    for (size_t i = 0; i < metrics->last_bench_count; i++) {
+        const struct metrics_last_bench *last = &metrics->last_bench[i];
+        fputs("tinyserver_bench_last_ops_per_second{allocator=\"", out);
+        write_label_value(out, last->allocator);
+        fputs("\",workload=\"", out);
+        write_label_value(out, last->workload);
+        fprintf(out, "\",threads=\"%u\",iterations=\"%u\"} %.0f\n", last->threads,
+                last->iterations, last->ops_per_sec);
     }
     pthread_mutex_unlock(&metrics->last_bench_lock);
 }

@@ -68,6 +68,9 @@ struct metrics_route_counters {
     atomic_uint_fast64_t duration_sum_us;
 };
 
+/* Allocators a build can benchmark (bench.h has three). */
+#define METRICS_MAX_BENCH_ALLOCATORS 4
+
 struct metrics {
     const char *route_names[METRICS_MAX_ROUTES + 1];
     size_t route_count;
@@ -75,11 +78,15 @@ struct metrics {
     atomic_uint_fast64_t refusals[METRICS_REFUSAL_COUNT];
     atomic_uint_fast64_t bench_outcomes[METRICS_BENCH_OUTCOME_COUNT];
     pthread_mutex_t last_bench_lock;
-    bool has_last_bench;
-    double last_bench_ops_per_sec;
-    unsigned last_bench_threads;
-    unsigned last_bench_iterations;
-    char last_bench_workload[32];
+    /* The last successful run per allocator, in the order first seen. */
+    struct metrics_last_bench {
+        char allocator[32];
+        char workload[32];
+        unsigned threads;
+        unsigned iterations;
+        double ops_per_sec;
+    } last_bench[METRICS_MAX_BENCH_ALLOCATORS];
+    size_t last_bench_count;
 };
 
 /* Live values that are read, not counted, at scrape time. */
@@ -107,8 +114,11 @@ void metrics_record_refusal(struct metrics *metrics, unsigned status);
 
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome);
 
-void metrics_record_bench_result(struct metrics *metrics, const char *workload, unsigned threads,
-                                 unsigned iterations, double ops_per_sec);
+/* Keeps the figure as the allocator's last run; a fifth allocator's
+ * figure is dropped (the build has at most three). */
+void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
+                                 const char *workload, unsigned threads, unsigned iterations,
+                                 double ops_per_sec);
 
 /* Returns the exposition text (malloc'd, caller frees) or NULL when out of
  * memory. */

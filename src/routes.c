@@ -7,6 +7,7 @@
  */
 #include "routes.h"
 
+#include "bench_compare.h"
 #include "json.h"
 #include "threads.h"
 
@@ -25,8 +26,9 @@
 
 struct bench_job {
     struct app *app;
-    struct bench_params params;
+    struct bench_request request;
     struct http_deferred *deferred;
+    struct bench_comparison comparison;
 };
 
 bool app_init(struct app *app, const struct build_info *build, const struct logger *log,
@@ -90,18 +92,31 @@ static void answer_error(struct http_response *response, unsigned status, const 
     response->body = json_error(message, parameter);
 }
 
+/* One series per allocator: an allocator=all run leaves every allocator's
+ * median. */
+static void record_results(struct app *app, const struct bench_comparison *comparison)
+{
+    for (size_t i = 0; i < comparison->allocator_count; i++) {
+        const struct bench_result *run = &comparison->runs[0][i];
+        metrics_record_bench_result(app->metrics, bench_allocator_name(comparison->allocators[i]),
+                                    bench_workload_name(run->workload), run->threads,
+                                    run->iterations, comparison->median_ops_per_sec[i]);
+    }
+}
+
 static void *bench_job_main(void *arg)
 {
     struct bench_job *job = arg;
     struct app *app = job->app;
-    struct bench_result result;
     struct http_response response = {0};
+    const struct bench_params *params = &job->request.params;
     const atomic_bool *client_gone = http_deferred_client_gone(job->deferred);
     struct bench_stop stop = {
         .cancel = {&app->cancel_benches, client_gone},
         .max_ms = app->policy.max_seconds * 1000u,
     };
-    enum bench_status status = bench_run_until(&job->params, &stop, &result);
+    enum bench_allocator failed = params->allocator;
+    enum bench_status status = bench_compare(&job->request, &stop, &job->comparison, &failed);
     if (status != BENCH_OK && atomic_load(client_gone)) {
         /* Nobody is left to read an answer; the layer logs 499. */
         metrics_record_bench(app->metrics, METRICS_BENCH_CLIENT_CLOSED);
@@ -110,24 +125,28 @@ static void *bench_job_main(void *arg)
         metrics_record_bench(app->metrics, METRICS_BENCH_CUT_SHORT);
         answer_error(&response, 503, bench_status_message(status), NULL);
         log_message(app->log, LOG_INFO,
-                    "bench workload=%s threads=%u iterations=%u cut short at %us",
-                    bench_workload_name(job->params.workload), job->params.threads,
-                    job->params.iterations, app->policy.max_seconds);
+                    "bench workload=%s threads=%u iterations=%u allocator=%s cut short at %us",
+                    bench_workload_name(params->workload), params->threads, params->iterations,
+                    bench_allocator_name(failed), app->policy.max_seconds);
     } else if (status == BENCH_OK) {
-        response.body = json_bench_result(&result, app->build);
+        response.body = json_bench_result(&job->comparison, job->request.all_allocators, app->build);
         /* Out of memory for the result: a /bench allocation failure like
          * any other, 503 (the HTTP layer sends its fixed body). */
         response.status = response.body != NULL ? 200 : 503;
         metrics_record_bench(app->metrics, METRICS_BENCH_OK);
-        metrics_record_bench_result(app->metrics, bench_workload_name(job->params.workload),
-                                    result.threads, result.iterations, result.ops_per_sec);
+        record_results(app, &job->comparison);
     } else {
+        /* One allocator's failure fails the whole request, naming it. */
+        char message[160];
+        snprintf(message, sizeof(message), "%s (allocator %s)", bench_status_message(status),
+                 bench_allocator_name(failed));
         metrics_record_bench(app->metrics, status == BENCH_CANCELLED ? METRICS_BENCH_CANCELLED
                                                                      : METRICS_BENCH_FAILED);
-        answer_error(&response, 503, bench_status_message(status), NULL);
-        log_message(app->log, LOG_WARN, "bench workload=%s threads=%u iterations=%u failed: %s",
-                    bench_workload_name(job->params.workload), job->params.threads,
-                    job->params.iterations, bench_status_message(status));
+        answer_error(&response, 503, message, NULL);
+        log_message(app->log, LOG_WARN,
+                    "bench workload=%s threads=%u iterations=%u allocator=%s failed: %s",
+                    bench_workload_name(params->workload), params->threads, params->iterations,
+                    bench_allocator_name(failed), bench_status_message(status));
     }
     /* Free the slot before answering, so a client that sends its next run
      * as soon as it reads this answer is not refused with 429. */
@@ -181,12 +200,12 @@ static void handle_bench(void *ctx, const struct http_request *request,
                          struct http_response *response)
 {
     struct app *app = ctx;
-    struct bench_params params;
+    struct bench_request bench;
     struct bench_params_error error;
     if (!admit_token(app, request, response)) {
         return;
     }
-    if (!bench_params_parse(request->query, request->query_count, &app->limits, &params, &error)) {
+    if (!bench_params_parse(request->query, request->query_count, &app->limits, &bench, &error)) {
         answer_error(response, 400, error.message, error.parameter);
         metrics_record_bench(app->metrics,
                              error.over_budget ? METRICS_BENCH_OVER_BUDGET : METRICS_BENCH_INVALID);
@@ -209,7 +228,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
         return;
     }
     job->app = app;
-    job->params = params;
+    job->request = bench;
     job->deferred = http_request_defer(request);
     if (job->deferred == NULL) {
         /* The server is shutting down: no new run starts. */
@@ -286,8 +305,8 @@ static const struct http_route route_table[] = {
     {"/bench",
      HTTP_GET,
      handle_bench,
-     "run a threaded allocation workload; query: threads, iterations, workload; may need "
-     "Authorization: Bearer",
+     "run a threaded allocation workload; query: threads, iterations, workload, allocator, "
+     "repeat; may need Authorization: Bearer",
      {200, 400, 401, 429, 503, 0}},
     {"/metrics",
      HTTP_GET | HTTP_HEAD,

@@ -12,7 +12,7 @@ static const struct bench_limits limits = {
 };
 
 /* Parses one key with an optional value (NULL = no '='). */
-static bool parse_one(const char *key, const char *value, struct bench_params *out,
+static bool parse_one(const char *key, const char *value, struct bench_request *out,
                       struct bench_params_error *error)
 {
     struct param_pair pair = {key, value, value != NULL ? strlen(value) : 0};
@@ -21,9 +21,9 @@ static bool parse_one(const char *key, const char *value, struct bench_params *o
 
 static void expect_rejected(const char *key, const char *value, const char *parameter)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error = {{0}, NULL, false};
-    bool ok = parse_one(key, value, &params, &error);
+    bool ok = parse_one(key, value, &request, &error);
     CHECK_MSG(!ok, "%s=%s was accepted", key, value ? value : "(none)");
     CHECK_MSG(error.parameter != NULL && strcmp(error.parameter, parameter) == 0,
               "%s=%s: error names %s", key, value ? value : "(none)",
@@ -33,32 +33,32 @@ static void expect_rejected(const char *key, const char *value, const char *para
 
 static void expect_value(const char *key, const char *value, unsigned threads, unsigned iters)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
-    CHECK_MSG(parse_one(key, value, &params, &error), "%s=%s rejected: %s", key, value,
+    CHECK_MSG(parse_one(key, value, &request, &error), "%s=%s rejected: %s", key, value,
               error.message);
-    CHECK(params.threads == threads);
-    CHECK(params.iterations == iters);
+    CHECK(request.params.threads == threads);
+    CHECK(request.params.iterations == iters);
 }
 
 static void expect_workload(const struct param_pair *pairs, size_t count,
                             const struct bench_limits *lim, enum bench_workload workload,
                             unsigned threads)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
-    CHECK_MSG(bench_params_parse(pairs, count, lim, &params, &error), "rejected: %s",
+    CHECK_MSG(bench_params_parse(pairs, count, lim, &request, &error), "rejected: %s",
               error.message);
-    CHECK(params.workload == workload);
-    CHECK_MSG(params.threads == threads, "threads %u, expected %u", params.threads, threads);
+    CHECK(request.params.workload == workload);
+    CHECK_MSG(request.params.threads == threads, "threads %u, expected %u", request.params.threads, threads);
 }
 
 static void expect_pairs_rejected(const struct param_pair *pairs, size_t count,
                                   const struct bench_limits *lim, const char *parameter)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error = {{0}, NULL, false};
-    CHECK(!bench_params_parse(pairs, count, lim, &params, &error));
+    CHECK(!bench_params_parse(pairs, count, lim, &request, &error));
     CHECK_MSG(error.parameter != NULL && strcmp(error.parameter, parameter) == 0,
               "error names %s, expected %s (%s)", error.parameter ? error.parameter : "nothing",
               parameter, error.message);
@@ -66,10 +66,10 @@ static void expect_pairs_rejected(const struct param_pair *pairs, size_t count,
 
 static void check_workloads(void)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
-    CHECK(bench_params_parse(NULL, 0, &limits, &params, &error));
-    CHECK(params.workload == BENCH_WORKLOAD_SEED);
+    CHECK(bench_params_parse(NULL, 0, &limits, &request, &error));
+    CHECK(request.params.workload == BENCH_WORKLOAD_SEED);
 
     struct param_pair seed = {"workload", "seed", 4};
     struct param_pair xthread = {"workload", "xthread", 7};
@@ -91,11 +91,11 @@ static void check_workloads(void)
     struct param_pair twice[] = {seed, larson};
     expect_pairs_rejected(twice, 2, &limits, "workload");
     struct param_pair missing = {"workload", "nope", 4};
-    CHECK(!bench_params_parse(&missing, 1, &limits, &params, &error));
+    CHECK(!bench_params_parse(&missing, 1, &limits, &request, &error));
     CHECK(strstr(error.message, "seed, xthread and larson") != NULL);
     struct param_pair unknown = {"flavour", "seed", 4};
-    CHECK(!bench_params_parse(&unknown, 1, &limits, &params, &error));
-    CHECK(strstr(error.message, "threads, iterations and workload") != NULL);
+    CHECK(!bench_params_parse(&unknown, 1, &limits, &request, &error));
+    CHECK(strstr(error.message, "threads, iterations, repeat, workload and allocator") != NULL);
 
     /* xthread needs two threads: an explicit 1 is an error naming threads,
      * while a default of 1 (a one-CPU machine) is raised to 2. */
@@ -117,39 +117,94 @@ static void check_workloads(void)
  * blamed (either may be lowered). Also when the defaults make up the work. */
 static void check_budget(void)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
     struct bench_limits budget = limits;
     budget.max_operations = 1000;
     struct param_pair exact[] = {{"threads", "4", 1}, {"iterations", "250", 3}};
-    CHECK(bench_params_parse(exact, 2, &budget, &params, &error));
-    CHECK(params.threads * params.iterations == 1000);
+    CHECK(bench_params_parse(exact, 2, &budget, &request, &error));
+    CHECK(request.params.threads * request.params.iterations == 1000);
     struct param_pair over[] = {{"threads", "3", 1}, {"iterations", "334", 3}};
-    CHECK(!bench_params_parse(over, 2, &budget, &params, &error));
+    CHECK(!bench_params_parse(over, 2, &budget, &request, &error));
     CHECK(error.over_budget && error.parameter == NULL);
     CHECK_MSG(strstr(error.message, "at most 1000") != NULL && strstr(error.message, "1002"), "%s",
               error.message);
     /* The defaults (2 x 100000) are over this budget too. */
-    CHECK(!bench_params_parse(NULL, 0, &budget, &params, &error) && error.over_budget);
+    CHECK(!bench_params_parse(NULL, 0, &budget, &request, &error) && error.over_budget);
     /* A malformed value is not a budget matter. */
     struct param_pair bad = {"threads", "x", 1};
-    CHECK(!bench_params_parse(&bad, 1, &budget, &params, &error) && !error.over_budget);
+    CHECK(!bench_params_parse(&bad, 1, &budget, &request, &error) && !error.over_budget);
     /* Products past 32 bits are computed in 64. */
     struct bench_limits wide = limits;
     wide.max_threads = 4096;
     wide.max_iterations = 1000000000;
     wide.max_operations = 4000000000u;
     struct param_pair huge[] = {{"threads", "4096", 4}, {"iterations", "1000000000", 10}};
-    CHECK(!bench_params_parse(huge, 2, &wide, &params, &error) && error.over_budget);
+    CHECK(!bench_params_parse(huge, 2, &wide, &request, &error) && error.over_budget);
+}
+
+/* allocator: a name this build has, or all; repeat only with all. */
+static void check_allocators(void)
+{
+    struct bench_request request;
+    struct bench_params_error error;
+    CHECK(bench_params_parse(NULL, 0, &limits, &request, &error));
+    CHECK(request.params.allocator == BENCH_ALLOCATOR_GLOBAL);
+    CHECK(!request.all_allocators && request.repeat == 1);
+
+    enum bench_allocator ids[BENCH_ALLOCATOR_COUNT];
+    size_t count = bench_allocators(ids);
+    for (size_t i = 0; i < count; i++) {
+        const char *name = bench_allocator_name(ids[i]);
+        struct param_pair pair = {"allocator", name, strlen(name)};
+        CHECK_MSG(bench_params_parse(&pair, 1, &limits, &request, &error), "%s: %s", name,
+                  error.message);
+        CHECK(request.params.allocator == ids[i] && !request.all_allocators);
+    }
+    struct param_pair all = {"allocator", "all", 3};
+    CHECK(bench_params_parse(&all, 1, &limits, &request, &error));
+    CHECK(request.all_allocators && request.repeat == 1);
+    struct param_pair all_repeat[] = {{"repeat", "3", 1}, all};
+    CHECK(bench_params_parse(all_repeat, 2, &limits, &request, &error));
+    CHECK(request.all_allocators && request.repeat == 3);
+    struct param_pair all_max[] = {all, {"repeat", "10", 2}};
+    CHECK(bench_params_parse(all_max, 2, &limits, &request, &error) && request.repeat == 10);
+
+    const char *bad[] = {"", "ALL", "All", "mimalloc ", "glibc", "musl,mimalloc", "jemalloc"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct param_pair pair = {"allocator", bad[i], strlen(bad[i])};
+        expect_pairs_rejected(&pair, 1, &limits, "allocator");
+    }
+    struct param_pair nul = {"allocator", "all\0x", 5};
+    expect_pairs_rejected(&nul, 1, &limits, "allocator");
+    struct param_pair no_value = {"allocator", NULL, 0};
+    expect_pairs_rejected(&no_value, 1, &limits, "allocator");
+    struct param_pair twice[] = {all, all};
+    expect_pairs_rejected(twice, 2, &limits, "allocator");
+    struct param_pair unknown = {"allocator", "tcmalloc", 8};
+    CHECK(!bench_params_parse(&unknown, 1, &limits, &request, &error));
+    CHECK_MSG(strstr(error.message, TINYSERVER_ALLOCATOR_OPTION) != NULL &&
+                  strstr(error.message, " and all") != NULL,
+              "%s", error.message);
+
+    struct param_pair repeat_alone = {"repeat", "2", 1};
+    expect_pairs_rejected(&repeat_alone, 1, &limits, "repeat");
+    struct param_pair repeat_one = {"repeat", "1", 1};
+    CHECK(bench_params_parse(&repeat_one, 1, &limits, &request, &error));
+    const char *bad_repeat[] = {"0", "11", "-1", "", "2x"};
+    for (size_t i = 0; i < sizeof(bad_repeat) / sizeof(bad_repeat[0]); i++) {
+        struct param_pair pairs[] = {all, {"repeat", bad_repeat[i], strlen(bad_repeat[i])}};
+        expect_pairs_rejected(pairs, 2, &limits, "repeat");
+    }
 }
 
 int main(void)
 {
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
 
-    CHECK(bench_params_parse(NULL, 0, &limits, &params, &error));
-    CHECK(params.threads == 2 && params.iterations == 100000);
+    CHECK(bench_params_parse(NULL, 0, &limits, &request, &error));
+    CHECK(request.params.threads == 2 && request.params.iterations == 100000);
 
     expect_value("threads", "1", 1, 100000);
     expect_value("threads", "256", 256, 100000);
@@ -185,23 +240,24 @@ int main(void)
                              "1\0"
                              "2",
                              3};
-    CHECK(!bench_params_parse(&nul, 1, &limits, &params, &error));
+    CHECK(!bench_params_parse(&nul, 1, &limits, &request, &error));
 
     struct param_pair repeated[] = {{"threads", "1", 1}, {"threads", "1", 1}};
-    CHECK(!bench_params_parse(repeated, 2, &limits, &params, &error));
+    CHECK(!bench_params_parse(repeated, 2, &limits, &request, &error));
     CHECK(error.parameter != NULL && strcmp(error.parameter, "threads") == 0);
 
     struct param_pair both[] = {{"iterations", "5", 1}, {"threads", "3", 1}};
-    CHECK(bench_params_parse(both, 2, &limits, &params, &error));
-    CHECK(params.threads == 3 && params.iterations == 5);
+    CHECK(bench_params_parse(both, 2, &limits, &request, &error));
+    CHECK(request.params.threads == 3 && request.params.iterations == 5);
 
     struct bench_limits tight = limits;
     tight.max_threads = 4;
     struct param_pair over = {"threads", "5", 1};
-    CHECK(!bench_params_parse(&over, 1, &tight, &params, &error));
+    CHECK(!bench_params_parse(&over, 1, &tight, &request, &error));
     CHECK(strstr(error.message, "1 to 4") != NULL);
 
     check_budget();
     check_workloads();
+    check_allocators();
     return check_finish("bench_params");
 }

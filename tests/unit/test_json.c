@@ -38,6 +38,48 @@ static struct build_info sample_build(void)
     return build;
 }
 
+/* allocator=all: an entry per allocator with its runs, the median and the
+ * ratio against musl when musl is among them. */
+static void check_comparison(const struct build_info *build)
+{
+    struct bench_comparison all = {.allocator_count = 2, .repeat = 3, .baseline = 2};
+    all.allocators[0] = BENCH_ALLOCATOR_GLOBAL;
+    all.allocators[1] = BENCH_ALLOCATOR_GLOBAL;
+    for (unsigned round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 2; i++) {
+            all.runs[round][i] = (struct bench_result){.threads = 2,
+                                                       .iterations = 10,
+                                                       .operations = 20,
+                                                       .total_counter = 20,
+                                                       .elapsed_ms = 1,
+                                                       .ops_per_sec = 1000.0 * (round + 1)};
+        }
+    }
+    all.median_ops_per_sec[0] = 2000;
+    all.median_ops_per_sec[1] = 500;
+    cJSON *doc = parse_line(json_bench_result(&all, true, build));
+    CHECK(strcmp(cJSON_GetObjectItem(doc, "bench_allocator")->valuestring, "all") == 0);
+    CHECK(cJSON_GetObjectItem(doc, "repeat")->valuedouble == 3);
+    CHECK(cJSON_GetObjectItem(doc, "ops_per_sec") == NULL);
+    cJSON *results = cJSON_GetObjectItem(doc, "results");
+    CHECK(cJSON_GetArraySize(results) == 2);
+    cJSON *first = cJSON_GetArrayItem(results, 0);
+    CHECK(cJSON_GetObjectItem(first, "ops_per_sec")->valuedouble == 2000);
+    CHECK(cJSON_GetObjectItem(first, "ratio_vs_musl") == NULL); /* no baseline */
+    cJSON *runs = cJSON_GetObjectItem(first, "runs");
+    CHECK(cJSON_GetArraySize(runs) == 3);
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 2), "ops_per_sec")->valuedouble == 3000);
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 0), "total_counter")->valuedouble == 20);
+    cJSON_Delete(doc);
+
+    all.baseline = 1; /* the second is musl */
+    doc = parse_line(json_bench_result(&all, true, build));
+    results = cJSON_GetObjectItem(doc, "results");
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 0), "ratio_vs_musl")->valuedouble == 4);
+    CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(results, 1), "ratio_vs_musl")->valuedouble == 1);
+    cJSON_Delete(doc);
+}
+
 int main(void)
 {
     cJSON *doc = parse_line(json_error("bad \"thing\"\n", "thr\x01"
@@ -62,8 +104,14 @@ int main(void)
                                   .total_counter = 2560000000ull,
                                   .elapsed_ms = 1234.5,
                                   .ops_per_sec = 2073714054.27};
-    doc = parse_line(json_bench_result(&result, &build));
+    struct bench_comparison single = {.allocator_count = 1, .repeat = 1, .baseline = 1};
+    single.runs[0][0] = result;
+    single.median_ops_per_sec[0] = result.ops_per_sec;
+    doc = parse_line(json_bench_result(&single, false, &build));
     CHECK(strcmp(cJSON_GetObjectItem(doc, "workload")->valuestring, "larson") == 0);
+    CHECK(strcmp(cJSON_GetObjectItem(doc, "bench_allocator")->valuestring,
+                 TINYSERVER_ALLOCATOR_OPTION) == 0);
+    CHECK(cJSON_GetObjectItem(doc, "results") == NULL);
     CHECK(cJSON_GetObjectItem(doc, "threads")->valuedouble == 256);
     CHECK(cJSON_GetObjectItem(doc, "iterations")->valuedouble == 10000000);
     /* above 2^31: must survive as an exact number */
@@ -76,6 +124,8 @@ int main(void)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItem(allocator, "secure")));
     CHECK(strcmp(cJSON_GetObjectItem(doc, "libc")->valuestring, "musl") == 0);
     cJSON_Delete(doc);
+
+    check_comparison(&build);
 
     static const unsigned short codes_a[] = {200, 0}, codes_b[] = {200, 429, 0};
     struct json_endpoint endpoints[] = {{"/a", "GET, HEAD", "first", codes_a},
