@@ -151,9 +151,9 @@ char *json_bench_result(const struct bench_comparison *comparison, bool all_allo
     need(&b, cJSON_AddNumberToObject(b.root, "threads", first->threads));
     need(&b, cJSON_AddNumberToObject(b.root, "iterations", first->iterations));
     need(&b, cJSON_AddNumberToObject(b.root, "operations", (double)first->operations));
+    need(&b, cJSON_AddNumberToObject(b.root, "repeat", comparison->repeat));
     if (all_allocators) {
         need(&b, cJSON_AddStringToObject(b.root, "bench_allocator", BENCH_ALL_ALLOCATORS));
-        need(&b, cJSON_AddNumberToObject(b.root, "repeat", comparison->repeat));
         cJSON *list = cJSON_AddArrayToObject(b.root, "results");
         need(&b, list);
         for (size_t i = 0; list != NULL && i < comparison->allocator_count; i++) {

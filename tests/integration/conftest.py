@@ -58,6 +58,17 @@ assert ALLOCATOR_VARIANT in ALLOCATOR_VARIANTS, (
     f"TINYSERVER_EXPECT_ALLOCATOR={ALLOCATOR_VARIANT!r}: expected one of {list(ALLOCATOR_VARIANTS)}")
 EXPECTED_ALLOCATOR = ALLOCATOR_VARIANTS[ALLOCATOR_VARIANT]()
 USES_MIMALLOC = EXPECTED_ALLOCATOR["name"] == "mimalloc"
+# The allocators /bench?allocator= offers in each build, sorted by name
+# (src/bench_alloc.h): the global one, plus musl's mallocng beside a
+# mimalloc global, plus the prefixed secure mimalloc beside plain mimalloc.
+# The sanitizer build is -Dallocator=musl on glibc: only its global.
+BENCH_ALLOCATORS = {
+    "mimalloc": ["mimalloc", "mimalloc-secure", "musl"],
+    "mimalloc-secure": ["mimalloc-secure", "musl"],
+    "musl": ["musl"],
+    "asan": ["musl"],
+}[ALLOCATOR_VARIANT]
+BENCH_GLOBAL_ALLOCATOR = {"asan": "musl"}.get(ALLOCATOR_VARIANT, ALLOCATOR_VARIANT)
 
 # The release variants are static musl binaries; the sanitizer build cannot
 # be (the sanitizers need the host's dynamic glibc runtime).

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from conftest import (CURL_TIMEOUT_S, EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC,
-                      assert_json_error, available_cpus, default_max_bench_threads,
-                      project_version)
+from conftest import (BENCH_ALLOCATORS, BENCH_GLOBAL_ALLOCATOR, CURL_TIMEOUT_S,
+                      EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC, assert_json_error,
+                      available_cpus, default_max_bench_threads, project_version)
 
 ROUTES = ["/", "/healthz", "/bench"]
 # The methods each route allows. HEAD /bench is refused (405) rather than
@@ -44,8 +44,10 @@ def test_healthz(shared_server, curl):
     assert assert_json_ok(curl(shared_server.url + "/healthz")) == {"status": "ok"}
 
 
-def assert_bench_result(body, threads, iterations, workload="seed"):
+def assert_bench_result(body, threads, iterations, workload="seed",
+                        bench_allocator=BENCH_GLOBAL_ALLOCATOR):
     assert body["workload"] == workload
+    assert body["bench_allocator"] == bench_allocator
     assert body["threads"] == threads
     assert body["iterations"] == iterations
     assert body["operations"] == threads * iterations
@@ -74,6 +76,44 @@ def test_bench_runs_each_workload(shared_server, curl, workload):
     query = f"workload={workload}&threads=3&iterations=5000"
     body = assert_json_ok(curl(f"{shared_server.url}/bench?{query}"))
     assert_bench_result(body, 3, 5000, workload)
+
+
+@pytest.mark.parametrize("allocator", BENCH_ALLOCATORS)
+@pytest.mark.parametrize("workload", ["seed", "xthread", "larson"])
+def test_bench_runs_each_allocator(shared_server, curl, allocator, workload):
+    query = f"allocator={allocator}&workload={workload}&threads=2&iterations=3000"
+    body = assert_json_ok(curl(f"{shared_server.url}/bench?{query}"))
+    assert_bench_result(body, 2, 3000, workload, allocator)
+
+
+def test_bench_all_compares_every_allocator(shared_server, curl):
+    body = assert_json_ok(curl(f"{shared_server.url}/bench?allocator=all&repeat=3"
+                               "&workload=larson&threads=2&iterations=4000"))
+    assert body["bench_allocator"] == "all"
+    assert body["repeat"] == 3
+    assert body["workload"] == "larson" and body["threads"] == 2 and body["iterations"] == 4000
+    assert body["operations"] == 8000
+    assert body["allocator"] == EXPECTED_ALLOCATOR
+    results = body["results"]
+    assert [r["bench_allocator"] for r in results] == BENCH_ALLOCATORS
+    for entry in results:
+        assert len(entry["runs"]) == 3, entry
+        assert all(run["total_counter"] == 8000 for run in entry["runs"]), entry
+        rates = sorted(run["ops_per_sec"] for run in entry["runs"])
+        assert entry["ops_per_sec"] == rates[1] > 0, entry  # the median of three
+    if "musl" in BENCH_ALLOCATORS:
+        musl = next(r for r in results if r["bench_allocator"] == "musl")
+        for entry in results:
+            expected = entry["ops_per_sec"] / musl["ops_per_sec"]
+            assert entry["ratio_vs_musl"] == pytest.approx(expected, abs=0.002), entry
+    else:
+        assert all("ratio_vs_musl" not in r for r in results), results
+
+
+def test_bench_all_defaults_to_one_round(shared_server, curl):
+    body = assert_json_ok(curl(f"{shared_server.url}/bench?allocator=all&iterations=100"))
+    assert body["repeat"] == 1
+    assert all(len(r["runs"]) == 1 for r in body["results"]), body
 
 
 def test_xthread_default_threads_are_at_least_two(shared_server, curl):

@@ -13,10 +13,10 @@ from conftest import (CURL_TIMEOUT_S, LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_
                       STARTUP_TIMEOUT_S, assert_json_error)
 
 
-def start_long_bench(srv, curl, iterations, threads=LONG_BENCH_THREADS):
+def start_long_bench(srv, curl, iterations, threads=LONG_BENCH_THREADS, extra=""):
     """Starts a long /bench in the background and waits until it runs."""
     base = srv.thread_count()
-    handle = curl.start(f"{srv.url}/bench?threads={threads}&iterations={iterations}")
+    handle = curl.start(f"{srv.url}/bench?threads={threads}&iterations={iterations}{extra}")
     srv.wait_for_threads(base + 1 + threads, while_running=[handle])
     return handle, base
 
@@ -58,6 +58,22 @@ def test_second_bench_is_429_then_slot_frees(server, curl, long_bench_iterations
     # The slot is released before the answer is sent, so this must not 429.
     after = curl(srv.url + "/bench?threads=1&iterations=1000")
     assert_bench_ok(after, 1, 1000)
+
+
+def test_allocator_all_is_one_benchmark(server, curl, long_bench_iterations):
+    """allocator=all runs its allocators one after another under one slot:
+    with one slot it is accepted, and while it runs another is refused."""
+    srv = server(*LONG_BENCH_ARGS)
+    # The first allocator's run alone outlasts the check below.
+    long_run, _ = start_long_bench(srv, curl, long_bench_iterations, extra="&allocator=all")
+    try:
+        assert_json_error(curl(srv.url + "/bench?threads=1&iterations=1"), 429)
+        assert long_run.running(), "the comparison ended before the 429 check"
+    finally:
+        result = long_run.result()
+    assert result.status == 200, result.describe()
+    for entry in result.json["results"]:
+        assert entry["runs"][0]["total_counter"] == LONG_BENCH_THREADS * long_bench_iterations
 
 
 def test_max_concurrent_bench_two_runs_at_once(server, curl, long_bench_iterations):

@@ -17,6 +17,7 @@ docs/reliability.md records what each case sent and what happened. Time
 bounds are generous: they only keep a broken server from hanging the suite.
 """
 import os
+import re
 import resource
 import socket
 import threading
@@ -396,6 +397,14 @@ BENCH_FAILURES = {"memory allocation failed during the benchmark",
                   "could not start the benchmark threads"}
 
 
+def bench_failure(result):
+    """The failure an error body reports, without the allocator it names:
+    "<failure> (allocator <name>)"."""
+    match = re.fullmatch(r"(.*) \(allocator ([a-z-]+)\)", result.json["error"])
+    assert match, result.describe()
+    return match.group(1)
+
+
 @pytest.mark.skipif(SANITIZER_BUILD, reason=f"{NOT_A_RELEASE_BUILD}; ASan reserves terabytes "
                     "of address space for its shadow memory, so no address-space limit fits")
 def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, curl):
@@ -417,8 +426,8 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
                       "threads=256&iterations=100000"]:
             result = curl(f"{srv.url}/bench?{query}")
             assert_json_error(result, 503)
-            assert result.json["error"] in BENCH_FAILURES, result.describe()
-            seen.add(result.json["error"])
+            assert bench_failure(result) in BENCH_FAILURES, result.describe()
+            seen.add(bench_failure(result))
             health = curl(srv.url + "/healthz")
             assert health.status == 200 and health.json == HEALTHY, health.describe()
         print(f"\nunder RLIMIT_AS = VmSize + 8 MiB: {sorted(seen)}")
@@ -433,6 +442,30 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
     result = curl(srv.url + "/bench?threads=256&iterations=1000")
     assert result.status == 200, result.describe()
     assert result.json["total_counter"] == 256 * 1000
+
+
+@pytest.mark.skipif(SANITIZER_BUILD, reason=f"{NOT_A_RELEASE_BUILD}; ASan reserves terabytes "
+                    "of address space for its shadow memory, so no address-space limit fits")
+def test_allocation_failure_in_allocator_all_is_503_for_the_request(server, curl):
+    """allocator=all: one allocator's failed run fails the whole request
+    with 503 JSON naming that allocator, and the server keeps serving."""
+    srv = server()
+    assert curl(srv.url + "/bench?allocator=all&threads=2&iterations=1000").status == 200
+    limit = (vm_size_kib(srv.pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024
+    resource.prlimit(srv.pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+    try:
+        result = curl(f"{srv.url}/bench?allocator=all&threads=256&iterations=100000")
+        assert_json_error(result, 503)
+        assert bench_failure(result) in BENCH_FAILURES, result.describe()
+        assert "results" not in result.json, result.describe()
+        health = curl(srv.url + "/healthz")
+        assert health.status == 200 and health.json == HEALTHY, health.describe()
+    finally:
+        resource.prlimit(srv.pid, resource.RLIMIT_AS,
+                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    result = curl(srv.url + "/bench?allocator=all&threads=4&iterations=1000")
+    assert result.status == 200, result.describe()
+    assert all(r["runs"][0]["total_counter"] == 4000 for r in result.json["results"])
 
 
 WARM_UP_CONNECTIONS = 40

@@ -6,7 +6,8 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 import rawhttp
-from conftest import EXPECTED_ALLOCATOR, EXPECTED_LIBC, LONG_BENCH_ARGS, LONG_BENCH_THREADS
+from conftest import (BENCH_ALLOCATORS, BENCH_GLOBAL_ALLOCATOR, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
+                      LONG_BENCH_ARGS, LONG_BENCH_THREADS)
 
 
 def scrape(curl, server):
@@ -87,8 +88,8 @@ def test_metrics_move_with_requests_and_benches(server, curl):
     assert requests_total(after, "/metrics", "200") == 1
     assert sample(after, "tinyserver_bench_runs", outcome="ok") == 1
     assert sample(after, "tinyserver_bench_runs", outcome="invalid") == 1
-    last = sample(after, "tinyserver_bench_last_ops_per_second", workload="seed",
-                  threads="2", iterations="5000")
+    last = sample(after, "tinyserver_bench_last_ops_per_second", allocator=BENCH_GLOBAL_ALLOCATOR,
+                  workload="seed", threads="2", iterations="5000")
     assert last > 0
     # histogram: counts agree with the request counter and buckets grow
     count = sample(after, "tinyserver_http_request_duration_seconds",
@@ -221,3 +222,15 @@ def test_invalid_log_format_exits_2(tmp_path):
     assert result.returncode == 2 and "--log-format" in result.stderr
     result = run_binary(env={"LOG_FORMAT": "xml"})
     assert result.returncode == 2 and "LOG_FORMAT" in result.stderr
+
+
+def test_bench_all_leaves_a_series_per_allocator(server, curl):
+    srv = server()
+    assert curl(srv.url + "/bench?allocator=all&threads=2&iterations=2000").status == 200
+    families = scrape(curl, srv)
+    labels = sorted(s.labels["allocator"]
+                    for s in families["tinyserver_bench_last_ops_per_second"].samples)
+    assert labels == BENCH_ALLOCATORS
+    for allocator in BENCH_ALLOCATORS:
+        assert sample(families, "tinyserver_bench_last_ops_per_second", allocator=allocator,
+                      workload="seed", threads="2", iterations="2000") > 0

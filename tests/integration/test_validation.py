@@ -54,10 +54,28 @@ BAD_WORKLOAD_QUERIES = [
     ("workload=xthread&threads=1", "threads", "xthread-one-thread"),
 ]
 
+# Bad allocator and repeat values.
+BAD_ALLOCATOR_QUERIES = [
+    ("allocator=", "allocator", "empty"),
+    ("allocator", "allocator", "no-value"),
+    ("allocator=jemalloc", "allocator", "unknown"),
+    ("allocator=ALL", "allocator", "upper-case"),
+    ("allocator=musl%20", "allocator", "trailing-space"),
+    ("allocator=all%00", "allocator", "trailing-nul"),
+    ("allocator=all&allocator=all", "allocator", "repeated"),
+    ("allocator=musl,mimalloc", "allocator", "list"),
+    ("repeat=2", "repeat", "repeat-without-all"),
+    ("allocator=all&repeat=0", "repeat", "repeat-zero"),
+    ("allocator=all&repeat=11", "repeat", "repeat-above-cap"),
+    ("allocator=all&repeat=x", "repeat", "repeat-letters"),
+    ("allocator=all&repeat=2&repeat=2", "repeat", "repeat-repeated"),
+]
+
 BAD_QUERIES = [pytest.param(query, name, id=f"{name}-{label}")
                for name in DEFAULT_CAPS for query, label in bad_values(name)] + [
     pytest.param(query, name, id=f"workload-{label}")
-    for query, name, label in BAD_WORKLOAD_QUERIES]
+    for query, name, label in BAD_WORKLOAD_QUERIES] + [
+    pytest.param(query, name, id=label) for query, name, label in BAD_ALLOCATOR_QUERIES]
 
 
 def assert_rejected(result, parameter):
