@@ -66,6 +66,27 @@ def test_variant_bench_reports_its_allocator(variant, workload, threads):
     assert body["allocator"] == allocator
     assert body["workload"] == workload
     assert body["operations"] == body["total_counter"] == threads * 2000
+    assert body["bench_allocator"] == name
+
+
+# What allocator=all runs in each variant (src/bench_alloc.h): a secure
+# global keeps musl beside it; a musl global has nothing else.
+VARIANT_BENCH_ALLOCATORS = {"mimalloc-secure": ["mimalloc-secure", "musl"], "musl": ["musl"]}
+
+
+def test_variant_bench_all_runs_its_allocators(variant):
+    name, builddir = variant
+    result = run_binary("--bench", "--allocator", "all", "--repeat", "2", "--threads", "2",
+                        "--iterations", "2000", binary=builddir / "src" / "tinyserver")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert [r["bench_allocator"] for r in body["results"]] == VARIANT_BENCH_ALLOCATORS[name]
+    for entry in body["results"]:
+        assert [run["total_counter"] for run in entry["runs"]] == [4000, 4000], entry
+    refused = run_binary("--bench", "--allocator", "mimalloc",
+                         binary=builddir / "src" / "tinyserver")
+    assert refused.returncode == 2, refused.stdout
+    assert "parameter allocator must be one of" in refused.stderr, refused.stderr
 
 
 def test_variant_version_and_index_name_the_allocator(variant, server, curl):
