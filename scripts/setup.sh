@@ -35,6 +35,9 @@ group_pkgs() {
 		# bundles npm): Debian's packages only when the commands are missing.
 		command -v node >/dev/null 2>&1 || echo nodejs
 		command -v npm >/dev/null 2>&1 || echo npm
+		# The page at / is tested in a real browser, driven through
+		# chromedriver's WebDriver protocol (tests/integration/test_page.py).
+		echo chromium chromium-driver
 		;;
 	lint)
 		echo shellcheck clang-format

@@ -245,6 +245,10 @@ static enum MHD_Result queue_answer(struct request_state *state, struct http_res
         headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                              answer->www_authenticate) == MHD_YES;
     }
+    if (headers_ok && answer->content_security_policy != NULL) {
+        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
+                                             answer->content_security_policy) == MHD_YES;
+    }
     if (headers_ok && answer->retry_after_s != 0) {
         char seconds[16];
         snprintf(seconds, sizeof(seconds), "%u", answer->retry_after_s);

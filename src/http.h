@@ -73,6 +73,8 @@ struct http_response {
     unsigned retry_after_s;       /* adds Retry-After when non-zero */
     const char *content_type;     /* NULL means application/json */
     const char *www_authenticate; /* adds WWW-Authenticate when not NULL; static text */
+    /* Adds Content-Security-Policy when not NULL; static text. */
+    const char *content_security_policy;
 };
 
 typedef void (*http_handler_fn)(void *app, const struct http_request *request,

@@ -9,6 +9,7 @@
 
 #include "bench_compare.h"
 #include "json.h"
+#include "page.h"
 #include "threads.h"
 
 #include "alloc_info.h"
@@ -23,6 +24,8 @@
 #define BENCH_RETRY_AFTER_S 1u
 
 #define ROUTES_MAX_ENDPOINTS 16
+/* Accept headers GET / looks at; browsers send one. */
+#define ROUTES_MAX_ACCEPT_HEADERS 4
 
 struct bench_job {
     struct app *app;
@@ -293,7 +296,7 @@ static const struct http_route route_table[] = {
     {"/",
      HTTP_GET | HTTP_HEAD,
      handle_index,
-     "service name, version, build facts and endpoints",
+     "service name, version, build facts and endpoints; a browser (Accept: text/html) gets a page comparing the allocators",
      {200, 0}},
     {"/healthz",
      HTTP_GET | HTTP_HEAD,
@@ -342,11 +345,33 @@ static void merge_statuses(const unsigned short *own, unsigned short *out)
     out[n] = 0;
 }
 
+/* Whether any Accept header asks for HTML (a client may send several). */
+static bool wants_page(const struct http_request *request)
+{
+    const char *accept[ROUTES_MAX_ACCEPT_HEADERS];
+    size_t count = http_request_header(request, "Accept", accept, ROUTES_MAX_ACCEPT_HEADERS);
+    for (size_t i = 0; i < count && i < ROUTES_MAX_ACCEPT_HEADERS; i++) {
+        if (page_wanted(accept[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What a browser gets at / instead of JSON (src/page/index.html). */
+static const char page_content_type[] = "text/html; charset=utf-8";
+
 static void handle_index(void *ctx, const struct http_request *request,
                          struct http_response *response)
 {
-    (void)request;
     struct app *app = ctx;
+    if (wants_page(request)) {
+        response->status = 200;
+        response->body = page_copy();
+        response->content_type = page_content_type;
+        response->content_security_policy = page_csp;
+        return;
+    }
     struct json_endpoint endpoints[ROUTES_MAX_ENDPOINTS];
     char methods[ROUTES_MAX_ENDPOINTS][64];
     unsigned short statuses[ROUTES_MAX_ENDPOINTS][HTTP_MAX_ROUTE_STATUSES * 2];
