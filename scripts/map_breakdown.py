@@ -26,8 +26,21 @@ from pathlib import Path
 # the host build and the container build (/work/... vs /src/...), so only
 # file names are matched.
 COMPONENTS = [
-    ("tinyserver (own code)", re.compile(r"(^|/)(libtinyserver_core\.a|tinyserver\.p/)")),
+    # The page at / (src/page/index.html, embedded as C) and the workloads'
+    # extra copies for the in-binary musl and secure-mimalloc paths.
+    ("the page at / (HTML)", re.compile(r"page_data\.c\.o\)?$")),
+    ("workload copies for musl and mimalloc-secure",
+     re.compile(r"(^|/)libbench_(musl|secure)\.a(\.p/|\()")),
+    ("tinyserver (own code)",
+     re.compile(r"(^|/)(libtinyserver_core\.a|tinyserver\.p/|libbench_global\.a)")),
+    ("mimalloc-secure, second instance (prefixed symbols)",
+     re.compile(r"(^|/)mimalloc-secure-prefixed\.o\)?$")),
     ("mimalloc", re.compile(r"(^|/)mimalloc(-secure)?\.o$")),
+    # musl's mallocng: the global allocator of the musl build, and beside
+    # mimalloc the in-binary musl path (its internal entry points).
+    ("musl mallocng", re.compile(r"(^|/)libc\.a\((malloc|free|realloc|lite_malloc|libc_calloc|"
+                                 r"donate|aligned_alloc|malloc_usable_size|memalign|"
+                                 r"posix_memalign|calloc)\.lo\)")),
     ("libmicrohttpd", re.compile(r"(^|/)libmicrohttpd\.a\(")),
     ("BearSSL", re.compile(r"(^|/)libbearssl\.a\(")),
     ("cJSON", re.compile(r"(^|/)libcjson\.a\(")),
@@ -41,6 +54,9 @@ UNATTRIBUTED = "padding and linker-made sections"
 
 # Sections that take memory at run time but no bytes in the file.
 NOBITS = re.compile(r"^\.(t?bss|lbss)(\.|$)")
+# Mergeable constants (SHF_MERGE): the linker keeps one copy of equal strings
+# and constants, so the map's input sizes can add up to more than the output.
+MERGEABLE = re.compile(r"^\.rodata\.(str|cst)")
 
 HEX = r"0x([0-9a-fA-F]+)"
 OUT_FULL = re.compile(rf"^(\.\S+)\s+{HEX}\s+{HEX}\s*$")
@@ -97,6 +113,22 @@ def parse_map(lines):
             pending_in = m.group(1)
 
 
+def unmerge(components, section, excess, shares, attributed, total):
+    """Takes the bytes the linker merged away (`excess`) off the components
+    whose mergeable inputs they were, in proportion, so the totals match the
+    output section exactly."""
+    pool = sum(shares.values())
+    if excess > pool:
+        raise ValueError(f"{section}: input sections ({attributed}) exceed the output "
+                         f"section ({total}); the map format is not understood")
+    taken = 0
+    ordered = sorted(shares.items())
+    for i, (component, size) in enumerate(ordered):
+        cut = excess - taken if i == len(ordered) - 1 else excess * size // pool
+        components[component]["file"] -= cut
+        taken += cut
+
+
 def breakdown(map_text):
     """Returns {"components": {name: {"file": bytes, "bss": bytes}},
     "sections": {output section: size}} for allocated output sections."""
@@ -104,6 +136,7 @@ def breakdown(map_text):
     sections = {}
     current = None
     attributed = {}
+    mergeable = {}  # output section -> {component: mergeable input bytes}
 
     def add(component, section, size):
         kind = "bss" if NOBITS.match(section) else "file"
@@ -124,11 +157,14 @@ def breakdown(map_text):
             continue
         add(component_of(path), current, size)
         attributed[current] = attributed.get(current, 0) + size
+        if MERGEABLE.match(_section):
+            shares = mergeable.setdefault(current, {})
+            shares[component_of(path)] = shares.get(component_of(path), 0) + size
     for name, total in sections.items():
         rest = total - attributed.get(name, 0)
         if rest < 0:
-            raise ValueError(f"{name}: input sections ({attributed[name]}) exceed the output "
-                             f"section ({total}); the map format is not understood")
+            unmerge(components, name, -rest, mergeable.get(name, {}), attributed[name], total)
+            rest = 0
         if rest:
             add(UNATTRIBUTED, name, rest)
     return {"components": components, "sections": sections}
