@@ -21,7 +21,8 @@ from container_helpers import (BASES_SH, BUILD_TIMEOUT_S, ENGINE_SH, IMAGE_NAME,
 
 pytestmark = pytest.mark.container
 
-MIB = 1024 * 1024
+# Issue 11's bound for the scratch image with three allocators and the page.
+SCRATCH_MAX_BYTES = 600 * 1024
 UID = GID = 65532
 # The issue's bound: the server must be gone within 2 s of SIGTERM.
 STOP_BOUND_S = 2.0
@@ -220,15 +221,16 @@ def test_stop_exits_0_within_2_seconds(container, image):
     assert elapsed < STOP_BOUND_S, f"stop took {elapsed:.2f} s"
 
 
-def test_scratch_image_under_1_mib(images, tmp_path):
+def test_scratch_image_under_600_kib(images, tmp_path):
     archive = tmp_path / "scratch.tar"
     engine("save", "-o", str(archive), images["scratch"])
     measured = _load("image_sizes").measure(archive)
-    assert measured["uncompressed"] < MIB, measured
+    print(f"\nscratch image: {measured}")
+    assert measured["uncompressed"] < SCRATCH_MAX_BYTES, measured
     assert measured["binary"] is not None and measured["binary"] < measured["uncompressed"]
     reported = int(engine("image", "inspect", "--format", "{{.Size}}",
                           images["scratch"]).stdout.strip())
-    assert reported < MIB, reported
+    assert reported < SCRATCH_MAX_BYTES, reported
 
 
 def test_alpine_standin_is_labelled(images):

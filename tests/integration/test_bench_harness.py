@@ -3,6 +3,7 @@ allocator variants, runs every workload (and the sweep) and writes a
 well-formed table and CSV files. A quick run's figures mean nothing; only
 the shape of the output is checked, never a number's size."""
 import csv
+import json
 import re
 import subprocess
 
@@ -80,3 +81,37 @@ def test_sweep_csv_covers_every_thread_count(quick_run):
             for t in threads:
                 assert (workload, variant, t) in points, (workload, variant, t)
     assert len(points) == len(rows)
+
+
+def test_many_core_runner_needs_only_the_binary(tmp_path):
+    """bench/many-core.sh: with nothing but the stripped binary beside it
+    (copied into an empty directory, run from there), every workload at
+    1..4x the CPUs, JSON lines whose counters are checked, and a table
+    row per line."""
+    workdir = tmp_path / "host"
+    workdir.mkdir()
+    binary = workdir / "tinyserver-stripped"
+    binary.write_bytes((REPO / "build" / "src" / "tinyserver-stripped").read_bytes())
+    binary.chmod(0o755)
+    script = workdir / "many-core.sh"
+    script.write_text((REPO / "bench" / "many-core.sh").read_text())
+    script.chmod(0o755)
+    proc = subprocess.run(["./many-core.sh", "--iterations", "500", "--repeat", "1",
+                           "--max-threads", "4"], cwd=workdir, capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT_S, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = workdir / "many-core-out"
+    lines = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    seen = {(line["workload"], line["threads"]) for line in lines}
+    assert seen == {(w, t) for w in WORKLOADS for t in (1, 2, 4)
+                    if not (w == "xthread" and t < 2)}, seen
+    for line in lines:
+        assert line["cpus"] >= 1 and len(line["loadavg"].split()) == 3, line
+        names = [r["bench_allocator"] for r in line["r"]["results"]]
+        assert names == ["mimalloc", "mimalloc-secure", "musl"], names
+        for entry in line["r"]["results"]:
+            assert entry["runs"][0]["total_counter"] == line["threads"] * 500
+    table = (out / "table.md").read_text().splitlines()
+    assert table[0].startswith("| workload | threads | load avg | mimalloc |"), table
+    assert len(table) == 2 + len(lines), table
+    assert all(re.search(r"\| [\d.]+x \|$", row) for row in table[2:]), table
