@@ -65,7 +65,7 @@ bool BENCH_SECURE(mi_is_in_heap_region)(const void *ptr);
  * bench_workload_seed_musl. */
 #define BENCH_WORKLOAD_OPS(workload, path) bench_workload_##workload##_##path
 /* The same, for the path this object is compiled for. */
-#define BENCH_THIS_WORKLOAD_OPS(workload) \
+#define BENCH_THIS_WORKLOAD_OPS(workload)                                                          \
     BENCH_PASTE(BENCH_PASTE(bench_workload_, workload), BENCH_PASTE(_, BENCH_PATH_SUFFIX))
 
 #endif

@@ -132,8 +132,7 @@ static void *untag(enum family family, void *ptr)
         if (!counted(size)) {                                                                      \
             return BENCH_PASTE(__real_, malloc_name)(size);                                        \
         }                                                                                          \
-        return tag(family,                                                                         \
-                   BENCH_PASTE(__real_, malloc_name)(sizeof(struct block_header) + size));         \
+        return tag(family, BENCH_PASTE(__real_, malloc_name)(sizeof(struct block_header) + size)); \
     }                                                                                              \
     void BENCH_PASTE(__wrap_, free_name)(void *ptr)                                                \
     {                                                                                              \
@@ -184,9 +183,10 @@ static void count_one(enum bench_allocator allocator, enum bench_workload worklo
     CHECK_MSG(freed == expected, "%s on %s", bench_workload_name(workload), name);
     CHECK(status != BENCH_OK || result.total_counter == expected);
     for (unsigned f = 0; f < FAMILY_COUNT; f++) {
-        CHECK_MSG(atomic_load(&counts[f].wrong_owner) == 0, "%s on %s: %lu blocks of family %u "
-                  "in the wrong mimalloc instance", bench_workload_name(workload), name,
-                  atomic_load(&counts[f].wrong_owner), f);
+        CHECK_MSG(atomic_load(&counts[f].wrong_owner) == 0,
+                  "%s on %s: %lu blocks of family %u "
+                  "in the wrong mimalloc instance",
+                  bench_workload_name(workload), name, atomic_load(&counts[f].wrong_owner), f);
         CHECK(atomic_load(&counts[f].wrong_family) == 0);
         CHECK(atomic_load(&counts[f].no_header) == 0);
         if (f != (unsigned)allocator) {
