@@ -78,8 +78,7 @@ static int oracle_allocator(const struct param_pair *pair, struct bench_request 
 
 static int oracle(const struct param_pair *pairs, size_t count, struct bench_request *expect)
 {
-    static const char *const names[] = {"threads", "iterations", "workload", "allocator",
-                                        "repeat"};
+    static const char *const names[] = {"threads", "iterations", "workload", "allocator", "repeat"};
     int seen[5] = {0, 0, 0, 0, 0};
     unsigned threads = fuzz_limits.default_threads;
     unsigned iterations = fuzz_limits.default_iterations;

@@ -34,11 +34,11 @@ struct bench_worker {
 };
 
 /* One row per compiled allocator path; see bench_alloc.h. */
-#define BENCH_PATH_ROW(path)                                            \
-    {                                                                   \
-        [BENCH_WORKLOAD_SEED] = &BENCH_WORKLOAD_OPS(seed, path),        \
-        [BENCH_WORKLOAD_XTHREAD] = &BENCH_WORKLOAD_OPS(xthread, path),  \
-        [BENCH_WORKLOAD_LARSON] = &BENCH_WORKLOAD_OPS(larson, path),    \
+#define BENCH_PATH_ROW(path)                                                                       \
+    {                                                                                              \
+        [BENCH_WORKLOAD_SEED] = &BENCH_WORKLOAD_OPS(seed, path),                                   \
+        [BENCH_WORKLOAD_XTHREAD] = &BENCH_WORKLOAD_OPS(xthread, path),                             \
+        [BENCH_WORKLOAD_LARSON] = &BENCH_WORKLOAD_OPS(larson, path),                               \
     }
 
 static const struct bench_workload_ops
@@ -62,7 +62,8 @@ static const char *const bench_allocator_names[BENCH_ALLOCATOR_COUNT] = {
 static const struct bench_workload_ops *find_ops(enum bench_allocator allocator,
                                                  enum bench_workload workload)
 {
-    if ((unsigned)allocator >= BENCH_ALLOCATOR_COUNT || (unsigned)workload >= BENCH_WORKLOAD_COUNT) {
+    if ((unsigned)allocator >= BENCH_ALLOCATOR_COUNT ||
+        (unsigned)workload >= BENCH_WORKLOAD_COUNT) {
         return NULL;
     }
     return bench_workloads[allocator][workload];
@@ -106,7 +107,8 @@ size_t bench_allocators(enum bench_allocator out[BENCH_ALLOCATOR_COUNT])
         }
         /* Insertion by name: a handful of entries. */
         size_t at = count;
-        while (at > 0 && strcmp(bench_allocator_names[out[at - 1]], bench_allocator_names[id]) > 0) {
+        while (at > 0 &&
+               strcmp(bench_allocator_names[out[at - 1]], bench_allocator_names[id]) > 0) {
             out[at] = out[at - 1];
             at--;
         }

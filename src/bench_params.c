@@ -19,8 +19,8 @@ enum bench_param_id {
     BENCH_PARAM_COUNT,
 };
 
-static const char *const bench_param_names[BENCH_PARAM_COUNT] = {
-    "threads", "iterations", "repeat", "workload", "allocator"};
+static const char *const bench_param_names[BENCH_PARAM_COUNT] = {"threads", "iterations", "repeat",
+                                                                 "workload", "allocator"};
 
 static int find_param(const char *key)
 {
@@ -168,8 +168,8 @@ bool bench_params_parse(const struct param_pair *pairs, size_t count,
 {
     const unsigned maxima[BENCH_PARAM_COUNT] = {limits->max_threads, limits->max_iterations,
                                                 BENCH_MAX_REPEAT, 0, 0};
-    unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations, 1,
-                                          0, 0};
+    unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations, 1, 0,
+                                          0};
     bool seen[BENCH_PARAM_COUNT] = {false};
     enum bench_workload workload = BENCH_WORKLOAD_SEED;
     error->over_budget = false;

@@ -67,9 +67,9 @@ struct bench_workload_ops {
 };
 
 /* One set of operations per compiled allocator path. */
-#define BENCH_DECLARE_PATH(path)                                          \
-    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(seed, path);    \
-    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(xthread, path); \
+#define BENCH_DECLARE_PATH(path)                                                                   \
+    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(seed, path);                         \
+    extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(xthread, path);                      \
     extern const struct bench_workload_ops BENCH_WORKLOAD_OPS(larson, path);
 BENCH_DECLARE_PATH(global)
 #if defined(TINYSERVER_BENCH_MUSL)

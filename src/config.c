@@ -359,7 +359,8 @@ static bool load_arguments(struct config *cfg, struct config_command *cmd, int a
         return false;
     }
     if (bench_args_given && cmd->kind != CONFIG_COMMAND_BENCH) {
-        set_error(err, err_size, "--threads, --iterations, --workload, --allocator and --repeat need --bench");
+        set_error(err, err_size,
+                  "--threads, --iterations, --workload, --allocator and --repeat need --bench");
         return false;
     }
     return true;

@@ -124,7 +124,8 @@ static void add_allocator_results(struct json_builder *b, cJSON *list,
     if (comparison->baseline < comparison->allocator_count) {
         double ratio = bench_comparison_ratio(comparison, index);
         /* Three significant decimals are all a ratio of two runs carries. */
-        need(b, cJSON_AddNumberToObject(entry, "ratio_vs_musl", (double)(long long)(ratio * 1000) / 1000));
+        need(b, cJSON_AddNumberToObject(entry, "ratio_vs_musl",
+                                        (double)(long long)(ratio * 1000) / 1000));
     }
     cJSON *runs = cJSON_AddArrayToObject(entry, "runs");
     need(b, runs);

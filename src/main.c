@@ -72,10 +72,8 @@ static int run_bench_command(const struct config *cfg, const struct config_comma
                              const struct build_info *build)
 {
     const struct param_pair given[] = {
-        {"threads", cmd->bench_threads, 0},
-        {"iterations", cmd->bench_iterations, 0},
-        {"workload", cmd->bench_workload, 0},
-        {"allocator", cmd->bench_allocator, 0},
+        {"threads", cmd->bench_threads, 0},   {"iterations", cmd->bench_iterations, 0},
+        {"workload", cmd->bench_workload, 0}, {"allocator", cmd->bench_allocator, 0},
         {"repeat", cmd->bench_repeat, 0},
     };
     struct param_pair pairs[sizeof(given) / sizeof(given[0])];

@@ -246,8 +246,8 @@ static void write_bench(FILE *out, struct metrics *metrics)
         write_label_value(out, last->allocator);
         fputs("\",workload=\"", out);
         write_label_value(out, last->workload);
-        fprintf(out, "\",threads=\"%u\",iterations=\"%u\"} %.0f\n", last->threads,
-                last->iterations, last->ops_per_sec);
+        fprintf(out, "\",threads=\"%u\",iterations=\"%u\"} %.0f\n", last->threads, last->iterations,
+                last->ops_per_sec);
     }
     pthread_mutex_unlock(&metrics->last_bench_lock);
 }

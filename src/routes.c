@@ -296,7 +296,8 @@ static const struct http_route route_table[] = {
     {"/",
      HTTP_GET | HTTP_HEAD,
      handle_index,
-     "service name, version, build facts and endpoints; a browser (Accept: text/html) gets a page comparing the allocators",
+     "service name, version, build facts and endpoints; a browser (Accept: text/html) gets a page "
+     "comparing the allocators",
      {200, 0}},
     {"/healthz",
      HTTP_GET | HTTP_HEAD,

@@ -34,9 +34,9 @@ static void check_totals(enum bench_workload workload, unsigned threads, unsigne
     /* Every operation reads one byte of its block and adds 1, so the sum
      * proves each block was allocated, written, read and freed. */
     CHECK_MSG(result.total_counter == (uint64_t)threads * iterations,
-              "%s on %s threads=%u iterations=%u total_counter=%llu",
-              bench_workload_name(workload), bench_allocator_name(current_allocator), threads,
-              iterations, (unsigned long long)result.total_counter);
+              "%s on %s threads=%u iterations=%u total_counter=%llu", bench_workload_name(workload),
+              bench_allocator_name(current_allocator), threads, iterations,
+              (unsigned long long)result.total_counter);
     CHECK(result.elapsed_ms >= 0);
     CHECK(result.ops_per_sec >= 0);
 }

@@ -50,7 +50,8 @@ static void expect_workload(const struct param_pair *pairs, size_t count,
     CHECK_MSG(bench_params_parse(pairs, count, lim, &request, &error), "rejected: %s",
               error.message);
     CHECK(request.params.workload == workload);
-    CHECK_MSG(request.params.threads == threads, "threads %u, expected %u", request.params.threads, threads);
+    CHECK_MSG(request.params.threads == threads, "threads %u, expected %u", request.params.threads,
+              threads);
 }
 
 static void expect_pairs_rejected(const struct param_pair *pairs, size_t count,
