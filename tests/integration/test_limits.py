@@ -16,6 +16,7 @@ edge with raw sockets or curl against the real binary.
 docs/reliability.md records what each case sent and what happened. Time
 bounds are generous: they only keep a broken server from hanging the suite.
 """
+import contextlib
 import os
 import re
 import resource
@@ -393,6 +394,18 @@ def vm_size_kib(pid):
 
 
 ADDRESS_SPACE_MARGIN_KIB = 8 * 1024
+
+
+@contextlib.contextmanager
+def address_space_margin(pid):
+    """Limits the process's address space to what it maps now plus the
+    margin, for the block; the limit is lifted afterwards, whatever happens."""
+    limit = (vm_size_kib(pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024
+    resource.prlimit(pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+    try:
+        yield
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 BENCH_FAILURES = {"memory allocation failed during the benchmark",
                   "could not start the benchmark threads"}
 
@@ -414,9 +427,7 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
     srv = server("--max-bench-threads", "256")
     assert curl(srv.url + "/bench?threads=2&iterations=1000").status == 200
     assert curl(srv.url + "/healthz").status == 200
-    limit = (vm_size_kib(srv.pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024
-    resource.prlimit(srv.pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
-    try:
+    with address_space_margin(srv.pid):
         seen = set()
         # Each of these needs more than the 8 MiB margin for thread stacks
         # alone (64 KiB plus a guard page per thread), whatever mimalloc
@@ -435,9 +446,6 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
         assert metrics.status == 200
         assert 'tinyserver_bench_runs_total{outcome="failed"} 3' in metrics.body.decode(), (
             metrics.body.decode())
-    finally:
-        resource.prlimit(srv.pid, resource.RLIMIT_AS,
-                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     # With the limit lifted the same benchmark runs: nothing stayed broken.
     result = curl(srv.url + "/bench?threads=256&iterations=1000")
     assert result.status == 200, result.describe()
@@ -451,18 +459,13 @@ def test_allocation_failure_in_allocator_all_is_503_for_the_request(server, curl
     with 503 JSON naming that allocator, and the server keeps serving."""
     srv = server()
     assert curl(srv.url + "/bench?allocator=all&threads=2&iterations=1000").status == 200
-    limit = (vm_size_kib(srv.pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024
-    resource.prlimit(srv.pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
-    try:
+    with address_space_margin(srv.pid):
         result = curl(f"{srv.url}/bench?allocator=all&threads=256&iterations=100000")
         assert_json_error(result, 503)
         assert bench_failure(result) in BENCH_FAILURES, result.describe()
         assert "results" not in result.json, result.describe()
         health = curl(srv.url + "/healthz")
         assert health.status == 200 and health.json == HEALTHY, health.describe()
-    finally:
-        resource.prlimit(srv.pid, resource.RLIMIT_AS,
-                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     result = curl(srv.url + "/bench?allocator=all&threads=4&iterations=1000")
     assert result.status == 200, result.describe()
     assert all(r["runs"][0]["total_counter"] == 4000 for r in result.json["results"])
@@ -483,15 +486,10 @@ def test_allocation_failure_in_the_bench_job_is_503_not_500(server, curl):
     srv = server("--http-threads", "2")
     for _ in range(WARM_UP_CONNECTIONS):
         assert curl(srv.url + "/healthz").status == 200
-    limit = (vm_size_kib(srv.pid) + ADDRESS_SPACE_MARGIN_KIB) * 1024
-    resource.prlimit(srv.pid, resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
-    try:
+    with address_space_margin(srv.pid):
         for query in ["threads=1&iterations=1000", "threads=4&iterations=1000"]:
             assert_json_error(curl(f"{srv.url}/bench?{query}"), 503)
             health = curl(srv.url + "/healthz")
             assert health.status == 200 and health.json == HEALTHY, health.describe()
-    finally:
-        resource.prlimit(srv.pid, resource.RLIMIT_AS,
-                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     result = curl(srv.url + "/bench?threads=4&iterations=1000")
     assert result.status == 200, result.describe()
