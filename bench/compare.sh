@@ -124,7 +124,9 @@ declare -a REF_ROWS=()
 if ((reference)); then
 	if command -v gcc >/dev/null && [[ -f /usr/include/dlfcn.h ]]; then
 		mkdir -p "$(dirname "$REF_BIN")"
+		# One allocator path: the workloads call malloc and free (src/bench_alloc.h).
 		gcc -std=gnu11 -O3 -DNDEBUG -Wall -Wextra -Werror -fno-builtin-malloc -pthread \
+			-DBENCH_PATH_GLOBAL -DTINYSERVER_ALLOCATOR_OPTION='"glibc"' \
 			-I"$REPO/src" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
 			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c "$REPO"/src/threads.c
 		for r in "${REFERENCES[@]}"; do

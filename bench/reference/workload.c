@@ -55,14 +55,18 @@ int main(int argc, char *argv[])
         .default_threads = 1,
         .default_iterations = BENCH_DEFAULT_ITERATIONS,
     };
-    struct bench_params params;
+    struct bench_request request;
     struct bench_params_error error;
-    if (!bench_params_parse(pairs, count, &limits, &params, &error)) {
+    if (!bench_params_parse(pairs, count, &limits, &request, &error)) {
         fprintf(stderr, "%s: %s\n", argv[0], error.message);
         return 2;
     }
+    if (request.all_allocators) {
+        fprintf(stderr, "%s: one allocator only: the reference has no allocator=all\n", argv[0]);
+        return 2;
+    }
     struct bench_result result;
-    enum bench_status status = bench_run(&params, NULL, &result);
+    enum bench_status status = bench_run(&request.params, NULL, &result);
     if (status != BENCH_OK) {
         fprintf(stderr, "%s: %s\n", argv[0], bench_status_message(status));
         return 1;
