@@ -10,15 +10,18 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: scripts/image-sizes.sh [-h] [--no-build] [--output FILE]
+usage: scripts/image-sizes.sh [-h] [--no-build] [--name NAME] [--output FILE]
 Build tinyserver:latest and tinyserver:alpine, then print their sizes as Markdown.
   --no-build     measure the images as they are
+  --name NAME    image name (default: tinyserver; another name keeps a
+                 concurrent build on the same engine apart)
   --output FILE  also write the report there (default: docs/image-sizes.md;
                  '-' for none)
 EOF
 }
 
 build=1
+name=tinyserver
 output=$REPO/docs/image-sizes.md
 while (($#)); do
 	case $1 in
@@ -27,6 +30,10 @@ while (($#)); do
 		exit 0
 		;;
 	--no-build) build=0 ;;
+	--name)
+		name=${2:?--name needs a value}
+		shift
+		;;
 	--output)
 		output=${2:?--output needs a value}
 		shift
@@ -40,7 +47,6 @@ while (($#)); do
 done
 need_cmd python3 tar
 
-name=tinyserver
 if ((build)); then
 	"$REPO/scripts/container-images.sh" --name "$name"
 fi
