@@ -57,8 +57,8 @@ static bool next_stop(const struct bench_stop *stop, uint64_t start_ns, struct b
     return true;
 }
 
-enum bench_status bench_compare(const struct bench_request *request,
-                                const struct bench_stop *stop, struct bench_comparison *out,
+enum bench_status bench_compare(const struct bench_request *request, const struct bench_stop *stop,
+                                struct bench_comparison *out,
                                 enum bench_allocator *failed_allocator)
 {
     plan(request, out);

@@ -36,8 +36,8 @@ struct bench_comparison {
  * short, out of memory, no threads) ends the whole comparison with its
  * status; *failed_allocator then names the allocator that failed. On
  * BENCH_OK *out is complete. */
-enum bench_status bench_compare(const struct bench_request *request,
-                                const struct bench_stop *stop, struct bench_comparison *out,
+enum bench_status bench_compare(const struct bench_request *request, const struct bench_stop *stop,
+                                struct bench_comparison *out,
                                 enum bench_allocator *failed_allocator);
 
 /* allocators[index]'s median rate over musl's; 0 without a baseline or

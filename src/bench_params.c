@@ -139,8 +139,8 @@ static bool within_budget(const struct bench_limits *limits, const struct bench_
 {
     const struct bench_params *params = &request->params;
     enum bench_allocator allocators[BENCH_ALLOCATOR_COUNT];
-    uint64_t runs = request->all_allocators ? (uint64_t)bench_allocators(allocators) * request->repeat
-                                            : 1;
+    uint64_t runs =
+        request->all_allocators ? (uint64_t)bench_allocators(allocators) * request->repeat : 1;
     uint64_t operations = (uint64_t)params->threads * params->iterations * runs;
     if (limits->max_operations == 0 || operations <= limits->max_operations) {
         return true;
@@ -148,14 +148,14 @@ static bool within_budget(const struct bench_limits *limits, const struct bench_
     if (runs == 1) {
         snprintf(error->message, sizeof(error->message),
                  "threads x iterations must be at most %llu on this server; %u x %u is %llu",
-                 (unsigned long long)limits->max_operations, params->threads,
-                 params->iterations, (unsigned long long)operations);
+                 (unsigned long long)limits->max_operations, params->threads, params->iterations,
+                 (unsigned long long)operations);
     } else {
         snprintf(error->message, sizeof(error->message),
                  "threads x iterations x runs must be at most %llu on this server; "
                  "%u x %u x %llu (allocators x rounds) is %llu",
-                 (unsigned long long)limits->max_operations, params->threads,
-                 params->iterations, (unsigned long long)runs, (unsigned long long)operations);
+                 (unsigned long long)limits->max_operations, params->threads, params->iterations,
+                 (unsigned long long)runs, (unsigned long long)operations);
     }
     error->parameter = NULL;
     error->over_budget = true;

@@ -132,7 +132,8 @@ static void *bench_job_main(void *arg)
                     bench_workload_name(params->workload), params->threads, params->iterations,
                     bench_allocator_name(failed), app->policy.max_seconds);
     } else if (status == BENCH_OK) {
-        response.body = json_bench_result(&job->comparison, job->request.all_allocators, app->build);
+        response.body =
+            json_bench_result(&job->comparison, job->request.all_allocators, app->build);
         /* Out of memory for the result: a /bench allocation failure like
          * any other, 503 (the HTTP layer sends its fixed body). */
         response.status = response.body != NULL ? 200 : 503;

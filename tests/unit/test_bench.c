@@ -2,6 +2,7 @@
  * fields, the workload table and cancellation. No timing assertions:
  * elapsed time is only sanity-checked. */
 #include "bench.h"
+#include "bench_compare.h"
 #include "check.h"
 
 #include <pthread.h>
@@ -200,10 +201,48 @@ static void check_all_totals(void)
     check_totals(BENCH_WORKLOAD_LARSON, 16, 3000);
 }
 
+/* allocator=all: every allocator of the build, each round in name order,
+ * every run complete; and the time cap holds for the whole request. */
+static void check_compare(void)
+{
+    struct bench_request request = {
+        .params = {.workload = BENCH_WORKLOAD_LARSON, .threads = 2, .iterations = 3000},
+        .all_allocators = true,
+        .repeat = 3};
+    static struct bench_comparison comparison;
+    enum bench_allocator failed = BENCH_ALLOCATOR_COUNT;
+    CHECK(bench_compare(&request, NULL, &comparison, &failed) == BENCH_OK);
+    enum bench_allocator expected[BENCH_ALLOCATOR_COUNT];
+    size_t count = bench_allocators(expected);
+    CHECK(comparison.allocator_count == count && comparison.repeat == 3);
+    for (size_t i = 0; i < count; i++) {
+        CHECK(comparison.allocators[i] == expected[i]);
+        for (unsigned round = 0; round < 3; round++) {
+            const struct bench_result *run = &comparison.runs[round][i];
+            CHECK(run->allocator == expected[i] && run->total_counter == 6000);
+        }
+        CHECK(comparison.median_ops_per_sec[i] > 0);
+    }
+    bool has_musl = bench_allocator_find("musl", 4, &failed);
+    CHECK(has_musl == (comparison.baseline < count));
+    if (has_musl) {
+        CHECK(bench_comparison_ratio(&comparison, comparison.baseline) == 1.0);
+    }
+
+    /* Runs far too long for the cap: the first run is cut short, and the
+     * request stops there, naming it. */
+    request.params.iterations = 1000000000;
+    struct bench_stop capped = {.cancel = {NULL, NULL}, .max_ms = 50};
+    failed = BENCH_ALLOCATOR_COUNT;
+    CHECK(bench_compare(&request, &capped, &comparison, &failed) == BENCH_CUT_SHORT);
+    CHECK(failed == expected[0]);
+}
+
 int main(void)
 {
     check_workload_table();
     check_allocator_table();
+    check_compare();
     check_bad_params();
 
     enum bench_allocator allocators[BENCH_ALLOCATOR_COUNT];

@@ -2,6 +2,7 @@
 #include "bench_params.h"
 #include "check.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct bench_limits limits = {
@@ -142,6 +143,21 @@ static void check_budget(void)
     wide.max_operations = 4000000000u;
     struct param_pair huge[] = {{"threads", "4096", 4}, {"iterations", "1000000000", 10}};
     CHECK(!bench_params_parse(huge, 2, &wide, &request, &error) && error.over_budget);
+    /* allocator=all: every allocator's run in every round counts. */
+    enum bench_allocator ids[BENCH_ALLOCATOR_COUNT];
+    unsigned runs = (unsigned)bench_allocators(ids) * 2;
+    char iterations[16];
+    snprintf(iterations, sizeof(iterations), "%u", 1000 / runs);
+    struct param_pair all_fits[] = {{"allocator", "all", 3},
+                                    {"repeat", "2", 1},
+                                    {"threads", "1", 1},
+                                    {"iterations", iterations, strlen(iterations)}};
+    CHECK_MSG(bench_params_parse(all_fits, 4, &budget, &request, &error), "%s", error.message);
+    snprintf(iterations, sizeof(iterations), "%u", 1000 / runs + 1);
+    all_fits[3].value_len = strlen(iterations);
+    CHECK(!bench_params_parse(all_fits, 4, &budget, &request, &error) && error.over_budget);
+    CHECK_MSG(runs == 2 || strstr(error.message, "allocators x rounds") != NULL, "%s",
+              error.message);
 }
 
 /* allocator: a name this build has, or all; repeat only with all. */
