@@ -457,7 +457,7 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
 def test_allocation_failure_in_allocator_all_is_503_for_the_request(server, curl):
     """allocator=all: one allocator's failed run fails the whole request
     with 503 JSON naming that allocator, and the server keeps serving."""
-    srv = server()
+    srv = server("--max-bench-threads", "256")
     assert curl(srv.url + "/bench?allocator=all&threads=2&iterations=1000").status == 200
     with address_space_margin(srv.pid):
         result = curl(f"{srv.url}/bench?allocator=all&threads=256&iterations=100000")
