@@ -6,6 +6,7 @@
 #include "bench.h"
 
 #include "bench_workload.h"
+#include "clock.h"
 #include "threads.h"
 
 #include <errno.h>
@@ -182,7 +183,7 @@ static void finish_destroy(struct bench_finish *finish)
 static bool wait_or_cut_short(struct bench_finish *finish, struct bench_run *run, unsigned started,
                               const struct timespec *start, unsigned max_ms)
 {
-    struct timespec deadline = threads_monotonic_after(start, (uint64_t)max_ms * 1000000u);
+    struct timespec deadline = clock_monotonic_after(start, (uint64_t)max_ms * CLOCK_NS_PER_MS);
     bool timed_out = false;
     pthread_mutex_lock(&finish->lock);
     while (finish->done < started && !timed_out) {

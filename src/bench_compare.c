@@ -4,6 +4,7 @@
  */
 #include "bench_compare.h"
 
+#include "clock.h"
 #include "threads.h"
 
 #include <string.h>
@@ -49,7 +50,7 @@ static bool next_stop(const struct bench_stop *stop, uint64_t start_ns, struct b
     if (next->max_ms == 0) {
         return true;
     }
-    uint64_t spent_ms = (threads_monotonic_ns() - start_ns) / 1000000u;
+    uint64_t spent_ms = (clock_monotonic_ns() - start_ns) / CLOCK_NS_PER_MS;
     if (spent_ms >= next->max_ms) {
         return false;
     }
@@ -63,7 +64,7 @@ enum bench_status bench_compare(const struct bench_request *request, const struc
 {
     plan(request, out);
     struct bench_params params = request->params;
-    uint64_t start_ns = threads_monotonic_ns();
+    uint64_t start_ns = clock_monotonic_ns();
     for (unsigned round = 0; round < out->repeat; round++) {
         for (size_t i = 0; i < out->allocator_count; i++) {
             params.allocator = out->allocators[i];

@@ -7,10 +7,9 @@
  */
 #include "config.h"
 
+#include "array.h"
 #include "log.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "net_addr.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -105,7 +104,7 @@ static const struct config_option config_options[] = {
      1, 65536, NULL, "N", "open TLS connections accepted at once"},
 };
 
-#define CONFIG_OPTION_COUNT (sizeof(config_options) / sizeof(config_options[0]))
+#define CONFIG_OPTION_COUNT ARRAY_SIZE(config_options)
 
 static void set_error(char *err, size_t err_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -159,8 +158,8 @@ static bool apply_option(struct config *cfg, const struct config_option *opt, co
         return true;
     }
     case CONFIG_IP: {
-        unsigned char address[sizeof(struct in6_addr)];
-        if (inet_pton(AF_INET, value, address) != 1 && inet_pton(AF_INET6, value, address) != 1) {
+        struct net_addr address;
+        if (!net_addr_parse(value, 0, &address)) {
             set_error(err, err_size, "%s: invalid value \"%s\": expected an IPv4 or IPv6 address",
                       source, value);
             return false;
@@ -273,7 +272,7 @@ static const struct {
     {"repeat", offsetof(struct config_command, bench_repeat)},
 };
 
-#define CONFIG_BENCH_ARG_COUNT (sizeof(config_bench_args) / sizeof(config_bench_args[0]))
+#define CONFIG_BENCH_ARG_COUNT ARRAY_SIZE(config_bench_args)
 
 /* The field of the --bench argument called `name` (name_len bytes), or NULL. */
 static const char **bench_arg_field(struct config_command *cmd, const char *name, size_t name_len)
@@ -311,7 +310,7 @@ static bool load_arguments(struct config *cfg, struct config_command *cmd, int a
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         bool matched = false;
-        for (size_t c = 0; c < sizeof(config_commands) / sizeof(config_commands[0]); c++) {
+        for (size_t c = 0; c < ARRAY_SIZE(config_commands); c++) {
             if (strcmp(arg, config_commands[c].flag) == 0) {
                 if (!set_command(cmd, config_commands[c].kind, arg, err, err_size)) {
                     return false;

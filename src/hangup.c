@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* POLLRDHUP */
 #include "hangup.h"
 
+#include "clock.h"
 #include "threads.h"
 
 #include <poll.h>
@@ -35,7 +36,7 @@ static void *watch_main(void *arg)
             pthread_cond_wait(&watch->wake, &watch->lock);
             continue;
         }
-        struct timespec next = threads_monotonic_after(NULL, HANGUP_POLL_MS * 1000000ull);
+        struct timespec next = clock_monotonic_after(NULL, HANGUP_POLL_MS * CLOCK_NS_PER_MS);
         pthread_cond_timedwait(&watch->wake, &watch->lock, &next);
         /* Under the lock, so that no entry is removed while looked at. A
          * poll with no timeout per socket; there are at most as many as

@@ -4,10 +4,9 @@
 #include "healthcheck.h"
 
 #include "log.h"
+#include "net_addr.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,34 +19,6 @@ static const char healthcheck_request[] = "GET /healthz HTTP/1.1\r\n"
                                           "Host: localhost\r\n"
                                           "User-Agent: tinyserver-healthcheck\r\n"
                                           "Connection: close\r\n\r\n";
-
-/* Builds the address to probe; wildcards become loopback. */
-static bool probe_address(const char *bind, unsigned port, struct sockaddr_storage *out,
-                          socklen_t *len)
-{
-    memset(out, 0, sizeof(*out));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
-    if (inet_pton(AF_INET, bind, &v4->sin_addr) == 1) {
-        if (v4->sin_addr.s_addr == htonl(INADDR_ANY)) {
-            v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        }
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*v4);
-        return true;
-    }
-    if (inet_pton(AF_INET6, bind, &v6->sin6_addr) == 1) {
-        if (memcmp(&v6->sin6_addr, &in6addr_any, sizeof(in6addr_any)) == 0) {
-            v6->sin6_addr = in6addr_loopback;
-        }
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*v6);
-        return true;
-    }
-    return false;
-}
 
 /* The whole exchange runs against one timer: a server that answers a byte
  * at a time must not keep the check (and the container's probe) waiting.
@@ -84,9 +55,9 @@ static bool wait_ready(int fd, short events, int timer)
     }
 }
 
-static bool connect_within(int fd, const struct sockaddr_storage *addr, socklen_t len, int timer)
+static bool connect_within(int fd, const struct net_addr *addr, int timer)
 {
-    if (connect(fd, (const struct sockaddr *)addr, len) == 0) {
+    if (connect(fd, net_addr_sockaddr(addr), addr->len) == 0) {
         return true;
     }
     if (errno != EINPROGRESS || !wait_ready(fd, POLLOUT, timer)) {
@@ -148,18 +119,19 @@ static bool read_status_line(int fd, char *buf, size_t size, int timer)
 
 bool healthcheck_run(const char *bind, unsigned port, char *err, size_t err_size)
 {
-    struct sockaddr_storage addr;
-    socklen_t addr_len = 0;
-    if (!probe_address(bind, port, &addr, &addr_len)) {
+    struct net_addr addr;
+    if (!net_addr_parse(bind, port, &addr)) {
         snprintf(err, err_size, "bind address \"%s\" is not an IP address", bind);
         return false;
     }
+    /* A server listening on every address is probed on loopback. */
+    net_addr_wildcard_to_loopback(&addr);
     int timer = start_timer(HEALTHCHECK_TIMEOUT_MS);
     if (timer < 0) {
         snprintf(err, err_size, "timerfd: %s", strerror(errno));
         return false;
     }
-    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         snprintf(err, err_size, "socket: %s", strerror(errno));
         close(timer);
@@ -168,7 +140,7 @@ bool healthcheck_run(const char *bind, unsigned port, char *err, size_t err_size
     char reply[256];
     char printable[4 * sizeof(reply)];
     bool ok = false;
-    if (!connect_within(fd, &addr, addr_len, timer)) {
+    if (!connect_within(fd, &addr, timer)) {
         snprintf(err, err_size, "connect to port %u: %s", port, strerror(errno));
     } else if (!send_all(fd, healthcheck_request, sizeof(healthcheck_request) - 1, timer)) {
         snprintf(err, err_size, "send: %s", strerror(errno));

@@ -46,8 +46,10 @@
 #include "http.h"
 
 #include "hangup.h"
+#include "array.h"
+#include "clock.h"
 #include "http_deadline.h"
-#include "json.h"
+#include "net_addr.h"
 #include "threads.h"
 
 #include <microhttpd.h>
@@ -166,7 +168,7 @@ static const struct {
     {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}, {"OPTIONS", HTTP_OPTIONS},
 };
 
-#define HTTP_METHOD_COUNT (sizeof(http_methods) / sizeof(http_methods[0]))
+#define HTTP_METHOD_COUNT ARRAY_SIZE(http_methods)
 
 static unsigned method_bit(const char *method)
 {
@@ -196,13 +198,6 @@ void http_methods_format(unsigned methods, char *buf, size_t size)
         }
         used += (size_t)n;
     }
-}
-
-static void set_error_response(struct http_response *response, unsigned status, const char *message)
-{
-    response->status = status;
-    response->body = json_error(message, NULL);
-    response->retry_after_s = 0;
 }
 
 /* Queues `answer` (taking its body) on the connection. */
@@ -307,7 +302,7 @@ static const struct http_route *find_route(const struct http_server *server, con
 static const char *origin_path(const char *url)
 {
     static const char *const schemes[] = {"http://", "https://"};
-    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
         size_t len = strlen(schemes[i]);
         if (strncasecmp(url, schemes[i], len) == 0) {
             const char *path = strchr(url + len, '/');
@@ -329,7 +324,8 @@ static const struct http_route *route_or_answer(struct request_state *state, con
         state->route_index = (int)(route - state->server->routes);
     }
     if (route == NULL) {
-        set_error_response(&answer, MHD_HTTP_NOT_FOUND, "no such endpoint; GET / lists them");
+        http_response_error(&answer, MHD_HTTP_NOT_FOUND, "no such endpoint; GET / lists them",
+                            NULL);
         *queued = queue_answer(state, &answer, NULL);
         return NULL;
     }
@@ -338,7 +334,7 @@ static const struct http_route *route_or_answer(struct request_state *state, con
         char message[128];
         http_methods_format(route->methods, allow, sizeof(allow));
         snprintf(message, sizeof(message), "method not allowed; allowed: %s", allow);
-        set_error_response(&answer, MHD_HTTP_METHOD_NOT_ALLOWED, message);
+        http_response_error(&answer, MHD_HTTP_METHOD_NOT_ALLOWED, message, NULL);
         *queued = queue_answer(state, &answer, allow);
         return NULL;
     }
@@ -368,7 +364,8 @@ static enum MHD_Result refuse_body(struct request_state *state, const char *url,
         return queued;
     }
     struct http_response answer = {0};
-    set_error_response(&answer, MHD_HTTP_CONTENT_TOO_LARGE, "this endpoint takes no request body");
+    http_response_error(&answer, MHD_HTTP_CONTENT_TOO_LARGE, "this endpoint takes no request body",
+                        NULL);
     return queue_answer(state, &answer, NULL);
 }
 
@@ -387,9 +384,10 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
     MHD_get_connection_values_n(state->connection, MHD_GET_ARGUMENT_KIND, collect_query_param,
                                 &query);
     if (query.too_many || query.nul_in_key) {
-        set_error_response(&answer, MHD_HTTP_BAD_REQUEST,
-                           query.too_many ? "too many query parameters"
-                                          : "query parameter name contains a NUL byte");
+        http_response_error(&answer, MHD_HTTP_BAD_REQUEST,
+                            query.too_many ? "too many query parameters"
+                                           : "query parameter name contains a NUL byte",
+                            NULL);
         return queue_answer(state, &answer, NULL);
     }
     struct http_request request = {
@@ -411,18 +409,7 @@ static void format_peer(struct MHD_Connection *connection, char *buf, size_t siz
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(buf, size, "-");
-    if (info == NULL || info->client_addr == NULL) {
-        return;
-    }
-    const struct sockaddr *addr = info->client_addr;
-    if (addr->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, buf,
-                  (socklen_t)size);
-    } else if (addr->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, buf,
-                  (socklen_t)size);
-    }
+    net_addr_format(info != NULL ? info->client_addr : NULL, buf, size);
 }
 
 static struct request_state *new_request_state(struct http_server *server,
@@ -438,7 +425,7 @@ static struct request_state *new_request_state(struct http_server *server,
     atomic_init(&state->phase, PHASE_NEW);
     atomic_init(&state->client_gone, false);
     state->route_index = -1;
-    state->start_ns = threads_monotonic_ns();
+    state->start_ns = clock_monotonic_ns();
     snprintf(state->method, sizeof(state->method), "%s", method);
     snprintf(state->path, sizeof(state->path), "%s", url);
     format_peer(connection, state->peer, sizeof(state->peer));
@@ -461,7 +448,7 @@ static struct http_conn *conn_record(struct MHD_Connection *connection)
 static enum MHD_Result refuse_long_url(struct request_state *state)
 {
     struct http_response answer = {0};
-    set_error_response(&answer, MHD_HTTP_URI_TOO_LONG, "request target too long");
+    http_response_error(&answer, MHD_HTTP_URI_TOO_LONG, "request target too long", NULL);
     return queue_answer(state, &answer, NULL);
 }
 
@@ -527,7 +514,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
      * the next request on this connection starts now. */
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
-        atomic_store(&conn->waiting_since_ns, threads_monotonic_ns());
+        atomic_store(&conn->waiting_since_ns, clock_monotonic_ns());
     }
     if (state == NULL) {
         return; /* libmicrohttpd refused the request before on_request */
@@ -538,7 +525,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         .method = state->method,
         .path = state->path,
         .status = gone ? HTTP_STATUS_CLIENT_CLOSED : state->status,
-        .duration_us = (threads_monotonic_ns() - state->start_ns) / 1000u,
+        .duration_us = (clock_monotonic_ns() - state->start_ns) / 1000u,
         .client_closed = gone,
     };
     log_access(server->log, &entry);
@@ -584,7 +571,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             return;
         }
         conn->fd = info->connect_fd;
-        atomic_init(&conn->waiting_since_ns, threads_monotonic_ns());
+        atomic_init(&conn->waiting_since_ns, clock_monotonic_ns());
         pthread_mutex_lock(&server->conns_lock);
         conn->next = server->conns;
         if (server->conns != NULL) {
@@ -644,7 +631,7 @@ static void *sweeper_main(void *arg)
     while (!server->sweeper_stop) {
         bool stopping = atomic_load(&server->stopping);
         uint64_t sleep_ns = stopping ? HTTP_SHUTDOWN_SWEEP_MS * 1000000ull : period_ns;
-        struct timespec wake = threads_monotonic_after(NULL, sleep_ns);
+        struct timespec wake = clock_monotonic_after(NULL, sleep_ns);
         pthread_cond_timedwait(&server->sweeper_wake, &server->conns_lock, &wake);
         if (server->sweeper_stop) {
             break;
@@ -652,7 +639,7 @@ static void *sweeper_main(void *arg)
         stopping = atomic_load(&server->stopping);
         uint64_t timeout_ns =
             stopping ? HTTP_SHUTDOWN_IDLE_MS * 1000000ull : server->request_timeout_ns;
-        unsigned ended = sweep_expired(server, threads_monotonic_ns(), timeout_ns);
+        unsigned ended = sweep_expired(server, clock_monotonic_ns(), timeout_ns);
         if (ended != 0) {
             /* Not under the lock, which connections opening wait for.
              * Debug level: clients can trigger this at will. */
@@ -765,38 +752,13 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
     log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", message);
 }
 
-struct listen_address {
-    union {
-        struct sockaddr_in v4;
-        struct sockaddr_in6 v6;
-    } addr;
-    bool is_ipv6;
-};
-
-static bool parse_listen_address(const char *bind, unsigned port, struct listen_address *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, bind, &out->addr.v4.sin_addr) == 1) {
-        out->addr.v4.sin_family = AF_INET;
-        out->addr.v4.sin_port = htons((uint16_t)port);
-        return true;
-    }
-    if (inet_pton(AF_INET6, bind, &out->addr.v6.sin6_addr) == 1) {
-        out->addr.v6.sin6_family = AF_INET6;
-        out->addr.v6.sin6_port = htons((uint16_t)port);
-        out->is_ipv6 = true;
-        return true;
-    }
-    return false;
-}
-
 struct http_server *http_server_start(const struct http_server_options *options,
                                       const struct http_route *routes, size_t route_count,
                                       void *app, const struct logger *log, char *err,
                                       size_t err_size)
 {
-    struct listen_address address;
-    if (!parse_listen_address(options->bind, options->port, &address)) {
+    struct net_addr address;
+    if (!net_addr_parse(options->bind, options->port, &address)) {
         snprintf(err, err_size, "bind: \"%s\" is not an IPv4 or IPv6 address", options->bind);
         return NULL;
     }
@@ -827,15 +789,15 @@ struct http_server *http_server_start(const struct http_server_options *options,
      * resuming deferred requests and quiescing need. */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
-    if (address.is_ipv6) {
+    if (address.storage.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
     /* A pool of one is not a pool: libmicrohttpd wants the option absent. */
     unsigned pool = options->threads > 1 ? options->threads : 0;
     server->daemon = MHD_start_daemon(
         flags, (uint16_t)options->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&address.addr, MHD_OPTION_THREAD_POOL_SIZE, pool,
-        MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        net_addr_sockaddr(&address), MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT,
+        options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         options->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)options->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
@@ -898,18 +860,15 @@ void http_server_begin_shutdown(struct http_server *server)
     pthread_mutex_unlock(&server->conns_lock);
 }
 
+static bool server_idle(const void *arg)
+{
+    const struct http_server *server = arg;
+    return atomic_load(&server->inflight) == 0 && atomic_load(&server->open_conns) == 0;
+}
+
 bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
 {
-    struct timespec pause = {.tv_sec = 0, .tv_nsec = HTTP_IDLE_POLL_MS * 1000000L};
-    for (unsigned waited = 0;; waited += HTTP_IDLE_POLL_MS) {
-        if (atomic_load(&server->inflight) == 0 && atomic_load(&server->open_conns) == 0) {
-            return true;
-        }
-        if (waited >= timeout_ms) {
-            return false;
-        }
-        nanosleep(&pause, NULL);
-    }
+    return clock_wait_until(server_idle, server, timeout_ms, HTTP_IDLE_POLL_MS);
 }
 
 void http_server_stop(struct http_server *server)

@@ -169,6 +169,12 @@ void http_deferred_complete(struct http_deferred *deferred, struct http_response
 void http_server_stats(struct http_server *server, unsigned *open_connections,
                        unsigned *inflight_requests);
 
+/* Makes `response` a JSON error answer: {"error": message} plus
+ * {"parameter": parameter} when parameter is not NULL. Every error body the
+ * server writes itself comes from here. */
+void http_response_error(struct http_response *response, unsigned status, const char *message,
+                         const char *parameter);
+
 /* Writes the Allow header value for a method set, e.g. "GET, HEAD". */
 void http_methods_format(unsigned methods, char *buf, size_t size);
 

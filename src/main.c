@@ -5,6 +5,7 @@
  * Exit status: 0 success, 1 runtime failure (cannot listen, benchmark
  * failed, health check failed), 2 invalid configuration or arguments.
  */
+#include "array.h"
 #include "auth.h"
 #include "bench.h"
 #include "bench_compare.h"
@@ -76,9 +77,9 @@ static int run_bench_command(const struct config *cfg, const struct config_comma
         {"workload", cmd->bench_workload, 0}, {"allocator", cmd->bench_allocator, 0},
         {"repeat", cmd->bench_repeat, 0},
     };
-    struct param_pair pairs[sizeof(given) / sizeof(given[0])];
+    struct param_pair pairs[ARRAY_SIZE(given)];
     size_t count = 0;
-    for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(given); i++) {
         if (given[i].value != NULL) {
             pairs[count] = given[i];
             pairs[count++].value_len = strlen(given[i].value);

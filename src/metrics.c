@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "metrics.h"
+#include "array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +13,11 @@ static const unsigned metrics_status_codes[] = METRICS_STATUS_CODES;
 static const unsigned metrics_refusal_codes[] = METRICS_REFUSAL_CODES;
 static const double metrics_bounds[] = METRICS_DURATION_BOUNDS;
 
-_Static_assert(sizeof(metrics_status_codes) / sizeof(metrics_status_codes[0]) + 1 ==
-                   METRICS_STATUS_COUNT,
+_Static_assert(ARRAY_SIZE(metrics_status_codes) + 1 == METRICS_STATUS_COUNT,
                "METRICS_STATUS_COUNT must be the code list plus one");
-_Static_assert(sizeof(metrics_refusal_codes) / sizeof(metrics_refusal_codes[0]) + 1 ==
-                   METRICS_REFUSAL_COUNT,
+_Static_assert(ARRAY_SIZE(metrics_refusal_codes) + 1 == METRICS_REFUSAL_COUNT,
                "METRICS_REFUSAL_COUNT must be the code list plus one");
-_Static_assert(sizeof(metrics_bounds) / sizeof(metrics_bounds[0]) == METRICS_BUCKET_COUNT,
+_Static_assert(ARRAY_SIZE(metrics_bounds) == METRICS_BUCKET_COUNT,
                "METRICS_BUCKET_COUNT must match the bounds");
 
 static const char *const bench_outcome_names[METRICS_BENCH_OUTCOME_COUNT] = {

@@ -7,7 +7,9 @@
  */
 #include "routes.h"
 
+#include "array.h"
 #include "bench_compare.h"
+#include "clock.h"
 #include "json.h"
 #include "page.h"
 #include "threads.h"
@@ -88,13 +90,6 @@ static void release_bench_slot(struct app *app)
     atomic_fetch_sub(&app->benches_running, 1);
 }
 
-static void answer_error(struct http_response *response, unsigned status, const char *message,
-                         const char *parameter)
-{
-    response->status = status;
-    response->body = json_error(message, parameter);
-}
-
 /* One series per allocator: an allocator=all run leaves every allocator's
  * median. */
 static void record_results(struct app *app, const struct bench_comparison *comparison)
@@ -123,10 +118,10 @@ static void *bench_job_main(void *arg)
     if (status != BENCH_OK && atomic_load(client_gone)) {
         /* Nobody is left to read an answer; the layer logs 499. */
         metrics_record_bench(app->metrics, METRICS_BENCH_CLIENT_CLOSED);
-        answer_error(&response, 499, "the client closed the connection", NULL);
+        http_response_error(&response, 499, "the client closed the connection", NULL);
     } else if (status == BENCH_CUT_SHORT) {
         metrics_record_bench(app->metrics, METRICS_BENCH_CUT_SHORT);
-        answer_error(&response, 503, bench_status_message(status), NULL);
+        http_response_error(&response, 503, bench_status_message(status), NULL);
         log_message(app->log, LOG_INFO,
                     "bench workload=%s threads=%u iterations=%u allocator=%s cut short at %us",
                     bench_workload_name(params->workload), params->threads, params->iterations,
@@ -146,7 +141,7 @@ static void *bench_job_main(void *arg)
                  bench_allocator_name(failed));
         metrics_record_bench(app->metrics, status == BENCH_CANCELLED ? METRICS_BENCH_CANCELLED
                                                                      : METRICS_BENCH_FAILED);
-        answer_error(&response, 503, message, NULL);
+        http_response_error(&response, 503, message, NULL);
         log_message(app->log, LOG_WARN,
                     "bench workload=%s threads=%u iterations=%u allocator=%s failed: %s",
                     bench_workload_name(params->workload), params->threads, params->iterations,
@@ -171,7 +166,8 @@ static bool admit_token(struct app *app, const struct http_request *request,
         return true;
     }
     metrics_record_bench(app->metrics, METRICS_BENCH_UNAUTHORIZED);
-    answer_error(response, auth_verdict_status(verdict), auth_verdict_message(verdict), NULL);
+    http_response_error(response, auth_verdict_status(verdict), auth_verdict_message(verdict),
+                        NULL);
     response->www_authenticate = auth_verdict_challenge(verdict);
     return false;
 }
@@ -182,7 +178,7 @@ static bool admit_rate(struct app *app, const struct http_request *request,
 {
     unsigned retry_after_s = 0;
     if (app->rate == NULL ||
-        rate_limiter_take(app->rate, request->peer, threads_monotonic_ns(), &retry_after_s)) {
+        rate_limiter_take(app->rate, request->peer, clock_monotonic_ns(), &retry_after_s)) {
         return true;
     }
     char rate[32];
@@ -192,7 +188,7 @@ static bool admit_rate(struct app *app, const struct http_request *request,
              "too many benchmarks from this address (limit %s); retry after %u s", rate,
              retry_after_s);
     metrics_record_bench(app->metrics, METRICS_BENCH_RATE_LIMITED);
-    answer_error(response, 429, message, NULL);
+    http_response_error(response, 429, message, NULL);
     response->retry_after_s = retry_after_s;
     return false;
 }
@@ -210,7 +206,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
         return;
     }
     if (!bench_params_parse(request->query, request->query_count, &app->limits, &bench, &error)) {
-        answer_error(response, 400, error.message, error.parameter);
+        http_response_error(response, 400, error.message, error.parameter);
         metrics_record_bench(app->metrics,
                              error.over_budget ? METRICS_BENCH_OVER_BUDGET : METRICS_BENCH_INVALID);
         return;
@@ -220,7 +216,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
     }
     if (!acquire_bench_slot(app)) {
         metrics_record_bench(app->metrics, METRICS_BENCH_BUSY);
-        answer_error(response, 429, "too many benchmarks running; retry later", NULL);
+        http_response_error(response, 429, "too many benchmarks running; retry later", NULL);
         response->retry_after_s = BENCH_RETRY_AFTER_S;
         return;
     }
@@ -228,7 +224,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
     if (job == NULL) {
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
-        answer_error(response, 503, "out of memory", NULL);
+        http_response_error(response, 503, "out of memory", NULL);
         return;
     }
     job->app = app;
@@ -239,14 +235,14 @@ static void handle_bench(void *ctx, const struct http_request *request,
         free(job);
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_CANCELLED);
-        answer_error(response, 503, bench_status_message(BENCH_CANCELLED), NULL);
+        http_response_error(response, 503, bench_status_message(BENCH_CANCELLED), NULL);
         return;
     }
     if (!threads_start_detached(bench_job_main, job, 0)) {
         struct http_response failed = {0};
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
-        answer_error(&failed, 503, bench_status_message(BENCH_THREAD_FAILED), NULL);
+        http_response_error(&failed, 503, bench_status_message(BENCH_THREAD_FAILED), NULL);
         http_deferred_complete(job->deferred, &failed);
         free(job);
     }
@@ -320,7 +316,7 @@ static const struct http_route route_table[] = {
      {200, 0}},
 };
 
-#define ROUTE_COUNT (sizeof(route_table) / sizeof(route_table[0]))
+#define ROUTE_COUNT ARRAY_SIZE(route_table)
 
 _Static_assert(ROUTE_COUNT <= ROUTES_MAX_ENDPOINTS, "raise ROUTES_MAX_ENDPOINTS");
 

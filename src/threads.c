@@ -4,8 +4,7 @@
 #include "threads.h"
 
 #include <pthread.h>
-
-#define NS_PER_S 1000000000u
+#include <time.h>
 
 bool threads_start_detached(void *(*fn)(void *), void *arg, size_t stack_size)
 {
@@ -38,25 +37,4 @@ bool threads_monotonic_cond_init(pthread_cond_t *cond, pthread_mutex_t *lock)
         return false;
     }
     return true;
-}
-
-uint64_t threads_monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * NS_PER_S + (uint64_t)now.tv_nsec;
-}
-
-struct timespec threads_monotonic_after(const struct timespec *from, uint64_t ns)
-{
-    struct timespec at;
-    if (from != NULL) {
-        at = *from;
-    } else {
-        clock_gettime(CLOCK_MONOTONIC, &at);
-    }
-    uint64_t total = (uint64_t)at.tv_nsec + ns;
-    at.tv_sec += (time_t)(total / NS_PER_S);
-    at.tv_nsec = (long)(total % NS_PER_S);
-    return at;
 }

@@ -8,12 +8,15 @@
 #define _GNU_SOURCE
 #include "tls.h"
 
+#include "array.h"
+#include "clock.h"
+#include "net_addr.h"
 #include "threads.h"
 #include "wipe.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -93,9 +96,7 @@ struct tls_relay {
 
 static int64_t now_ms(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return (int64_t)(clock_monotonic_ns() / CLOCK_NS_PER_MS);
 }
 
 bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *creds,
@@ -104,14 +105,12 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
     br_ssl_engine_context *engine = &ssl->eng;
     if (creds->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_init_full_rsa(ssl, creds->chain, creds->chain_len, &creds->rsa);
-        br_ssl_engine_set_suites(engine, tls_suites_rsa,
-                                 sizeof(tls_suites_rsa) / sizeof(tls_suites_rsa[0]));
+        br_ssl_engine_set_suites(engine, tls_suites_rsa, ARRAY_SIZE(tls_suites_rsa));
     } else {
         /* The issuer key type only matters for static-ECDH suites, which
          * are not enabled. */
         br_ssl_server_init_full_ec(ssl, creds->chain, creds->chain_len, BR_KEYTYPE_EC, &creds->ec);
-        br_ssl_engine_set_suites(engine, tls_suites_ec,
-                                 sizeof(tls_suites_ec) / sizeof(tls_suites_ec[0]));
+        br_ssl_engine_set_suites(engine, tls_suites_ec, ARRAY_SIZE(tls_suites_ec));
     }
     br_ssl_engine_set_versions(engine, BR_TLS12, BR_TLS12);
     br_ssl_engine_add_flags(engine, BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
@@ -516,27 +515,15 @@ static void *listener_main(void *arg)
 
 static int open_listener(const char *bind_address, unsigned port, char *err, size_t err_size)
 {
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    memset(&addr, 0, sizeof(addr));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
-    if (inet_pton(AF_INET, bind_address, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)port);
-        addr_len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, bind_address, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)port);
-        addr_len = sizeof(*v6);
-    } else {
+    struct net_addr addr;
+    if (!net_addr_parse(bind_address, port, &addr)) {
         snprintf(err, err_size, "bind: \"%s\" is not an IP address", bind_address);
         return -1;
     }
-    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, TLS_LISTEN_BACKLOG) != 0) {
+        bind(fd, net_addr_sockaddr(&addr), addr.len) != 0 || listen(fd, TLS_LISTEN_BACKLOG) != 0) {
         snprintf(err, err_size, "cannot serve TLS on %s port %u: %s", bind_address, port,
                  strerror(errno));
         if (fd >= 0) {
@@ -613,16 +600,17 @@ void tls_server_stop_accepting(struct tls_server *server)
 
 /* Waits until no relay is left, or timeout_ms has passed (when not
  * forever). Returns whether none is left. */
+static bool no_relay_open(const void *server)
+{
+    return tls_server_active(server) == 0;
+}
+
 static bool wait_for_relays(const struct tls_server *server, unsigned timeout_ms, bool forever)
 {
-    struct timespec pause = {.tv_sec = 0, .tv_nsec = TLS_DESTROY_POLL_MS * 1000000L};
-    for (unsigned waited = 0; atomic_load(&server->active) != 0; waited += TLS_DESTROY_POLL_MS) {
-        if (!forever && waited >= timeout_ms) {
-            return false;
-        }
-        nanosleep(&pause, NULL);
-    }
-    return true;
+    /* "Forever" is UINT_MAX ms, some 49 days: longer than any relay lives
+     * once told to stop. */
+    return clock_wait_until(no_relay_open, server, forever ? UINT_MAX : timeout_ms,
+                            TLS_DESTROY_POLL_MS);
 }
 
 void tls_server_destroy(struct tls_server *server, unsigned flush_ms)

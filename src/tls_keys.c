@@ -4,6 +4,7 @@
  */
 #include "tls_keys.h"
 
+#include "array.h"
 #include "wipe.h"
 
 #include <errno.h>
@@ -230,7 +231,7 @@ static bool copy_key(struct tls_credentials *out, const br_skey_decoder_context 
             {&out->rsa.dq, &out->rsa.dqlen, rsa->dq, rsa->dqlen},
             {&out->rsa.iq, &out->rsa.iqlen, rsa->iq, rsa->iqlen},
         };
-        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
             memcpy(p, parts[i].src, parts[i].len);
             *parts[i].dst = p;
             *parts[i].dst_len = parts[i].len;

@@ -3,6 +3,7 @@
  * elapsed time is only sanity-checked. */
 #include "bench.h"
 #include "bench_compare.h"
+#include "array.h"
 #include "check.h"
 
 #include <pthread.h>
@@ -112,7 +113,7 @@ static void check_cut_short_and_second_flag(enum bench_workload workload)
 static void check_workload_table(void)
 {
     const char *names[] = {"seed", "xthread", "larson"};
-    CHECK(sizeof(names) / sizeof(names[0]) == BENCH_WORKLOAD_COUNT);
+    CHECK(ARRAY_SIZE(names) == BENCH_WORKLOAD_COUNT);
     for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
         enum bench_workload found = BENCH_WORKLOAD_COUNT;
         CHECK(strcmp(bench_workload_name((enum bench_workload)id), names[id]) == 0);

@@ -7,6 +7,7 @@
  * memory succeeds. In the sanitizer build LeakSanitizer checks at exit
  * that nothing was left behind. */
 #include "bench.h"
+#include "array.h"
 #include "check.h"
 
 #include <stdatomic.h>
@@ -57,9 +58,9 @@ int main(void)
         {BENCH_WORKLOAD_XTHREAD, 5}, {BENCH_WORKLOAD_LARSON, 1}, {BENCH_WORKLOAD_LARSON, 3},
     };
     static const long allowances[] = {0, 1, 100, 5000};
-    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+    for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
         const char *name = bench_workload_name(cases[c].workload);
-        for (size_t a = 0; a < sizeof(allowances) / sizeof(allowances[0]); a++) {
+        for (size_t a = 0; a < ARRAY_SIZE(allowances); a++) {
             enum bench_status status = run(cases[c].workload, cases[c].threads, allowances[a]);
             CHECK_MSG(status == BENCH_ALLOC_FAILED,
                       "%s, %u threads, failing after %ld blocks: status %d", name, cases[c].threads,

@@ -1,5 +1,6 @@
 /* Unit tests for bench_params.c: every rule of the /bench validator. */
 #include "bench_params.h"
+#include "array.h"
 #include "check.h"
 
 #include <stdio.h>
@@ -82,7 +83,7 @@ static void check_workloads(void)
 
     const char *bad[] = {"",      "SEED", "Seed", " seed",         "seed ",
                          "seeds", "see",  "1",    "xthread,larson"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct param_pair pair = {"workload", bad[i], strlen(bad[i])};
         expect_pairs_rejected(&pair, 1, &limits, "workload");
     }
@@ -242,7 +243,7 @@ int main(void)
                                 "abc",
                                 "18446744073709551617",
                                 "99999999999999999999999999"};
-    for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad_values); i++) {
         expect_rejected("threads", bad_values[i], "threads");
     }
     expect_rejected("iterations", "0", "iterations");

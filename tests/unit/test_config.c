@@ -2,6 +2,7 @@
  * the generated help and Markdown. */
 #define _GNU_SOURCE
 #include "config.h"
+#include "array.h"
 #include "check.h"
 
 #include <stdarg.h>
@@ -145,7 +146,7 @@ int main(void)
                            "bench-rate",
                            "shutdown-grace",
                            "log-level"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
         char flag[64];
         snprintf(flag, sizeof(flag), "--%s ", names[i]);
         CHECK_MSG(strstr(help, flag) != NULL, "--help lacks %s", flag);
