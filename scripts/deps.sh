@@ -391,7 +391,8 @@ ARTEFACTS[cjson]="lib/libcjson.a include/cjson/cJSON.h"
 ARTEFACTS[bearssl]="lib/libbearssl.a include/bearssl.h"
 # Files of this repository that a recipe runs: their text is part of its key.
 declare -A RECIPE_INPUTS
-RECIPE_INPUTS[libmicrohttpd]="scripts/mhd_json_errors.py"
+# The patches are applied in name order; each one's text is in the key.
+RECIPE_INPUTS[libmicrohttpd]="$(cd "$REPO" && printf '%s ' patches/libmicrohttpd/*.patch)"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
@@ -422,16 +423,21 @@ build_mimalloc() {
 }
 
 build_libmicrohttpd() {
-	# Its own refusals (431, 400, 501, 505) answer in JSON, like the server's
-	# errors; the script says why and fails on a source it does not expect.
-	python3 "$REPO/scripts/mhd_json_errors.py" .
+	# tinyserver's patches (patches/README.md): the library's own refusals
+	# answer in JSON, and the completion callback sees every one. No fuzz, so
+	# a source that moved under a patch stops the build instead of taking a
+	# hunk at a guessed place.
+	local patch_file
+	for patch_file in "$REPO"/patches/libmicrohttpd/*.patch; do
+		patch -p1 --fuzz=0 --no-backup-if-mismatch <"$patch_file"
+	done
 	# Debian patches Makefile.am, and the shipped Makefile.in/configure come
 	# from newer autotools than bookworm's: regenerate them all, as Debian's
 	# own build (dh_autoreconf) does, or make would half-regenerate and fail.
 	autoreconf -fi
-	# Messages stay on: the server installs an external logger, and
-	# mhd_json_errors.py rewrote them (without them the refusals would
-	# go out as application/json with an empty body). ITC and
+	# Messages stay on: the server installs an external logger, and the
+	# refusals' bodies are messages (without them they would go out as
+	# application/json with an empty body). ITC and
 	# epoll keep their defaults (eventfd, epoll). The tarball's configure has
 	# no NLS, so there is no --disable-nls to pass.
 	./configure --prefix="$PREFIX" --libdir="$PREFIX/lib" \

@@ -6,8 +6,10 @@ header section larger than the connection's memory (431), a malformed
 request line or header (400), a transfer coding it cannot decode (501), an
 HTTP version it does not speak (505). It answers those itself, with a fixed
 HTML page and no Content-Type, and its 1.0 API offers no way to replace the
-body. tinyserver promises a JSON error for every bad request, so deps.sh
-runs this on the pinned source before building it:
+body. tinyserver promises a JSON error for every bad request. This script
+generated patches/libmicrohttpd/0001-json-error-bodies.patch from the pinned
+source (patches/README.md says how to run it again); the build applies the
+patch, never this script:
 
   * every HTML message in src/microhttpd/connection.c becomes
     {"error": "<the page's text>"}, the shape of tinyserver's own errors;
@@ -16,8 +18,8 @@ runs this on the pinned source before building it:
     tinyserver's own error answers carry.
 
 The status codes and when they are sent stay libmicrohttpd's. Anything this
-does not recognise (a new version moved the code) stops the build rather
-than half-applying; the expected counts are for the version in deps.lock.
+does not recognise (a new version moved the code) stops it rather than
+half-applying; the expected counts are for the version in deps.lock.
 
 usage: mhd_json_errors.py SOURCE_DIR
 """

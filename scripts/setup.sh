@@ -20,7 +20,7 @@ EOF
 # Packages per group. deps.sh needs dpkg-dev (dpkg-source), patch and gpgv to
 # unpack and check the pinned sources; the builds themselves need musl-gcc,
 # make, cmake and ar, autotools to regenerate libmicrohttpd's configure, and
-# python3 for scripts/mhd_json_errors.py (Meson runs on it too).
+# python3 for Meson (and scripts/mhd_json_errors.py, which regenerates a patch).
 group_pkgs() {
 	case $1 in
 	build)

@@ -8,7 +8,7 @@ parse, libmicrohttpd itself, with "Connection: close" (400, 505, 501, and a
 301 to the percent-encoded target for whitespace in the target, as RFC 9112
 section 3.2 allows), or, for a raw NUL in the request line, by closing the
 connection without an answer. Both answer in JSON: the build rewrites
-libmicrohttpd's HTML pages (scripts/mhd_json_errors.py).
+libmicrohttpd's HTML pages (patches/libmicrohttpd/).
 """
 import pytest
 
