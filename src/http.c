@@ -1,7 +1,11 @@
 /*
- * http.c - libmicrohttpd integration; see http.h for the contract.
+ * http.c - the request lifecycle on libmicrohttpd; see http.h for the
+ * contract. Routing (http_routing.c), the request deadline
+ * (http_deadline.c), the watch on deferred requests' clients (hangup.c) and
+ * the reading of libmicrohttpd's messages (http_mhd_messages.c) are modules
+ * of their own; this file wires them to the daemon's callbacks.
  *
- * Request lifecycle as libmicrohttpd drives it:
+ * A request as libmicrohttpd drives it:
  *   1st call of on_request: allocate per-request state, return MHD_YES.
  *      Queueing a response here would make libmicrohttpd close the
  *      connection (it cannot know yet whether a body follows), which
@@ -15,33 +19,17 @@
  *      client left (http_deferred_client_gone); such a request is logged
  *      as 499 client_closed.
  *   after resume: the final call runs again and queues the stored answer.
- *   on_completed: write the access log line, free the state.
+ *   on_completed: write the access log line, count it, free the state.
+ * A request libmicrohttpd refuses itself (a malformed request, headers over
+ * the connection's memory) never reaches on_request; on_completed still
+ * runs for it (the patched library makes sure, see patches/libmicrohttpd/)
+ * and counts it with the status the library reports.
  *
- * The request deadline (--request-timeout). libmicrohttpd's own timeout
- * counts inactivity, so a client that sends one header byte every few
- * seconds keeps a connection forever. libmicrohttpd has no option for a
- * total deadline, so the layer keeps one per connection:
- *   - a record per connection (struct http_conn), created and destroyed by
- *     libmicrohttpd's connection notifications, on a list under conns_lock;
- *   - its clock, waiting_since_ns, starts when the connection opens and
- *     again when a response has been sent (on_completed), and stops when
- *     the headers are complete (the first call of on_request);
- *   - a sweeper thread wakes a few times per timeout and shuts down (never
- *     closes) the socket of every connection whose clock has run past the
- *     deadline. libmicrohttpd then reads end-of-file and closes the
- *     connection itself, on its own thread, as if the client had gone.
- * The sweeper takes the socket from a record under conns_lock, and
- * libmicrohttpd notifies the close (which removes the record under the
- * same lock) before it closes the socket, so the sweeper can never shut
- * down a descriptor number that has meanwhile been reused.
- *
- * Shutdown uses the same records. Once it begins, every response says
- * "Connection: close", and the sweeper ends, within a fraction of a
- * second, every connection that is waiting for a request (an idle
- * kept-alive one, say) instead of after the full deadline. The server is
- * idle when no request is in flight and no connection is left, so the
- * daemon never stops under a request it has taken in, nor with a
- * suspended connection (which makes libmicrohttpd abort the process).
+ * Shutdown: once it begins, every response says "Connection: close" and
+ * the deadline registry ends idle connections at once. The server is idle
+ * when no request is in flight and no connection is left, so the daemon
+ * never stops under a request it has taken in, nor with a suspended
+ * connection (which makes libmicrohttpd abort the process).
  */
 #include "http.h"
 
@@ -49,12 +37,13 @@
 #include "array.h"
 #include "clock.h"
 #include "http_deadline.h"
+#include "http_mhd_messages.h"
+#include "http_routing.h"
 #include "net_addr.h"
 #include "threads.h"
 
 #include <microhttpd.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,21 +52,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Paths longer than this are logged truncated; routing sees the full path. */
 #define HTTP_LOG_PATH_MAX 256
 #define HTTP_PEER_MAX     INET6_ADDRSTRLEN
 #define HTTP_IDLE_POLL_MS 10u
-/* The sweeper checks deadlines this many times per request timeout, but
- * at least once a second: a deadline is enforced up to a quarter late. */
-#define HTTP_SWEEPS_PER_TIMEOUT 4u
-#define HTTP_SWEEP_MAX_MS       1000u
-/* During shutdown: how long a connection may wait for a request (time for
- * bytes already sent to be parsed), and how often that is checked. */
-#define HTTP_SHUTDOWN_IDLE_MS  100u
-#define HTTP_SHUTDOWN_SWEEP_MS 20u
 
 /* Logged, as nginx does, for a request whose client left before the
  * answer was sent. */
@@ -86,15 +66,10 @@
 /* Sent when even the error body could not be allocated. */
 static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
 
-/* One open connection, for the request deadline (see the top of the file).
- * Created by the STARTED notification, freed by the CLOSED one. */
+/* One open connection. Created by the STARTED notification, freed by the
+ * CLOSED one. */
 struct http_conn {
-    struct http_conn *prev; /* on http_server.conns, under conns_lock */
-    struct http_conn *next;
-    int fd;
-    /* When the clock of the request being awaited started; 0 while no
-     * request line and headers are awaited (being answered, suspended). */
-    _Atomic uint64_t waiting_since_ns;
+    struct http_deadline_entry deadline;
     /* Raw request-target length of the current request, from the URI log
      * callback. Only the connection's own worker thread touches it. */
     size_t target_len;
@@ -110,21 +85,13 @@ struct http_server {
     atomic_uint inflight;
     atomic_bool stopping;
     size_t max_url_length;
-    uint64_t request_timeout_ns;
-    /* The connection records and the sweeper that enforces the deadline. */
-    pthread_mutex_t conns_lock;
-    pthread_cond_t sweeper_wake; /* signalled to stop it, or to sweep at once */
-    struct http_conn *conns;
-    atomic_uint open_conns; /* how many records conns holds */
+    struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
     struct hangup_watch *hangups;
-    bool sweeper_stop; /* under conns_lock */
-    bool sweeper_started;
-    pthread_t sweeper;
     /* While starting, libmicrohttpd's messages are kept to explain a
      * failure (such as "address in use") in the startup error. */
     bool starting;
-    char start_error[512];
+    char start_error[HTTP_MHD_MESSAGE_MAX];
 };
 
 enum request_phase {
@@ -157,48 +124,6 @@ struct query_collector {
     bool too_many;
     bool nul_in_key;
 };
-
-const unsigned short http_layer_statuses[] = {400, 405, 413, 414, 500, 0};
-
-static const struct {
-    const char *name;
-    enum http_method bit;
-} http_methods[] = {
-    {"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},       {"PUT", HTTP_PUT},
-    {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}, {"OPTIONS", HTTP_OPTIONS},
-};
-
-#define HTTP_METHOD_COUNT ARRAY_SIZE(http_methods)
-
-static unsigned method_bit(const char *method)
-{
-    for (size_t i = 0; i < HTTP_METHOD_COUNT; i++) {
-        if (strcmp(method, http_methods[i].name) == 0) {
-            return http_methods[i].bit;
-        }
-    }
-    return 0; /* CONNECT, TRACE and unknown methods match no route */
-}
-
-void http_methods_format(unsigned methods, char *buf, size_t size)
-{
-    size_t used = 0;
-    if (size == 0) {
-        return;
-    }
-    buf[0] = '\0';
-    for (size_t i = 0; i < HTTP_METHOD_COUNT; i++) {
-        if ((methods & http_methods[i].bit) == 0) {
-            continue;
-        }
-        int n =
-            snprintf(buf + used, size - used, "%s%s", used == 0 ? "" : ", ", http_methods[i].name);
-        if (n < 0 || (size_t)n >= size - used) {
-            return;
-        }
-        used += (size_t)n;
-    }
-}
 
 /* Queues `answer` (taking its body) on the connection. */
 static enum MHD_Result queue_answer(struct request_state *state, struct http_response *answer,
@@ -284,62 +209,24 @@ static enum MHD_Result collect_query_param(void *cls, enum MHD_ValueKind kind, c
     return MHD_YES;
 }
 
-static const struct http_route *find_route(const struct http_server *server, const char *path)
-{
-    for (size_t i = 0; i < server->route_count; i++) {
-        if (strcmp(server->routes[i].path, path) == 0) {
-            return &server->routes[i];
-        }
-    }
-    return NULL;
-}
-
-/* The path to route on. RFC 9112 section 3.2.2: a server must accept a
- * request target in absolute form ("GET http://host/healthz"), which is
- * what clients send to proxies; it names the same resource as its path.
- * libmicrohttpd hands such targets over unchanged (minus the query). The
- * authority is not checked: this server answers for any host name. */
-static const char *origin_path(const char *url)
-{
-    static const char *const schemes[] = {"http://", "https://"};
-    for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
-        size_t len = strlen(schemes[i]);
-        if (strncasecmp(url, schemes[i], len) == 0) {
-            const char *path = strchr(url + len, '/');
-            return path != NULL ? path : "/";
-        }
-    }
-    return url;
-}
-
 /* Answers 404 or 405 when the path or method does not match a route.
  * Returns NULL after queueing such an answer (its result in *queued). */
-static const struct http_route *route_or_answer(struct request_state *state, const char *url,
+static const struct http_route *route_or_answer(struct request_state *state, const char *path,
                                                 const char *method, enum MHD_Result *queued)
 {
+    const struct http_server *server = state->server;
+    enum http_route_outcome outcome =
+        http_route_match(server->routes, server->route_count, path, method, &state->route_index);
+    if (outcome == HTTP_ROUTE_FOUND) {
+        return &server->routes[state->route_index];
+    }
     struct http_response answer = {0};
-    const struct http_route *route = find_route(state->server, url);
-    if (route != NULL) {
-        /* a 405 still counts against the route it was meant for */
-        state->route_index = (int)(route - state->server->routes);
-    }
-    if (route == NULL) {
-        http_response_error(&answer, MHD_HTTP_NOT_FOUND, "no such endpoint; GET / lists them",
-                            NULL);
-        *queued = queue_answer(state, &answer, NULL);
-        return NULL;
-    }
-    if ((route->methods & method_bit(method)) == 0) {
-        char allow[64];
-        char message[128];
-        http_methods_format(route->methods, allow, sizeof(allow));
-        snprintf(message, sizeof(message), "method not allowed; allowed: %s", allow);
-        http_response_error(&answer, MHD_HTTP_METHOD_NOT_ALLOWED, message, NULL);
-        *queued = queue_answer(state, &answer, allow);
-        return NULL;
-    }
-    state->route_index = (int)(route - state->server->routes);
-    return route;
+    char allow[HTTP_ALLOW_MAX];
+    http_route_refusal(outcome,
+                       state->route_index >= 0 ? &server->routes[state->route_index] : NULL,
+                       &answer, allow);
+    *queued = queue_answer(state, &answer, allow[0] != '\0' ? allow : NULL);
+    return NULL;
 }
 
 /* True when the request announces a body. libmicrohttpd only reads a body
@@ -464,7 +351,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         /* The headers are complete: the request deadline no longer runs. */
         struct http_conn *conn = conn_record(connection);
         if (conn != NULL) {
-            atomic_store(&conn->waiting_since_ns, 0);
+            http_deadline_pause(&conn->deadline);
         }
         state = new_request_state(server, connection, url, method);
         if (state == NULL) {
@@ -475,7 +362,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return refuse_long_url(state);
         }
         if (announces_body(connection)) {
-            return refuse_body(state, origin_path(url), method);
+            return refuse_body(state, http_origin_path(url), method);
         }
         return MHD_YES;
     }
@@ -487,7 +374,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     }
     switch (phase) {
     case PHASE_NEW:
-        return dispatch(state, origin_path(url), method);
+        return dispatch(state, http_origin_path(url), method);
     case PHASE_READY:
         return queue_answer(state, &state->answer, NULL);
     case PHASE_SUSPENDED:
@@ -505,6 +392,19 @@ static bool client_closed(struct request_state *state, enum MHD_RequestTerminati
            code == MHD_REQUEST_TERMINATED_READ_ERROR;
 }
 
+/* A request libmicrohttpd answered itself, before any route: counted with
+ * the status the library queued (none if it could not even do that and
+ * just closed). Its log line comes from the library's message, which says
+ * why (on_mhd_message). */
+static void count_refusal(struct http_server *server, struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (info != NULL && info->http_status != 0 && server->metrics != NULL) {
+        metrics_record_refusal(server->metrics, info->http_status);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode code)
 {
@@ -514,10 +414,14 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
      * the next request on this connection starts now. */
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
-        atomic_store(&conn->waiting_since_ns, clock_monotonic_ns());
+        http_deadline_restart(&conn->deadline);
+    }
+    if (state == NULL || state->status == 0) {
+        /* No answer of ours: the library's, if any, is a refusal. */
+        count_refusal(server, connection);
     }
     if (state == NULL) {
-        return; /* libmicrohttpd refused the request before on_request */
+        return;
     }
     bool gone = client_closed(state, code);
     struct log_access_entry entry = {
@@ -570,186 +474,44 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             shutdown(info->connect_fd, SHUT_RDWR);
             return;
         }
-        conn->fd = info->connect_fd;
-        atomic_init(&conn->waiting_since_ns, clock_monotonic_ns());
-        pthread_mutex_lock(&server->conns_lock);
-        conn->next = server->conns;
-        if (server->conns != NULL) {
-            server->conns->prev = conn;
-        }
-        server->conns = conn;
-        atomic_fetch_add(&server->open_conns, 1);
-        pthread_mutex_unlock(&server->conns_lock);
+        http_deadline_add(&server->deadline, &conn->deadline, info->connect_fd);
         *socket_context = conn;
         return;
     }
     if (conn == NULL) {
         return;
     }
-    pthread_mutex_lock(&server->conns_lock);
-    if (conn->prev != NULL) {
-        conn->prev->next = conn->next;
-    } else {
-        server->conns = conn->next;
-    }
-    if (conn->next != NULL) {
-        conn->next->prev = conn->prev;
-    }
-    atomic_fetch_sub(&server->open_conns, 1);
-    pthread_mutex_unlock(&server->conns_lock);
+    http_deadline_remove(&server->deadline, &conn->deadline);
     free(conn);
     *socket_context = NULL;
-}
-
-/* Shuts down every connection that has waited timeout_ns or longer for a
- * request. Runs under conns_lock; returns how many it ended. */
-static unsigned sweep_expired(struct http_server *server, uint64_t now_ns, uint64_t timeout_ns)
-{
-    unsigned ended = 0;
-    for (struct http_conn *conn = server->conns; conn != NULL; conn = conn->next) {
-        uint64_t since = atomic_load(&conn->waiting_since_ns);
-        if (!http_deadline_passed(since, now_ns, timeout_ns)) {
-            continue;
-        }
-        /* Only once: the clock may have restarted or stopped meanwhile. */
-        if (atomic_compare_exchange_strong(&conn->waiting_since_ns, &since, 0)) {
-            shutdown(conn->fd, SHUT_RDWR);
-            ended++;
-        }
-    }
-    return ended;
-}
-
-static void *sweeper_main(void *arg)
-{
-    struct http_server *server = arg;
-    uint64_t period_ns = server->request_timeout_ns / HTTP_SWEEPS_PER_TIMEOUT;
-    if (period_ns > HTTP_SWEEP_MAX_MS * 1000000ull) {
-        period_ns = HTTP_SWEEP_MAX_MS * 1000000ull;
-    }
-    pthread_mutex_lock(&server->conns_lock);
-    while (!server->sweeper_stop) {
-        bool stopping = atomic_load(&server->stopping);
-        uint64_t sleep_ns = stopping ? HTTP_SHUTDOWN_SWEEP_MS * 1000000ull : period_ns;
-        struct timespec wake = clock_monotonic_after(NULL, sleep_ns);
-        pthread_cond_timedwait(&server->sweeper_wake, &server->conns_lock, &wake);
-        if (server->sweeper_stop) {
-            break;
-        }
-        stopping = atomic_load(&server->stopping);
-        uint64_t timeout_ns =
-            stopping ? HTTP_SHUTDOWN_IDLE_MS * 1000000ull : server->request_timeout_ns;
-        unsigned ended = sweep_expired(server, clock_monotonic_ns(), timeout_ns);
-        if (ended != 0) {
-            /* Not under the lock, which connections opening wait for.
-             * Debug level: clients can trigger this at will. */
-            pthread_mutex_unlock(&server->conns_lock);
-            log_message(server->log, LOG_DEBUG,
-                        "closed %u connection(s) that sent no complete request within %llums%s",
-                        ended, (unsigned long long)(timeout_ns / 1000000u),
-                        stopping ? " (shutting down)" : "");
-            pthread_mutex_lock(&server->conns_lock);
-        }
-    }
-    pthread_mutex_unlock(&server->conns_lock);
-    return NULL;
-}
-
-static bool sweeper_init(struct http_server *server)
-{
-    return threads_monotonic_cond_init(&server->sweeper_wake, &server->conns_lock);
-}
-
-/* Stops the sweeper thread (if started) and frees its lock and condition.
- * Call after the daemon has stopped, when no record is left. */
-static void sweeper_destroy(struct http_server *server)
-{
-    if (server->sweeper_started) {
-        pthread_mutex_lock(&server->conns_lock);
-        server->sweeper_stop = true;
-        pthread_cond_signal(&server->sweeper_wake);
-        pthread_mutex_unlock(&server->conns_lock);
-        pthread_join(server->sweeper, NULL);
-        server->sweeper_started = false;
-    }
-    pthread_mutex_destroy(&server->conns_lock);
-    pthread_cond_destroy(&server->sweeper_wake);
-}
-
-/* libmicrohttpd sets TCP_NODELAY and TCP_CORK on every connection; on the
- * AF_UNIX sockets the TLS terminator hands over (labelled with the client's
- * TCP address) both fail, and it then warns that it could not push data
- * out early. A socketpair has no Nagle delay to push past, so all of these
- * say nothing about a problem and are dropped rather than logged. */
-static bool is_socket_option_noise(const char *message)
-{
-    bool option_failed =
-        strncmp(message, "Setting ", 8) == 0 &&
-        (strstr(message, "TCP_NODELAY") != NULL || strstr(message, "TCP_CORK") != NULL ||
-         strstr(message, "TCP_NOPUSH") != NULL);
-    return option_failed || strncmp(message, "Failed to push the data from buffers", 36) == 0;
-}
-
-/* The "error" text of the JSON body quoted in libmicrohttpd's message
- * ("... ('{"error":"TEXT"}')). ..."), with the JSON escapes the rewrite
- * uses (\" and \\) undone; the logger escapes it for its format. Empty if
- * the message quotes no body. */
-static const char *refusal_reason(const char *message, char *out, size_t size)
-{
-    static const char opening[] = "{\"error\":\"";
-    const char *start = strstr(message, opening);
-    const char *end = start != NULL ? strstr(start, "\"}") : NULL;
-    size_t len = 0;
-    if (end != NULL) {
-        for (const char *p = start + sizeof(opening) - 1; p < end && len + 1 < size; p++) {
-            if (*p == '\\' && p + 1 < end) {
-                p++;
-            }
-            out[len++] = *p;
-        }
-    }
-    out[len] = '\0';
-    return out;
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
  * afterwards they are per-connection details (timeouts, resets) that a
  * client can trigger at will, so they are logged at debug level to keep an
- * attack from flooding the log. */
+ * attack from flooding the log. A request the library answers itself is
+ * the exception: like an access line, one info line with the reason. */
 static void on_mhd_message(void *cls, const char *fmt, va_list args)
 {
     struct http_server *server = cls;
-    char message[512];
-    vsnprintf(message, sizeof(message), fmt, args);
-    message[strcspn(message, "\r\n")] = '\0';
-    if (is_socket_option_noise(message)) {
+    struct http_mhd_message message;
+    http_mhd_message_read(fmt, args, &message);
+    switch (message.kind) {
+    case HTTP_MHD_MESSAGE_NOISE:
         return;
-    }
-    if (server->starting) {
-        /* Logged by the caller, through the logger, which escapes it. */
-        snprintf(server->start_error, sizeof(server->start_error), "%s", message);
+    case HTTP_MHD_MESSAGE_REFUSAL:
+        log_message(server->log, LOG_INFO, "libmicrohttpd refused a request: %u %s", message.status,
+                    message.text);
         return;
-    }
-    /* A request libmicrohttpd answers itself (431, 400, 505...) never
-     * reaches on_request; this message, which it logs as it queues the
-     * answer (transmit_error_response_len() in its connection.c), is the
-     * one place it shows. So it is counted, and logged at the access log's
-     * level, with the reason from the JSON body (scripts/mhd_json_errors.py).
-     * In the rare case that a response was already under way, the library
-     * closes the connection instead, and the count is one too high.
-     * test_observability.py holds the wording to the pinned version. */
-    unsigned refused_status = 0;
-    if (sscanf(message, "Error processing request (HTTP response code is %u", &refused_status) ==
-        1) {
-        if (server->metrics != NULL) {
-            metrics_record_refusal(server->metrics, refused_status);
+    case HTTP_MHD_MESSAGE_OTHER:
+        if (server->starting) {
+            /* Logged by the caller, through the logger, which escapes it. */
+            snprintf(server->start_error, sizeof(server->start_error), "%s", message.text);
+            return;
         }
-        char reason[sizeof(message)];
-        log_message(server->log, LOG_INFO, "libmicrohttpd refused a request: %u %s", refused_status,
-                    refusal_reason(message, reason, sizeof(reason)));
+        log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", message.text);
         return;
     }
-    log_message(server->log, LOG_DEBUG, "libmicrohttpd: %s", message);
 }
 
 struct http_server *http_server_start(const struct http_server_options *options,
@@ -773,11 +535,10 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->log = log;
     server->metrics = options->metrics;
     server->max_url_length = options->max_url_length;
-    server->request_timeout_ns = (uint64_t)options->request_timeout_s * 1000000000u;
     atomic_init(&server->inflight, 0);
     atomic_init(&server->stopping, false);
-    atomic_init(&server->open_conns, 0);
-    if (!sweeper_init(server)) {
+    if (!http_deadline_init(&server->deadline,
+                            (uint64_t)options->request_timeout_s * CLOCK_NS_PER_S, log)) {
         snprintf(err, err_size, "cannot initialise the request deadline's lock");
         free(server);
         return NULL;
@@ -809,23 +570,22 @@ struct http_server *http_server_start(const struct http_server_options *options,
         snprintf(err, err_size, "cannot serve on %s port %u: %s", options->bind, options->port,
                  server->start_error[0] != '\0' ? server->start_error
                                                 : "libmicrohttpd refused to start");
-        sweeper_destroy(server);
+        http_deadline_destroy(&server->deadline);
         free(server);
         return NULL;
     }
-    if (pthread_create(&server->sweeper, NULL, sweeper_main, server) != 0) {
+    if (!http_deadline_start(&server->deadline)) {
         snprintf(err, err_size, "cannot start the request deadline thread");
         MHD_stop_daemon(server->daemon);
-        sweeper_destroy(server);
+        http_deadline_destroy(&server->deadline);
         free(server);
         return NULL;
     }
-    server->sweeper_started = true;
     server->hangups = hangup_watch_start();
     if (server->hangups == NULL) {
         snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
         MHD_stop_daemon(server->daemon);
-        sweeper_destroy(server);
+        http_deadline_destroy(&server->deadline);
         free(server);
         return NULL;
     }
@@ -855,15 +615,13 @@ void http_server_begin_shutdown(struct http_server *server)
         close(listener);
     }
     /* Idle connections go now, not at their deadline. */
-    pthread_mutex_lock(&server->conns_lock);
-    pthread_cond_signal(&server->sweeper_wake);
-    pthread_mutex_unlock(&server->conns_lock);
+    http_deadline_begin_shutdown(&server->deadline);
 }
 
 static bool server_idle(const void *arg)
 {
     const struct http_server *server = arg;
-    return atomic_load(&server->inflight) == 0 && atomic_load(&server->open_conns) == 0;
+    return atomic_load(&server->inflight) == 0 && http_deadline_count(&server->deadline) == 0;
 }
 
 bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
@@ -874,7 +632,7 @@ bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
 void http_server_stop(struct http_server *server)
 {
     MHD_stop_daemon(server->daemon);
-    sweeper_destroy(server);
+    http_deadline_destroy(&server->deadline);
     hangup_watch_stop(server->hangups);
     free(server);
 }

@@ -125,9 +125,12 @@ def refused_total(families, code):
 
 # Requests libmicrohttpd answers itself, before any route: each must still
 # show, in tinyserver_http_refused_total and as a log line at info level.
+# The 505 and the first 400 are refused within the request line, before the
+# library has told the server of a request at all; the others after it.
 LIBRARY_REFUSALS = [
     ("431", rawhttp.request("/healthz", headers={"X-Filler": "a" * 40_000})),
     ("505", rawhttp.request("/healthz", version="HTTP/2.0")),
+    ("400", b"GET /healthz HTTP/1.1 junk\r\nHost: x\r\n\r\n"),
     ("400", b"GET /healthz HTTP/1.1\r\nHost: x\r\nbogus\r\n\r\n"),
     ("400", rawhttp.request("/healthz", host=None)),
 ]

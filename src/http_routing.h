@@ -1,0 +1,46 @@
+/*
+ * http_routing.h - which route a request goes to, and the answer when none
+ * fits. Pure functions of the route table, the target and the method: no
+ * libmicrohttpd, no I/O, so tests/unit/test_http_routing.c covers them.
+ */
+#ifndef TINYSERVER_HTTP_ROUTING_H
+#define TINYSERVER_HTTP_ROUTING_H
+
+#include "http.h"
+
+#include <stddef.h>
+
+/* Longest Allow header value http_methods_format() writes for any set. */
+#define HTTP_ALLOW_MAX 64
+
+enum http_route_outcome {
+    HTTP_ROUTE_FOUND,      /* the path matches and so does the method */
+    HTTP_ROUTE_NO_PATH,    /* 404 */
+    HTTP_ROUTE_BAD_METHOD, /* 405 with Allow */
+};
+
+/* The path to route on. RFC 9112 section 3.2.2: a server must accept a
+ * request target in absolute form ("GET http://host/healthz"), which is
+ * what clients send to proxies; it names the same resource as its path.
+ * The authority is not checked: this server answers for any host name.
+ * Returns a pointer into target. */
+const char *http_origin_path(const char *target);
+
+/* The enum http_method bit of a method name, or 0 (CONNECT, TRACE and
+ * unknown methods match no route). */
+unsigned http_method_bit(const char *method);
+
+/* Matches `path` (already an origin path) and `method` against the table.
+ * *route_index is the index of the route whose path matched, also when the
+ * method did not (a 405 counts against the route it was meant for), and -1
+ * when no path matched. */
+enum http_route_outcome http_route_match(const struct http_route *routes, size_t count,
+                                         const char *path, const char *method, int *route_index);
+
+/* Fills `answer` with the JSON error for an outcome other than FOUND, and
+ * `allow` (HTTP_ALLOW_MAX bytes) with the Allow header a 405 carries, or
+ * "" when none. `route` is the matched route for BAD_METHOD, else unused. */
+void http_route_refusal(enum http_route_outcome outcome, const struct http_route *route,
+                        struct http_response *answer, char *allow);
+
+#endif

@@ -1,0 +1,91 @@
+/* Unit tests for http_routing.c: matching paths and methods, absolute-form
+ * targets, and the 404/405 answers with their Allow header. */
+#include "check.h"
+#include "http_routing.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void no_handler(void *app, const struct http_request *request,
+                       struct http_response *response)
+{
+    (void)app;
+    (void)request;
+    (void)response;
+}
+
+static const struct http_route routes[] = {
+    {"/", HTTP_GET | HTTP_HEAD, no_handler, "index", {200, 0}},
+    {"/healthz", HTTP_GET | HTTP_HEAD, no_handler, "health", {200, 0}},
+    {"/upload", HTTP_POST | HTTP_PUT, no_handler, "upload", {200, 0}},
+};
+
+static void test_match(void)
+{
+    int index = 99;
+    CHECK(http_route_match(routes, 3, "/healthz", "GET", &index) == HTTP_ROUTE_FOUND);
+    CHECK(index == 1);
+    CHECK(http_route_match(routes, 3, "/healthz", "HEAD", &index) == HTTP_ROUTE_FOUND);
+    CHECK(http_route_match(routes, 3, "/", "GET", &index) == HTTP_ROUTE_FOUND && index == 0);
+    /* a wrong method still names the route it was meant for */
+    CHECK(http_route_match(routes, 3, "/healthz", "POST", &index) == HTTP_ROUTE_BAD_METHOD);
+    CHECK(index == 1);
+    CHECK(http_route_match(routes, 3, "/healthz", "TRACE", &index) == HTTP_ROUTE_BAD_METHOD);
+    CHECK(http_route_match(routes, 3, "/healthz", "get", &index) == HTTP_ROUTE_BAD_METHOD);
+    CHECK(http_route_match(routes, 3, "/healthz/", "GET", &index) == HTTP_ROUTE_NO_PATH);
+    CHECK(index == -1);
+    CHECK(http_route_match(routes, 3, "/HEALTHZ", "GET", &index) == HTTP_ROUTE_NO_PATH);
+    CHECK(http_route_match(routes, 0, "/", "GET", &index) == HTTP_ROUTE_NO_PATH);
+}
+
+static void test_origin_path(void)
+{
+    CHECK(strcmp(http_origin_path("/healthz"), "/healthz") == 0);
+    CHECK(strcmp(http_origin_path("http://example.com/healthz"), "/healthz") == 0);
+    CHECK(strcmp(http_origin_path("HTTPS://example.com:8443/bench"), "/bench") == 0);
+    CHECK(strcmp(http_origin_path("http://example.com"), "/") == 0);
+    CHECK(strcmp(http_origin_path("ftp://example.com/x"), "ftp://example.com/x") == 0);
+    CHECK(strcmp(http_origin_path("*"), "*") == 0);
+}
+
+static void test_methods(void)
+{
+    char buf[HTTP_ALLOW_MAX];
+    CHECK(http_method_bit("GET") == HTTP_GET && http_method_bit("OPTIONS") == HTTP_OPTIONS);
+    CHECK(http_method_bit("CONNECT") == 0 && http_method_bit("") == 0);
+    http_methods_format(HTTP_GET | HTTP_HEAD, buf, sizeof(buf));
+    CHECK(strcmp(buf, "GET, HEAD") == 0);
+    http_methods_format(HTTP_OPTIONS | HTTP_GET | HTTP_DELETE, buf, sizeof(buf));
+    CHECK(strcmp(buf, "GET, DELETE, OPTIONS") == 0); /* table order, not bit order */
+    http_methods_format(0, buf, sizeof(buf));
+    CHECK(buf[0] == '\0');
+    char small[6];
+    http_methods_format(HTTP_GET | HTTP_HEAD, small, sizeof(small));
+    CHECK(strcmp(small, "GET") == 0); /* truncated at a whole name */
+}
+
+static void test_refusals(void)
+{
+    char allow[HTTP_ALLOW_MAX];
+    struct http_response answer = {0};
+    http_route_refusal(HTTP_ROUTE_BAD_METHOD, &routes[2], &answer, allow);
+    CHECK(answer.status == 405);
+    CHECK(strcmp(allow, "POST, PUT") == 0);
+    CHECK(answer.body != NULL &&
+          strstr(answer.body, "\"method not allowed; allowed: POST, PUT\"") != NULL);
+    free(answer.body);
+    answer = (struct http_response){0};
+    http_route_refusal(HTTP_ROUTE_NO_PATH, NULL, &answer, allow);
+    CHECK(answer.status == 404 && allow[0] == '\0');
+    CHECK(answer.body != NULL && strstr(answer.body, "no such endpoint") != NULL);
+    free(answer.body);
+}
+
+int main(void)
+{
+    test_match();
+    test_origin_path();
+    test_methods();
+    test_refusals();
+    return check_finish("http_routing");
+}
