@@ -3,6 +3,7 @@
  */
 #include "auth.h"
 
+#include "http_status.h"
 #include "wipe.h"
 
 #include <bearssl.h>
@@ -187,7 +188,8 @@ enum auth_verdict auth_check(const struct auth_token *token, const char *const *
 
 unsigned auth_verdict_status(enum auth_verdict verdict)
 {
-    return verdict == AUTH_SEVERAL || verdict == AUTH_MALFORMED ? 400 : 401;
+    return verdict == AUTH_SEVERAL || verdict == AUTH_MALFORMED ? HTTP_STATUS_BAD_REQUEST
+                                                                : HTTP_STATUS_UNAUTHORIZED;
 }
 
 const char *auth_verdict_message(enum auth_verdict verdict)

@@ -59,10 +59,6 @@
 #define HTTP_PEER_MAX     INET6_ADDRSTRLEN
 #define HTTP_IDLE_POLL_MS 10u
 
-/* Logged, as nginx does, for a request whose client left before the
- * answer was sent. */
-#define HTTP_STATUS_CLIENT_CLOSED 499u
-
 /* Sent when even the error body could not be allocated. */
 static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
 
@@ -145,8 +141,8 @@ static enum MHD_Result queue_answer(struct request_state *state, struct http_res
         /* No memory for the body. A planned server-side failure (a /bench
          * run that failed, 503) keeps its status: it is what went wrong,
          * and out of memory is usually why. Anything else becomes 500. */
-        if (status < MHD_HTTP_INTERNAL_SERVER_ERROR) {
-            status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        if (status < HTTP_STATUS_INTERNAL_SERVER_ERROR) {
+            status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
         }
         response = MHD_create_response_from_buffer(sizeof(http_oom_body) - 1, (void *)http_oom_body,
                                                    MHD_RESPMEM_PERSISTENT);
@@ -251,8 +247,8 @@ static enum MHD_Result refuse_body(struct request_state *state, const char *url,
         return queued;
     }
     struct http_response answer = {0};
-    http_response_error(&answer, MHD_HTTP_CONTENT_TOO_LARGE, "this endpoint takes no request body",
-                        NULL);
+    http_response_error(&answer, HTTP_STATUS_CONTENT_TOO_LARGE,
+                        "this endpoint takes no request body", NULL);
     return queue_answer(state, &answer, NULL);
 }
 
@@ -271,7 +267,7 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
     MHD_get_connection_values_n(state->connection, MHD_GET_ARGUMENT_KIND, collect_query_param,
                                 &query);
     if (query.too_many || query.nul_in_key) {
-        http_response_error(&answer, MHD_HTTP_BAD_REQUEST,
+        http_response_error(&answer, HTTP_STATUS_BAD_REQUEST,
                             query.too_many ? "too many query parameters"
                                            : "query parameter name contains a NUL byte",
                             NULL);
@@ -335,7 +331,7 @@ static struct http_conn *conn_record(struct MHD_Connection *connection)
 static enum MHD_Result refuse_long_url(struct request_state *state)
 {
     struct http_response answer = {0};
-    http_response_error(&answer, MHD_HTTP_URI_TOO_LONG, "request target too long", NULL);
+    http_response_error(&answer, HTTP_STATUS_URI_TOO_LONG, "request target too long", NULL);
     return queue_answer(state, &answer, NULL);
 }
 

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "http_status.h"
 #include "params.h"
 
 #include <stdatomic.h>
@@ -68,7 +69,7 @@ size_t http_request_header(const struct http_request *request, const char *name,
  * with status 500 unless the status was already 5xx (a failed /bench run
  * stays 503). */
 struct http_response {
-    unsigned status;
+    unsigned status; /* one of enum http_status */
     char *body;
     unsigned retry_after_s;       /* adds Retry-After when non-zero */
     const char *content_type;     /* NULL means application/json */

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
-const unsigned short http_layer_statuses[] = {400, 405, 413, 414, 500, 0};
+const unsigned short http_layer_statuses[] = {
+    HTTP_STATUS_BAD_REQUEST,  HTTP_STATUS_METHOD_NOT_ALLOWED,    HTTP_STATUS_CONTENT_TOO_LARGE,
+    HTTP_STATUS_URI_TOO_LONG, HTTP_STATUS_INTERNAL_SERVER_ERROR, 0,
+};
 
 static const struct {
     const char *name;
@@ -85,8 +88,8 @@ void http_route_refusal(enum http_route_outcome outcome, const struct http_route
         char message[HTTP_ALLOW_MAX + 32];
         http_methods_format(route->methods, allow, HTTP_ALLOW_MAX);
         snprintf(message, sizeof(message), "method not allowed; allowed: %s", allow);
-        http_response_error(answer, 405, message, NULL);
+        http_response_error(answer, HTTP_STATUS_METHOD_NOT_ALLOWED, message, NULL);
         return;
     }
-    http_response_error(answer, 404, "no such endpoint; GET / lists them", NULL);
+    http_response_error(answer, HTTP_STATUS_NOT_FOUND, "no such endpoint; GET / lists them", NULL);
 }

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const unsigned metrics_status_codes[] = METRICS_STATUS_CODES;
-static const unsigned metrics_refusal_codes[] = METRICS_REFUSAL_CODES;
+#define METRICS_SERVER_CODE(name, code) code,
+#define METRICS_LIBRARY_CODE(code)      code,
+static const unsigned metrics_status_codes[] = {HTTP_SERVER_STATUSES(METRICS_SERVER_CODE)};
+static const unsigned metrics_refusal_codes[] = {HTTP_LIBRARY_STATUSES(METRICS_LIBRARY_CODE)};
 static const double metrics_bounds[] = METRICS_DURATION_BOUNDS;
 
 _Static_assert(ARRAY_SIZE(metrics_status_codes) + 1 == METRICS_STATUS_COUNT,

@@ -14,6 +14,7 @@
 #define TINYSERVER_METRICS_H
 
 #include "build_info.h"
+#include "http_status.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,21 +25,9 @@
  * matched no route share one extra slot, labelled "unmatched". */
 #define METRICS_MAX_ROUTES 16
 
-/* Status codes tinyserver can send; anything else counts as "other". */
-#define METRICS_STATUS_CODES                                                                       \
-    {                                                                                              \
-        200, 400, 401, 404, 405, 413, 414, 429, 431, 499, 500, 503                                 \
-    }
-#define METRICS_STATUS_COUNT 13 /* the list above plus "other"; 499: the client left */
-
-/* Status codes libmicrohttpd answers with itself, before routing: a
- * redirect for whitespace in the target, malformed requests, bodies and
- * headers over its limits, unsupported codings and versions. */
-#define METRICS_REFUSAL_CODES                                                                      \
-    {                                                                                              \
-        301, 400, 413, 414, 431, 500, 501, 505                                                     \
-    }
-#define METRICS_REFUSAL_COUNT 9 /* the list above plus "other" */
+/* A slot per status in http_status.h's lists, plus one for "other". */
+#define METRICS_STATUS_COUNT  (HTTP_SERVER_STATUS_COUNT + 1)
+#define METRICS_REFUSAL_COUNT (HTTP_LIBRARY_STATUS_COUNT + 1)
 
 /* Request duration histogram bounds, in seconds (Prometheus "le"). */
 #define METRICS_DURATION_BOUNDS                                                                    \

@@ -118,10 +118,12 @@ static void *bench_job_main(void *arg)
     if (status != BENCH_OK && atomic_load(client_gone)) {
         /* Nobody is left to read an answer; the layer logs 499. */
         metrics_record_bench(app->metrics, METRICS_BENCH_CLIENT_CLOSED);
-        http_response_error(&response, 499, "the client closed the connection", NULL);
+        http_response_error(&response, HTTP_STATUS_CLIENT_CLOSED,
+                            "the client closed the connection", NULL);
     } else if (status == BENCH_CUT_SHORT) {
         metrics_record_bench(app->metrics, METRICS_BENCH_CUT_SHORT);
-        http_response_error(&response, 503, bench_status_message(status), NULL);
+        http_response_error(&response, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                            bench_status_message(status), NULL);
         log_message(app->log, LOG_INFO,
                     "bench workload=%s threads=%u iterations=%u allocator=%s cut short at %us",
                     bench_workload_name(params->workload), params->threads, params->iterations,
@@ -131,7 +133,7 @@ static void *bench_job_main(void *arg)
             json_bench_result(&job->comparison, job->request.all_allocators, app->build);
         /* Out of memory for the result: a /bench allocation failure like
          * any other, 503 (the HTTP layer sends its fixed body). */
-        response.status = response.body != NULL ? 200 : 503;
+        response.status = response.body != NULL ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE;
         metrics_record_bench(app->metrics, METRICS_BENCH_OK);
         record_results(app, &job->comparison);
     } else {
@@ -141,7 +143,7 @@ static void *bench_job_main(void *arg)
                  bench_allocator_name(failed));
         metrics_record_bench(app->metrics, status == BENCH_CANCELLED ? METRICS_BENCH_CANCELLED
                                                                      : METRICS_BENCH_FAILED);
-        http_response_error(&response, 503, message, NULL);
+        http_response_error(&response, HTTP_STATUS_SERVICE_UNAVAILABLE, message, NULL);
         log_message(app->log, LOG_WARN,
                     "bench workload=%s threads=%u iterations=%u allocator=%s failed: %s",
                     bench_workload_name(params->workload), params->threads, params->iterations,
@@ -188,7 +190,7 @@ static bool admit_rate(struct app *app, const struct http_request *request,
              "too many benchmarks from this address (limit %s); retry after %u s", rate,
              retry_after_s);
     metrics_record_bench(app->metrics, METRICS_BENCH_RATE_LIMITED);
-    http_response_error(response, 429, message, NULL);
+    http_response_error(response, HTTP_STATUS_TOO_MANY_REQUESTS, message, NULL);
     response->retry_after_s = retry_after_s;
     return false;
 }
@@ -206,7 +208,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
         return;
     }
     if (!bench_params_parse(request->query, request->query_count, &app->limits, &bench, &error)) {
-        http_response_error(response, 400, error.message, error.parameter);
+        http_response_error(response, HTTP_STATUS_BAD_REQUEST, error.message, error.parameter);
         metrics_record_bench(app->metrics,
                              error.over_budget ? METRICS_BENCH_OVER_BUDGET : METRICS_BENCH_INVALID);
         return;
@@ -216,7 +218,8 @@ static void handle_bench(void *ctx, const struct http_request *request,
     }
     if (!acquire_bench_slot(app)) {
         metrics_record_bench(app->metrics, METRICS_BENCH_BUSY);
-        http_response_error(response, 429, "too many benchmarks running; retry later", NULL);
+        http_response_error(response, HTTP_STATUS_TOO_MANY_REQUESTS,
+                            "too many benchmarks running; retry later", NULL);
         response->retry_after_s = BENCH_RETRY_AFTER_S;
         return;
     }
@@ -224,7 +227,7 @@ static void handle_bench(void *ctx, const struct http_request *request,
     if (job == NULL) {
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
-        http_response_error(response, 503, "out of memory", NULL);
+        http_response_error(response, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory", NULL);
         return;
     }
     job->app = app;
@@ -235,14 +238,16 @@ static void handle_bench(void *ctx, const struct http_request *request,
         free(job);
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_CANCELLED);
-        http_response_error(response, 503, bench_status_message(BENCH_CANCELLED), NULL);
+        http_response_error(response, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                            bench_status_message(BENCH_CANCELLED), NULL);
         return;
     }
     if (!threads_start_detached(bench_job_main, job, 0)) {
         struct http_response failed = {0};
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
-        http_response_error(&failed, 503, bench_status_message(BENCH_THREAD_FAILED), NULL);
+        http_response_error(&failed, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                            bench_status_message(BENCH_THREAD_FAILED), NULL);
         http_deferred_complete(job->deferred, &failed);
         free(job);
     }
@@ -253,7 +258,7 @@ static void handle_healthz(void *ctx, const struct http_request *request,
 {
     (void)ctx;
     (void)request;
-    response->status = 200;
+    response->status = HTTP_STATUS_OK;
     response->body = json_health();
 }
 
@@ -281,7 +286,7 @@ static void handle_metrics(void *ctx, const struct http_request *request,
     gauges.resident_bytes = memory.resident;
     gauges.peak_resident_bytes = memory.peak_resident;
     gauges.allocator_committed_bytes = memory.committed;
-    response->status = 200;
+    response->status = HTTP_STATUS_OK;
     response->body = metrics_render(app->metrics, &gauges, app->build);
     response->content_type = metrics_content_type;
 }
@@ -295,12 +300,12 @@ static const struct http_route route_table[] = {
      handle_index,
      "service name, version, build facts and endpoints; a browser (Accept: text/html) gets a page "
      "comparing the allocators",
-     {200, 0}},
+     {HTTP_STATUS_OK, 0}},
     {"/healthz",
      HTTP_GET | HTTP_HEAD,
      handle_healthz,
      "liveness: 200 {\"status\":\"ok\"}",
-     {200, 0}},
+     {HTTP_STATUS_OK, 0}},
     /* No HEAD: it would run a whole benchmark to send headers nobody
      * needs, and its headers depend on the run. HEAD gets 405. */
     {"/bench",
@@ -308,12 +313,13 @@ static const struct http_route route_table[] = {
      handle_bench,
      "run a threaded allocation workload; query: threads, iterations, workload, allocator, "
      "repeat; may need Authorization: Bearer",
-     {200, 400, 401, 429, 503, 0}},
+     {HTTP_STATUS_OK, HTTP_STATUS_BAD_REQUEST, HTTP_STATUS_UNAUTHORIZED,
+      HTTP_STATUS_TOO_MANY_REQUESTS, HTTP_STATUS_SERVICE_UNAVAILABLE, 0}},
     {"/metrics",
      HTTP_GET | HTTP_HEAD,
      handle_metrics,
      "Prometheus metrics: requests, durations, benchmarks, connections, memory",
-     {200, 0}},
+     {HTTP_STATUS_OK, 0}},
 };
 
 #define ROUTE_COUNT ARRAY_SIZE(route_table)
@@ -364,7 +370,7 @@ static void handle_index(void *ctx, const struct http_request *request,
 {
     struct app *app = ctx;
     if (wants_page(request)) {
-        response->status = 200;
+        response->status = HTTP_STATUS_OK;
         response->body = page_copy();
         response->content_type = page_content_type;
         response->content_security_policy = page_csp;
@@ -383,7 +389,7 @@ static void handle_index(void *ctx, const struct http_request *request,
             .statuses = statuses[i],
         };
     }
-    response->status = 200;
+    response->status = HTTP_STATUS_OK;
     response->body = json_index(app->build, endpoints, ROUTE_COUNT);
 }
 

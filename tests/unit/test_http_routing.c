@@ -1,7 +1,9 @@
 /* Unit tests for http_routing.c: matching paths and methods, absolute-form
  * targets, and the 404/405 answers with their Allow header. */
+#include "array.h"
 #include "check.h"
 #include "http_routing.h"
+#include "routes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +83,43 @@ static void test_refusals(void)
     free(answer.body);
 }
 
+#define SERVER_CODE(name, code) code,
+static const unsigned server_statuses[] = {HTTP_SERVER_STATUSES(SERVER_CODE)};
+
+static bool is_server_status(unsigned status)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(server_statuses); i++) {
+        if (server_statuses[i] == status) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every status a route or the layer can answer has its own metrics slot,
+ * which it has only if http_status.h lists it. */
+static void test_statuses_are_listed(void)
+{
+    size_t count = 0;
+    const struct http_route *table = routes_table(&count);
+    CHECK(count > 0);
+    for (size_t r = 0; r < count; r++) {
+        for (size_t i = 0; table[r].statuses[i] != 0; i++) {
+            CHECK_MSG(is_server_status(table[r].statuses[i]), "%s lists %u", table[r].path,
+                      table[r].statuses[i]);
+        }
+    }
+    for (size_t i = 0; http_layer_statuses[i] != 0; i++) {
+        CHECK(is_server_status(http_layer_statuses[i]));
+    }
+    CHECK(is_server_status(HTTP_STATUS_NOT_FOUND));
+    CHECK(!is_server_status(431)); /* only the library sends it */
+    CHECK(HTTP_SERVER_STATUS_COUNT == ARRAY_SIZE(server_statuses));
+}
+
 int main(void)
 {
+    test_statuses_are_listed();
     test_match();
     test_origin_path();
     test_methods();
