@@ -2,8 +2,9 @@
  * config.c - the option table and everything derived from it.
  *
  * To add a setting: add a field to struct config and one row to
- * config_options[]. Parsing, --help, the startup line and the README table
- * follow from the row.
+ * config_options[], written with the CONFIG_*_OPTION macro of its type.
+ * Parsing, --help, the startup line and the README table follow from the
+ * row.
  */
 #include "config.h"
 
@@ -19,12 +20,14 @@
 
 enum config_type {
     CONFIG_UINT,   /* decimal digits only, within [min, max] */
-    CONFIG_STRING, /* non-empty text of at most max bytes */
+    CONFIG_STRING, /* text of min to max bytes */
     CONFIG_CHOICE, /* one of a NULL-terminated list; stored as its index */
     CONFIG_IP,     /* an IPv4 or IPv6 address literal, stored as text */
     CONFIG_RATE,   /* "off" or "N/s", "N/min", "N/h": a struct rate_spec */
 };
 
+/* One setting. Rows are written only with the CONFIG_*_OPTION macros below,
+ * which check the type of the field they name. */
 struct config_option {
     const char *flag; /* without the leading "--" */
     const char *env;
@@ -38,70 +41,112 @@ struct config_option {
     const char *help;
 };
 
-#define FIELD(name) offsetof(struct config, name)
+/* The offset of struct config's `field`, which must have type `type`: a
+ * row naming a field of another type does not compile (no _Generic
+ * association matches), so apply_option() may write through the offset. */
+#define CONFIG_FIELD(field, type)                                                                  \
+    _Generic(((struct config *)0)->field, type : offsetof(struct config, field))
+
+/* A row of any type; the macros below are its only users. */
+#define CONFIG_ROW(type_, c_type_, flag_, env_, field_, default_, min_, max_, choices_,            \
+                   value_name_, help_)                                                             \
+    {                                                                                              \
+        .flag = (flag_), .env = (env_), .type = (type_), .offset = CONFIG_FIELD(field_, c_type_),  \
+        .default_value = (default_), .min = (min_), .max = (max_), .choices = (choices_),          \
+        .value_name = (value_name_), .help = (help_),                                              \
+    }
+
+/* An unsigned integer field, from min to max. */
+#define CONFIG_UINT_OPTION(flag_, env_, field_, default_, min_, max_, value_name_, help_)          \
+    CONFIG_ROW(CONFIG_UINT, unsigned, flag_, env_, field_, default_, min_, max_, NULL,             \
+               value_name_, help_)
+
+/* A text field (const char *) of at most max_len bytes; "" is allowed. */
+#define CONFIG_STRING_OPTION(flag_, env_, field_, default_, max_len_, value_name_, help_)          \
+    CONFIG_ROW(CONFIG_STRING, const char *, flag_, env_, field_, default_, 0, max_len_, NULL,      \
+               value_name_, help_)
+
+/* An IP address literal, kept as text (const char *). */
+#define CONFIG_IP_OPTION(flag_, env_, field_, default_, value_name_, help_)                        \
+    CONFIG_ROW(CONFIG_IP, const char *, flag_, env_, field_, default_, 0, 0, NULL, value_name_,    \
+               help_)
+
+/* One of a NULL-terminated list of names, stored as its index (unsigned). */
+#define CONFIG_CHOICE_OPTION(flag_, env_, field_, default_, choices_, value_name_, help_)          \
+    CONFIG_ROW(CONFIG_CHOICE, unsigned, flag_, env_, field_, default_, 0, 0, choices_,             \
+               value_name_, help_)
+
+/* A rate (struct rate_spec): "off", or N per second, minute or hour. */
+#define CONFIG_RATE_OPTION(flag_, env_, field_, default_, value_name_, help_)                      \
+    CONFIG_ROW(CONFIG_RATE, struct rate_spec, flag_, env_, field_, default_, 0, 0, NULL,           \
+               value_name_, help_)
 
 #define CONFIG_PATH_MAX 4096
 
 static const struct config_option config_options[] = {
-    {"bind", "BIND", CONFIG_IP, FIELD(bind), "0.0.0.0", 0, 0, NULL, "ADDR",
-     "IPv4 or IPv6 address to listen on"},
-    {"port", "PORT", CONFIG_UINT, FIELD(port), "3000", 1, 65535, NULL, "N", "TCP port for HTTP"},
-    {"http-threads", "HTTP_THREADS", CONFIG_UINT, FIELD(http_threads), "0", 0, 256, NULL, "N",
-     "HTTP worker threads; 0 = one per available CPU"},
-    {"max-connections", "MAX_CONNECTIONS", CONFIG_UINT, FIELD(max_connections), "1024", 1, 65536,
-     NULL, "N", "open connections accepted at once, in total"},
-    {"max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", CONFIG_UINT, FIELD(max_connections_per_ip),
-     "256", 0, 65536, NULL, "N",
-     "open connections accepted at once from one client address; 0 = no limit"},
-    {"connection-timeout", "CONNECTION_TIMEOUT", CONFIG_UINT, FIELD(connection_timeout_s), "30", 1,
-     3600, NULL, "SECONDS", "close a connection after this long without activity"},
-    {"request-timeout", "REQUEST_TIMEOUT", CONFIG_UINT, FIELD(request_timeout_s), "10", 1, 3600,
-     NULL, "SECONDS",
-     "close a connection whose request line and headers are not complete this long after it "
-     "opened or after its previous response; a trickle of bytes does not extend it"},
-    {"connection-memory-limit", "CONNECTION_MEMORY_LIMIT", CONFIG_UINT,
-     FIELD(connection_memory_limit), "32768", 4096, 1048576, NULL, "BYTES",
-     "memory per connection for the request line and headers; a request that does not fit gets "
-     "431 (414 when the URL is most of it)"},
-    {"max-url-length", "MAX_URL_LENGTH", CONFIG_UINT, FIELD(max_url_length), "8192", 16, 1048576,
-     NULL, "BYTES", "longest request target (path and query) accepted; a longer one gets 414"},
-    {"max-concurrent-bench", "MAX_CONCURRENT_BENCH", CONFIG_UINT, FIELD(max_concurrent_bench), "1",
-     1, 64, NULL, "N", "benchmark runs at once; more get 429 with Retry-After"},
-    {"max-bench-threads", "MAX_BENCH_THREADS", CONFIG_UINT, FIELD(max_bench_threads), "0", 0, 4096,
-     NULL, "N", "upper bound of the threads parameter; 0 = 4 x the CPUs available"},
-    {"max-bench-iterations", "MAX_BENCH_ITERATIONS", CONFIG_UINT, FIELD(max_bench_iterations),
-     "10000000", 1, 1000000000, NULL, "N", "upper bound of the iterations parameter"},
-    {"max-bench-operations", "MAX_BENCH_OPERATIONS", CONFIG_UINT, FIELD(max_bench_operations), "0",
-     0, 4000000000, NULL, "N",
-     "upper bound of threads x iterations for one run; a request over it gets 400; 0 = no limit"},
-    {"max-bench-seconds", "MAX_BENCH_SECONDS", CONFIG_UINT, FIELD(max_bench_seconds), "0", 0, 86400,
-     NULL, "SECONDS",
-     "stop a run that takes longer and answer 503 saying it was cut short; 0 = no limit"},
-    {"bench-token-file", "BENCH_TOKEN_FILE", CONFIG_STRING, FIELD(bench_token_file), "", 0,
-     CONFIG_PATH_MAX, NULL, "FILE",
-     "file holding a bearer token that /bench then requires (Authorization: Bearer TOKEN); the "
-     "file must not be readable by other users"},
-    {"bench-rate", "BENCH_RATE", CONFIG_RATE, FIELD(bench_rate), "off", 0, 0, NULL, "RATE",
-     "/bench runs one client address may start, as N/s, N/min or N/h (a token bucket: a burst of "
-     "N, then one every period/N); more get 429 with Retry-After"},
-    {"shutdown-grace", "SHUTDOWN_GRACE", CONFIG_UINT, FIELD(shutdown_grace_s), "10", 0, 3600, NULL,
-     "SECONDS",
-     "on SIGTERM/SIGINT, time in-flight requests get to finish before benchmarks are cancelled"},
-    {"log-level", "LOG_LEVEL", CONFIG_CHOICE, FIELD(log_level), "info", 0, 0, log_level_names,
-     "LEVEL", "least severe level logged: debug, info, warn or error"},
-    {"log-format", "LOG_FORMAT", CONFIG_CHOICE, FIELD(log_format), "text", 0, 0, log_format_names,
-     "FORMAT", "log lines as text, or json (one object per line)"},
-    {"tls-cert", "TLS_CERT_FILE", CONFIG_STRING, FIELD(tls_cert_file), "", 0, CONFIG_PATH_MAX, NULL,
-     "FILE", "PEM certificate chain, leaf first; with --tls-key, turns HTTPS on"},
-    {"tls-key", "TLS_KEY_FILE", CONFIG_STRING, FIELD(tls_key_file), "", 0, CONFIG_PATH_MAX, NULL,
-     "FILE", "PEM private key (PKCS#8 or traditional, unencrypted): RSA 2048+ or EC P-256"},
-    {"tls-port", "TLS_PORT", CONFIG_UINT, FIELD(tls_port), "3443", 1, 65535, NULL, "N",
-     "TCP port for HTTPS"},
-    {"tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", CONFIG_UINT, FIELD(tls_handshake_timeout_s),
-     "10", 1, 300, NULL, "SECONDS",
-     "close a TLS connection whose handshake has not finished by then"},
-    {"max-tls-connections", "MAX_TLS_CONNECTIONS", CONFIG_UINT, FIELD(max_tls_connections), "256",
-     1, 65536, NULL, "N", "open TLS connections accepted at once"},
+    CONFIG_IP_OPTION("bind", "BIND", bind, "0.0.0.0", "ADDR", "IPv4 or IPv6 address to listen on"),
+    CONFIG_UINT_OPTION("port", "PORT", port, "3000", 1, 65535, "N", "TCP port for HTTP"),
+    CONFIG_UINT_OPTION("http-threads", "HTTP_THREADS", http_threads, "0", 0, 256, "N",
+                       "HTTP worker threads; 0 = one per available CPU"),
+    CONFIG_UINT_OPTION("max-connections", "MAX_CONNECTIONS", max_connections, "1024", 1, 65536, "N",
+                       "open connections accepted at once, in total"),
+    CONFIG_UINT_OPTION("max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", max_connections_per_ip,
+                       "256", 0, 65536, "N",
+                       "open connections accepted at once from one client address; 0 = no limit"),
+    CONFIG_UINT_OPTION("connection-timeout", "CONNECTION_TIMEOUT", connection_timeout_s, "30", 1,
+                       3600, "SECONDS", "close a connection after this long without activity"),
+    CONFIG_UINT_OPTION(
+        "request-timeout", "REQUEST_TIMEOUT", request_timeout_s, "10", 1, 3600, "SECONDS",
+        "close a connection whose request line and headers are not complete this long after it "
+        "opened or after its previous response; a trickle of bytes does not extend it"),
+    CONFIG_UINT_OPTION(
+        "connection-memory-limit", "CONNECTION_MEMORY_LIMIT", connection_memory_limit, "32768",
+        4096, 1048576, "BYTES",
+        "memory per connection for the request line and headers; a request that does not fit gets "
+        "431 (414 when the URL is most of it)"),
+    CONFIG_UINT_OPTION("max-url-length", "MAX_URL_LENGTH", max_url_length, "8192", 16, 1048576,
+                       "BYTES",
+                       "longest request target (path and query) accepted; a longer one gets 414"),
+    CONFIG_UINT_OPTION("max-concurrent-bench", "MAX_CONCURRENT_BENCH", max_concurrent_bench, "1", 1,
+                       64, "N", "benchmark runs at once; more get 429 with Retry-After"),
+    CONFIG_UINT_OPTION("max-bench-threads", "MAX_BENCH_THREADS", max_bench_threads, "0", 0, 4096,
+                       "N", "upper bound of the threads parameter; 0 = 4 x the CPUs available"),
+    CONFIG_UINT_OPTION("max-bench-iterations", "MAX_BENCH_ITERATIONS", max_bench_iterations,
+                       "10000000", 1, 1000000000, "N", "upper bound of the iterations parameter"),
+    CONFIG_UINT_OPTION("max-bench-operations", "MAX_BENCH_OPERATIONS", max_bench_operations, "0", 0,
+                       4000000000, "N",
+                       "upper bound of threads x iterations for one run; a request over it gets "
+                       "400; 0 = no limit"),
+    CONFIG_UINT_OPTION(
+        "max-bench-seconds", "MAX_BENCH_SECONDS", max_bench_seconds, "0", 0, 86400, "SECONDS",
+        "stop a run that takes longer and answer 503 saying it was cut short; 0 = no limit"),
+    CONFIG_STRING_OPTION(
+        "bench-token-file", "BENCH_TOKEN_FILE", bench_token_file, "", CONFIG_PATH_MAX, "FILE",
+        "file holding a bearer token that /bench then requires (Authorization: Bearer TOKEN); the "
+        "file must not be readable by other users"),
+    CONFIG_RATE_OPTION("bench-rate", "BENCH_RATE", bench_rate, "off", "RATE",
+                       "/bench runs one client address may start, as N/s, N/min or N/h (a token "
+                       "bucket: a burst of "
+                       "N, then one every period/N); more get 429 with Retry-After"),
+    CONFIG_UINT_OPTION(
+        "shutdown-grace", "SHUTDOWN_GRACE", shutdown_grace_s, "10", 0, 3600, "SECONDS",
+        "on SIGTERM/SIGINT, time in-flight requests get to finish before benchmarks are cancelled"),
+    CONFIG_CHOICE_OPTION("log-level", "LOG_LEVEL", log_level, "info", log_level_names, "LEVEL",
+                         "least severe level logged: debug, info, warn or error"),
+    CONFIG_CHOICE_OPTION("log-format", "LOG_FORMAT", log_format, "text", log_format_names, "FORMAT",
+                         "log lines as text, or json (one object per line)"),
+    CONFIG_STRING_OPTION("tls-cert", "TLS_CERT_FILE", tls_cert_file, "", CONFIG_PATH_MAX, "FILE",
+                         "PEM certificate chain, leaf first; with --tls-key, turns HTTPS on"),
+    CONFIG_STRING_OPTION(
+        "tls-key", "TLS_KEY_FILE", tls_key_file, "", CONFIG_PATH_MAX, "FILE",
+        "PEM private key (PKCS#8 or traditional, unencrypted): RSA 2048+ or EC P-256"),
+    CONFIG_UINT_OPTION("tls-port", "TLS_PORT", tls_port, "3443", 1, 65535, "N",
+                       "TCP port for HTTPS"),
+    CONFIG_UINT_OPTION("tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", tls_handshake_timeout_s,
+                       "10", 1, 300, "SECONDS",
+                       "close a TLS connection whose handshake has not finished by then"),
+    CONFIG_UINT_OPTION("max-tls-connections", "MAX_TLS_CONNECTIONS", max_tls_connections, "256", 1,
+                       65536, "N", "open TLS connections accepted at once"),
 };
 
 #define CONFIG_OPTION_COUNT ARRAY_SIZE(config_options)
@@ -260,16 +305,21 @@ static bool set_command(struct config_command *cmd, enum config_command_kind kin
     return true;
 }
 
+/* The offset of a text field of struct config_command; like CONFIG_FIELD,
+ * it does not compile for a field of another type. */
+#define CONFIG_BENCH_FIELD(field)                                                                  \
+    _Generic(((struct config_command *)0)->field, const char *: offsetof(struct config_command, field))
+
 /* The arguments of --bench, kept as raw text for the bench validator. */
 static const struct {
     const char *name; /* without the leading "--" */
     size_t offset;    /* of the field in struct config_command */
 } config_bench_args[] = {
-    {"threads", offsetof(struct config_command, bench_threads)},
-    {"iterations", offsetof(struct config_command, bench_iterations)},
-    {"workload", offsetof(struct config_command, bench_workload)},
-    {"allocator", offsetof(struct config_command, bench_allocator)},
-    {"repeat", offsetof(struct config_command, bench_repeat)},
+    {"threads", CONFIG_BENCH_FIELD(bench_threads)},
+    {"iterations", CONFIG_BENCH_FIELD(bench_iterations)},
+    {"workload", CONFIG_BENCH_FIELD(bench_workload)},
+    {"allocator", CONFIG_BENCH_FIELD(bench_allocator)},
+    {"repeat", CONFIG_BENCH_FIELD(bench_repeat)},
 };
 
 #define CONFIG_BENCH_ARG_COUNT ARRAY_SIZE(config_bench_args)
