@@ -31,7 +31,8 @@ WORKDIR /src
 # The dependency layer first: it depends only on the lock file and the scripts
 # that fetch and build the pinned sources, so editing src/ reuses it.
 COPY deps.lock ./
-COPY scripts/lib.sh scripts/setup.sh scripts/deps.sh scripts/
+COPY scripts/setup.sh scripts/deps.sh scripts/
+COPY scripts/lib/common.sh scripts/lib/
 COPY patches/ patches/
 RUN scripts/setup.sh build && scripts/deps.sh
 # The application layer: rebuilt when any of the sources changes.

@@ -12,8 +12,8 @@
 # the script stops: a figure is never printed for a run that did not do its
 # work. Nothing here judges the figures; they are for reading.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 VARIANTS=(musl mimalloc-secure mimalloc) # the published table's order
 SWEEP_THREADS=(1 2 4 8 16 32)

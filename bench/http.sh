@@ -7,8 +7,8 @@
 # RSS, RSS after a /bench, binary size. Prints Markdown (also written to
 # OUT/http.md). Figures only: nothing here passes or fails on them.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 usage() {
 	cat <<EOF

@@ -3,8 +3,8 @@
 # workload, ops/s against threads, both on log scales, one line per
 # allocator variant.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 if (($# < 3)) || [[ $1 == -h || $1 == --help ]]; then
 	echo "usage: bench/plot-sweep.sh SWEEP_CSV OUT_PNG WORKLOAD..."

@@ -4,8 +4,8 @@
 # compiles with Meson. The container images run this same script, so there
 # is one build recipe.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
 	cat <<EOF
@@ -55,7 +55,7 @@ options=(-Dallocator="$allocator" -Ddeps_dir="$deps_dir")
 if [[ -f $builddir/build.ninja ]]; then
 	meson configure "$builddir" "${options[@]}" >/dev/null
 else
-	meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/musl.ini" "${options[@]}"
+	meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/meson/musl.ini" "${options[@]}"
 fi
 meson compile -C "$builddir"
 log "built $builddir/src/tinyserver ($(stat -c %s "$builddir/src/tinyserver-stripped") bytes stripped)"

@@ -27,8 +27,8 @@
 #   scripts/container.sh run --rm tinyserver --version
 # TINYSERVER_ENGINE=docker|podman skips the detection.
 
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 PODMAN_GLOBAL=(--storage-driver vfs --runtime runc --cgroup-manager cgroupfs)
 PODMAN_BUILD=(--isolation chroot --network host --pull=never --format docker)

@@ -9,11 +9,10 @@
 # Every step is cached and keyed so that a rerun does nothing, and a changed
 # version, toolchain or recipe rebuilds only the dependency it concerns.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 LOCK=$REPO/deps.lock
-SRC_LIST=/etc/apt/sources.list.d/tinyserver-src.sources
 
 usage() {
 	cat <<EOF
@@ -39,27 +38,29 @@ EOF
 
 SUITES=()
 DEP_NAMES=()
-declare -A DEP_PKG DEP_VER
+declare -A DEP_PKG DEP_VER DEP_DSC
 
 read_lock() {
-	local line name pkg ver extra n=0
+	local line name pkg ver dsc extra n=0
 	[[ -r $LOCK ]] || die "cannot read $LOCK"
 	while IFS= read -r line || [[ -n $line ]]; do
 		n=$((n + 1))
 		line=${line%%#*}
-		read -r name pkg ver extra <<<"$line" || true
+		read -r name pkg ver dsc extra <<<"$line" || true
 		[[ -z ${name:-} ]] && continue
 		if [[ $name == suites: ]]; then
 			read -r -a SUITES <<<"${line#*suites:}"
 			continue
 		fi
-		[[ -n ${ver:-} && -z ${extra:-} ]] ||
-			die "$LOCK:$n: expected 'name source-package version', got '$line'"
+		[[ -n ${dsc:-} && -z ${extra:-} ]] ||
+			die "$LOCK:$n: expected 'name source-package version dsc-sha256', got '$line'"
+		[[ $dsc =~ ^[0-9a-f]{64}$ ]] || die "$LOCK:$n: '$dsc' is not a SHA-256 in hex"
 		declare -F "build_$name" >/dev/null ||
 			die "$LOCK:$n: no build recipe for '$name' in ${BASH_SOURCE[0]} (build_$name)"
 		DEP_NAMES+=("$name")
 		DEP_PKG[$name]=$pkg
 		DEP_VER[$name]=$ver
+		DEP_DSC[$name]=$dsc
 	done <"$LOCK"
 	((${#SUITES[@]})) || die "$LOCK: no 'suites:' line"
 	((${#DEP_NAMES[@]})) || die "$LOCK: no dependencies"
@@ -67,183 +68,14 @@ read_lock() {
 
 # ------------------------------------------------------------- apt sources
 
-# The security archive has no suite for sid (nor experimental).
-security_suites() {
-	local s
-	for s in "${SUITES[@]}"; do
-		case $s in sid | unstable | experimental) ;; *) printf '%s-security ' "$s" ;; esac
-	done
-}
-
-# Prints deb-src stanzas (deb822) mirroring the machine's own "deb" entries,
-# read from both the deb822 (*.sources) and one-line (*.list) formats, so that
-# the same mirror and keyring are used. An entry that lists a plain suite is
-# taken as the main archive, one listing only *-security suites as the
-# security one. Suites that already have deb-src elsewhere are left out.
-#
-# Suites the machine does not otherwise use (e.g. sid) get Check-Valid-Until:
-# no. The mirror reached here can be a frozen snapshot, whose sid Release file
-# has expired, and apt would then refuse the whole suite. That check guards
-# against being served stale indexes; it adds nothing for us, since we only
-# ask for exact versions, and apt still checks their files against the
-# signed index. Suites that also have deb entries keep apt's setting: a second,
-# different value for the same suite is an error to apt.
-derive_src_stanzas() {
-	TS_TARGETS=$(apt_targets) awk -v main="${SUITES[*]}" -v sec="$(security_suites)" '
-	function kind(suites,   n, a, i, plain, secs) {
-		n = split(suites, a, /[ \t]+/); plain = 0; secs = 0
-		for (i = 1; i <= n; i++) {
-			if (a[i] == "") continue
-			if (a[i] ~ /-security$/) secs++; else if (a[i] !~ /[-\/]/) plain++
-		}
-		if (plain) return "main"
-		if (secs) return "security"
-		return ""
-	}
-	BEGIN {
-		n = split(ENVIRON["TS_TARGETS"], t, "\n")
-		for (i = 1; i <= n; i++) have[t[i]] = 1
-	}
-	function stanza(uris, suites, comps, signed, relaxed) {
-		printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n", uris, suites, comps
-		if (signed != "") printf "Signed-By:%s\n", signed
-		if (relaxed) printf "Check-Valid-Until: no\n"
-		printf "\n"
-	}
-	function emit(uris, suites, comps, signed,   k, n, w, i, u, shared, other) {
-		k = kind(suites)
-		if (k == "") return
-		u = uris; sub(/\/+$/, "", u)
-		if (seen[u]++) return
-		n = split(k == "main" ? main : sec, w, /[ \t]+/)
-		shared = other = ""
-		for (i = 1; i <= n; i++) {
-			if (w[i] == "" || (("deb-src|" u "|" w[i]) in have)) continue
-			if (("deb|" u "|" w[i]) in have) shared = shared (shared == "" ? "" : " ") w[i]
-			else other = other (other == "" ? "" : " ") w[i]
-		}
-		if (shared != "") stanza(uris, shared, comps, signed, 0)
-		if (other != "") stanza(uris, other, comps, signed, 1)
-	}
-	function flush() {
-		if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no")
-			emit(uris, suites, comps, signed)
-		types = uris = suites = comps = signed = enabled = ""; key = ""
-	}
-	FNR == 1 { flush() }
-	FILENAME ~ /\.sources$/ {
-		if ($0 ~ /^[ \t]*$/) { flush(); next }
-		if ($0 ~ /^#/) next
-		if ($0 ~ /^[ \t]/) { if (key == "signed-by") signed = signed "\n" $0; next }
-		key = tolower($0); sub(/:.*/, "", key)
-		val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-		if (key == "types") types = val
-		else if (key == "uris") uris = val
-		else if (key == "suites") suites = val
-		else if (key == "components") comps = val
-		else if (key == "enabled") enabled = val
-		else if (key == "signed-by") signed = (val == "" ? "" : " " val)
-		next
-	}
-	{
-		# One-line format: deb [opt=val ...] uri suite component...
-		if ($1 != "deb") next
-		i = 2; signed = ""
-		if ($2 ~ /^\[/) {
-			while (i <= NF) {
-				o = $i; gsub(/[][]/, "", o)
-				if (o ~ /^signed-by=/) { sub(/^signed-by=/, "", o); signed = " " o }
-				if ($i ~ /\]$/) { i++; break }
-				i++
-			}
-		}
-		c = ""
-		for (j = i + 2; j <= NF; j++) c = c (c == "" ? "" : " ") $j
-		emit($i, $(i + 1), c, signed)
-		signed = ""
-	}
-	END { flush() }
-	' "$@"
-}
-
-# The machine's apt source files, minus the one this script writes.
-apt_source_files() {
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-		if [[ -f $f && $f != "$SRC_LIST" ]]; then
-			printf '%s\n' "$f"
-		fi
-	done
-}
-
-# "type|uri|suite" for each suite apt is configured with, except those from
-# the file this script writes (the URI without its trailing slash).
-apt_targets() {
-	# shellcheck disable=SC2016 # $(...) are apt's format fields, not shell
-	apt-get indextargets --no-release-info \
-		--format '$(TARGET_OF)|$(REPO_URI)|$(RELEASE)|$(SOURCESENTRY)' 2>/dev/null |
-		awk -F'|' -v own="$SRC_LIST:" 'index($4, own) != 1 { sub(/\/+$/, "", $2); print $1 "|" $2 "|" $3 }' |
-		sort -u
-}
-
-# True when some configured deb-src index has not been downloaded yet.
-src_indexes_missing() {
-	local f
-	# shellcheck disable=SC2016 # $(FILENAME) is apt's format field, not shell
-	while IFS= read -r f; do
-		compgen -G "$f*" >/dev/null || return 0
-	done < <(apt-get indextargets --no-release-info --format '$(FILENAME)' 'Target-Of: deb-src' 2>/dev/null)
-	return 1
-}
-
-APT_UPDATED=0
-apt_update() {
-	need_root "apt-get update"
-	log "apt-get update"
-	# A partial mirror may lack some suite's index: apt then fails that suite
-	# only, and apt-get source below says whether the pinned versions are found.
-	if ! apt-get update -q -o DPkg::Lock::Timeout=300 >&2; then
-		warn "apt-get update reported errors (see above); continuing"
-	fi
-	APT_UPDATED=1
-}
-
-SRC_READY=0
-# Makes apt know the deb-src suites of deps.lock, with their indexes
-# downloaded. Called only when some source is not cached yet.
-ensure_deb_src() {
-	((SRC_READY)) && return 0
-	SRC_READY=1
-	local files stanzas want=""
-	mapfile -t files < <(apt_source_files)
-	if ((${#files[@]})); then
-		stanzas=$(derive_src_stanzas "${files[@]}")
-	else
-		stanzas=""
-	fi
-	if [[ -z $stanzas ]] && ! apt_targets | grep -q '^deb-src|'; then
-		die "no deb-src entries, and no 'deb' entry in /etc/apt/sources.list* to derive them from"
-	fi
-	if [[ -n $stanzas ]]; then
-		want=$(
-			echo "# Written by tinyserver scripts/deps.sh: source indexes for the pinned"
-			echo "# dependencies (deps.lock), mirroring this machine's own deb entries."
-			echo
-			printf '%s\n' "$stanzas"
-		)
-	fi
-	if [[ $want != "$(cat "$SRC_LIST" 2>/dev/null || true)" ]]; then
-		need_root "configuring deb-src entries"
-		if [[ -n $want ]]; then
-			log "writing $SRC_LIST (deb-src: ${SUITES[*]} $(security_suites | sed 's/ $//'))"
-			printf '%s\n' "$want" >"$SRC_LIST.tmp"
-			mv -f "$SRC_LIST.tmp" "$SRC_LIST"
-		else
-			rm -f "$SRC_LIST"
-		fi
-		apt_update
-	elif src_indexes_missing; then
-		apt_update
+# The deb-src entries apt needs are written by setup.sh (it owns everything
+# under /etc/apt). Once per run, before the first download.
+SOURCES_READY=0
+ensure_sources() {
+	((SOURCES_READY)) && return 0
+	SOURCES_READY=1
+	if [[ $(id -u) -eq 0 ]]; then
+		"$REPO/scripts/setup.sh" sources
 	fi
 }
 
@@ -257,10 +89,11 @@ fetch() {
 	local name=$1 pkg=${DEP_PKG[$1]} ver=${DEP_VER[$1]} dir tmp dsc flog
 	dir=$(src_dir "$name")
 	if [[ -f $dir/.complete ]]; then
+		check_dsc "$name" "$dir"
 		FETCHED[$name]=cached
 		return 0
 	fi
-	ensure_deb_src
+	ensure_sources
 	mkdir -p "$CACHE/src"
 	# Leftovers of an interrupted run (the cache lock makes them ours to drop).
 	rm -rf "$dir" "$CACHE/src/.fetch-$pkg".*
@@ -274,9 +107,10 @@ fetch() {
 	fi
 	log "fetching source $pkg=$ver"
 	if ! apt_source "$tmp" "$pkg=$ver"; then
-		if ((APT_UPDATED == 0)) && [[ $(id -u) -eq 0 ]]; then
+		if ((REFRESHED == 0)) && [[ $(id -u) -eq 0 ]]; then
 			log "not found with the current indexes; refreshing them once"
-			apt_update
+			REFRESHED=1
+			"$REPO/scripts/setup.sh" --update sources
 			apt_source "$tmp" "$pkg=$ver" || fetch_failed "$tmp" "$pkg" "$ver"
 		else
 			fetch_failed "$tmp" "$pkg" "$ver"
@@ -284,6 +118,7 @@ fetch() {
 	fi
 	dsc=$(find "$tmp" -maxdepth 1 -name '*.dsc' -print)
 	[[ -n $dsc && $(wc -l <<<"$dsc") -eq 1 ]] || die "expected one .dsc for $pkg=$ver in $tmp"
+	check_dsc "$name" "$tmp"
 	log "unpacking $(basename "$dsc") (dpkg-source applies Debian's patches)"
 	# dpkg-source warns that it cannot check the uploader's signature (that
 	# needs debian-keyring); apt has already checked every file's hash against
@@ -299,6 +134,18 @@ fetch() {
 	touch "$tmp/.complete"
 	mv "$tmp" "$dir"
 	FETCHED[$name]=fetched
+}
+
+# check_dsc NAME DIR: the .dsc in DIR must be the one deps.lock pins. apt has
+# checked it against the archive's signed index; the pin also holds when the
+# archive itself changes what it serves under that version.
+check_dsc() {
+	local name=$1 dir=$2 dsc sum
+	dsc=$(find "$dir" -maxdepth 1 -name '*.dsc' -print -quit)
+	[[ -n $dsc ]] || die "$name: no .dsc in $dir"
+	sum=$(sha256sum "$dsc" | cut -d' ' -f1)
+	[[ $sum == "${DEP_DSC[$name]}" ]] ||
+		die "$name: $(basename "$dsc") has SHA-256 $sum, but $LOCK pins ${DEP_DSC[$name]}"
 }
 
 # apt_source DIR PKG=VER: download (never build) one source package into DIR.
@@ -320,7 +167,7 @@ run_logged() {
 fetch_failed() {
 	grep -E '^(E|W|Err):|404' "$1/fetch.log" >&2 || tail -n 10 "$1/fetch.log" >&2
 	rm -rf "$1"
-	die "cannot fetch source package $2=$3: not in the deb-src suites (${SUITES[*]}) or the mirror answers 404 for it; pin a fetchable version in $LOCK"
+	die "cannot fetch source package $2=$3: not in the deb-src suites (${SUITES[*]}; as root, scripts/setup.sh sources configures them) or the mirror answers 404 for it; pin a fetchable version in $LOCK"
 }
 
 # ------------------------------------------------------------ toolchain
@@ -391,8 +238,8 @@ ARTEFACTS[cjson]="lib/libcjson.a include/cjson/cJSON.h"
 ARTEFACTS[bearssl]="lib/libbearssl.a include/bearssl.h"
 # Files of this repository that a recipe runs: their text is part of its key.
 declare -A RECIPE_INPUTS
-# The patches are applied in name order; each one's text is in the key.
-RECIPE_INPUTS[libmicrohttpd]="$(cd "$REPO" && printf '%s ' patches/libmicrohttpd/*.patch)"
+# build_libmicrohttpd applies these patches, in this order.
+RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch patches/libmicrohttpd/0002-notify-completed-for-refusals.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
@@ -428,8 +275,8 @@ build_libmicrohttpd() {
 	# a source that moved under a patch stops the build instead of taking a
 	# hunk at a guessed place.
 	local patch_file
-	for patch_file in "$REPO"/patches/libmicrohttpd/*.patch; do
-		patch -p1 --fuzz=0 --no-backup-if-mismatch <"$patch_file"
+	for patch_file in ${RECIPE_INPUTS[libmicrohttpd]}; do
+		patch -p1 --fuzz=0 --no-backup-if-mismatch <"$REPO/$patch_file"
 	done
 	# Debian patches Makefile.am, and the shipped Makefile.in/configure come
 	# from newer autotools than bookworm's: regenerate them all, as Debian's
@@ -654,5 +501,6 @@ main() {
 }
 
 VERBOSE=0
+REFRESHED=0
 declare -A FETCHED
 main "$@"

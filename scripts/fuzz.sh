@@ -16,8 +16,8 @@
 #
 # Exit status: 0 when every target ran its time without a finding.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 TARGETS=(fuzz_bench_params fuzz_config fuzz_tls_records)
 
@@ -87,7 +87,7 @@ build_targets() {
 	if [[ -f $builddir/build.ninja ]]; then
 		meson configure "$builddir" "${options[@]}" >/dev/null
 	else
-		meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/clang.ini" "${options[@]}" >/dev/null
+		meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/meson/clang.ini" "${options[@]}" >/dev/null
 	fi
 	meson compile -C "$builddir" >/dev/null
 	[[ -f $certs/server-ec.key ]] || "$REPO/certs/generate.sh" "$certs" >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image-size comparison in one command: builds both images
 # (scripts/container-images.sh), saves each as the engine would push it,
-# measures it (scripts/image_sizes.py), breaks the binary down by component
+# measures it (scripts/lib/image_sizes.py), breaks the binary down by component
 # from the linker map of the very binary in the image, and prints the
 # Markdown report, which it also writes to docs/image-sizes.md.
 set -euo pipefail
@@ -70,7 +70,7 @@ mkdir "$tmp/builder"
 engine run --rm --network none --entrypoint tar "$name-builder" \
 	-C /src/build/src -cf - tinyserver tinyserver-stripped tinyserver.map | tar -C "$tmp/builder" -xf -
 
-python3 "$REPO/scripts/image_sizes.py" \
+python3 "$REPO/scripts/lib/image_sizes.py" \
 	--image "$name:latest" "$tmp/latest.tar" scratch \
 	--image "$name:alpine" "$tmp/alpine.tar" "$alpine_base" \
 	--map "$tmp/builder/tinyserver.map" --elf "$tmp/builder/tinyserver" \

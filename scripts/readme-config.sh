@@ -3,8 +3,8 @@
 # table (tinyserver --help-markdown). tests/integration/test_docs.py fails
 # when the two differ; run this after adding or changing an option.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	echo "usage: scripts/readme-config.sh [BINARY]   (default: build/src/tinyserver)"

@@ -15,8 +15,8 @@
 #
 # Extra arguments go to pytest (e.g. -k limits, or --junitxml=FILE).
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
 	cat <<EOF
@@ -72,7 +72,7 @@ options=(-Dallocator=musl -Dstatic_link=false -Db_sanitize="$SANITIZERS" -Db_lun
 if [[ -f $builddir/build.ninja ]]; then
 	meson configure "$builddir" "${options[@]}" >/dev/null
 else
-	meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/host.ini" "${options[@]}"
+	meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/meson/host.ini" "${options[@]}"
 fi
 meson compile -C "$builddir"
 log "built $builddir/src/tinyserver"

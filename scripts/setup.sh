@@ -3,17 +3,20 @@
 # and touches apt only for what is missing, so a second run is fast and works
 # offline; that keeps it cheap to call from CI and from container builds.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 GROUPS_ALL="build test lint container bench fuzz soak"
 
 usage() {
 	cat <<EOF
-usage: scripts/setup.sh [-h] [-n] GROUP...
+usage: scripts/setup.sh [-h] [-n] [-u] GROUP...
 Install the Debian packages for each GROUP that are not installed yet.
   -n, --dry-run   only list what is missing
+  -u, --update    with 'sources': download the source indexes again
 groups: $GROUPS_ALL
+  and 'sources': the deb-src entries (and indexes) of deps.lock's suites,
+  which scripts/deps.sh needs to fetch the pinned sources (root only)
 EOF
 }
 
@@ -68,6 +71,198 @@ group_pkgs() {
 	esac
 }
 
+# ------------------------------------------------- deb-src for deps.sh
+
+LOCK=$REPO/deps.lock
+SRC_LIST=/etc/apt/sources.list.d/tinyserver-src.sources
+SUITES=()
+
+# The Debian suites deps.lock's pinned source packages are searched in.
+read_suites() {
+	local line
+	line=$(grep -m1 '^suites:' "$LOCK") || die "$LOCK: no 'suites:' line"
+	read -r -a SUITES <<<"${line#suites:}"
+	((${#SUITES[@]})) || die "$LOCK: the 'suites:' line names no suite"
+}
+
+
+# The security archive has no suite for sid (nor experimental).
+security_suites() {
+	local s
+	for s in "${SUITES[@]}"; do
+		case $s in sid | unstable | experimental) ;; *) printf '%s-security ' "$s" ;; esac
+	done
+}
+
+# Prints deb-src stanzas (deb822) mirroring the machine's own "deb" entries,
+# read from both the deb822 (*.sources) and one-line (*.list) formats, so that
+# the same mirror and keyring are used. An entry that lists a plain suite is
+# taken as the main archive, one listing only *-security suites as the
+# security one. Suites that already have deb-src elsewhere are left out.
+#
+# Suites the machine does not otherwise use (e.g. sid) get Check-Valid-Until:
+# no. The mirror reached here can be a frozen snapshot, whose sid Release file
+# has expired, and apt would then refuse the whole suite. That check guards
+# against being served stale indexes; it adds nothing for us, since we only
+# ask for exact versions, and apt still checks their files against the
+# signed index. Suites that also have deb entries keep apt's setting: a second,
+# different value for the same suite is an error to apt.
+derive_src_stanzas() {
+	TS_TARGETS=$(apt_targets) awk -v main="${SUITES[*]}" -v sec="$(security_suites)" '
+	function kind(suites,   n, a, i, plain, secs) {
+		n = split(suites, a, /[ \t]+/); plain = 0; secs = 0
+		for (i = 1; i <= n; i++) {
+			if (a[i] == "") continue
+			if (a[i] ~ /-security$/) secs++; else if (a[i] !~ /[-\/]/) plain++
+		}
+		if (plain) return "main"
+		if (secs) return "security"
+		return ""
+	}
+	BEGIN {
+		n = split(ENVIRON["TS_TARGETS"], t, "\n")
+		for (i = 1; i <= n; i++) have[t[i]] = 1
+	}
+	function stanza(uris, suites, comps, signed, relaxed) {
+		printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n", uris, suites, comps
+		if (signed != "") printf "Signed-By:%s\n", signed
+		if (relaxed) printf "Check-Valid-Until: no\n"
+		printf "\n"
+	}
+	function emit(uris, suites, comps, signed,   k, n, w, i, u, shared, other) {
+		k = kind(suites)
+		if (k == "") return
+		u = uris; sub(/\/+$/, "", u)
+		if (seen[u]++) return
+		n = split(k == "main" ? main : sec, w, /[ \t]+/)
+		shared = other = ""
+		for (i = 1; i <= n; i++) {
+			if (w[i] == "" || (("deb-src|" u "|" w[i]) in have)) continue
+			if (("deb|" u "|" w[i]) in have) shared = shared (shared == "" ? "" : " ") w[i]
+			else other = other (other == "" ? "" : " ") w[i]
+		}
+		if (shared != "") stanza(uris, shared, comps, signed, 0)
+		if (other != "") stanza(uris, other, comps, signed, 1)
+	}
+	function flush() {
+		if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no")
+			emit(uris, suites, comps, signed)
+		types = uris = suites = comps = signed = enabled = ""; key = ""
+	}
+	FNR == 1 { flush() }
+	FILENAME ~ /\.sources$/ {
+		if ($0 ~ /^[ \t]*$/) { flush(); next }
+		if ($0 ~ /^#/) next
+		if ($0 ~ /^[ \t]/) { if (key == "signed-by") signed = signed "\n" $0; next }
+		key = tolower($0); sub(/:.*/, "", key)
+		val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+		if (key == "types") types = val
+		else if (key == "uris") uris = val
+		else if (key == "suites") suites = val
+		else if (key == "components") comps = val
+		else if (key == "enabled") enabled = val
+		else if (key == "signed-by") signed = (val == "" ? "" : " " val)
+		next
+	}
+	{
+		# One-line format: deb [opt=val ...] uri suite component...
+		if ($1 != "deb") next
+		i = 2; signed = ""
+		if ($2 ~ /^\[/) {
+			while (i <= NF) {
+				o = $i; gsub(/[][]/, "", o)
+				if (o ~ /^signed-by=/) { sub(/^signed-by=/, "", o); signed = " " o }
+				if ($i ~ /\]$/) { i++; break }
+				i++
+			}
+		}
+		c = ""
+		for (j = i + 2; j <= NF; j++) c = c (c == "" ? "" : " ") $j
+		emit($i, $(i + 1), c, signed)
+		signed = ""
+	}
+	END { flush() }
+	' "$@"
+}
+
+# The machine's apt source files, minus the one this script writes.
+apt_source_files() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		if [[ -f $f && $f != "$SRC_LIST" ]]; then
+			printf '%s\n' "$f"
+		fi
+	done
+}
+
+# "type|uri|suite" for each suite apt is configured with, except those from
+# the file this script writes (the URI without its trailing slash).
+apt_targets() {
+	# shellcheck disable=SC2016 # $(...) are apt's format fields, not shell
+	apt-get indextargets --no-release-info \
+		--format '$(TARGET_OF)|$(REPO_URI)|$(RELEASE)|$(SOURCESENTRY)' 2>/dev/null |
+		awk -F'|' -v own="$SRC_LIST:" 'index($4, own) != 1 { sub(/\/+$/, "", $2); print $1 "|" $2 "|" $3 }' |
+		sort -u
+}
+
+# True when some configured deb-src index has not been downloaded yet.
+src_indexes_missing() {
+	local f
+	# shellcheck disable=SC2016 # $(FILENAME) is apt's format field, not shell
+	while IFS= read -r f; do
+		compgen -G "$f*" >/dev/null || return 0
+	done < <(apt-get indextargets --no-release-info --format '$(FILENAME)' 'Target-Of: deb-src' 2>/dev/null)
+	return 1
+}
+
+apt_update() {
+	need_root "apt-get update"
+	log "apt-get update"
+	# A partial mirror may lack some suite's index: apt then fails that suite
+	# only, and apt-get source below says whether the pinned versions are found.
+	if ! apt-get update -q -o DPkg::Lock::Timeout=300 >&2; then
+		warn "apt-get update reported errors (see above); continuing"
+	fi
+}
+
+# Makes apt know the deb-src suites of deps.lock, with their indexes
+# downloaded (and refreshed when `refresh` is 1). deps.sh calls this (as
+# "setup.sh sources") before it fetches a source that is not cached yet.
+configure_sources() {
+	read_suites
+	local files stanzas want="" refresh=$1
+	mapfile -t files < <(apt_source_files)
+	if ((${#files[@]})); then
+		stanzas=$(derive_src_stanzas "${files[@]}")
+	else
+		stanzas=""
+	fi
+	if [[ -z $stanzas ]] && ! apt_targets | grep -q '^deb-src|'; then
+		die "no deb-src entries, and no 'deb' entry in /etc/apt/sources.list* to derive them from"
+	fi
+	if [[ -n $stanzas ]]; then
+		want=$(
+			echo "# Written by tinyserver scripts/setup.sh: source indexes for the pinned"
+			echo "# dependencies (deps.lock), mirroring this machine's own deb entries."
+			echo
+			printf '%s\n' "$stanzas"
+		)
+	fi
+	if [[ $want != "$(cat "$SRC_LIST" 2>/dev/null || true)" ]]; then
+		need_root "configuring deb-src entries"
+		if [[ -n $want ]]; then
+			log "writing $SRC_LIST (deb-src: ${SUITES[*]} $(security_suites | sed 's/ $//'))"
+			printf '%s\n' "$want" >"$SRC_LIST.tmp"
+			mv -f "$SRC_LIST.tmp" "$SRC_LIST"
+		else
+			rm -f "$SRC_LIST"
+		fi
+		apt_update
+	elif ((refresh)) || src_indexes_missing; then
+		apt_update
+	fi
+}
+
 is_installed() {
 	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
 }
@@ -90,7 +285,7 @@ unblock_service_starts() {
 }
 
 main() {
-	local dry=0 groups=() g p pkgs missing=()
+	local dry=0 update=0 sources=0 groups=()
 	while (($#)); do
 		case $1 in
 		-h | --help)
@@ -98,6 +293,8 @@ main() {
 			exit 0
 			;;
 		-n | --dry-run) dry=1 ;;
+		-u | --update) update=1 ;;
+		sources) sources=1 ;;
 		-*)
 			usage >&2
 			exit 2
@@ -106,10 +303,22 @@ main() {
 		esac
 		shift
 	done
-	if ((${#groups[@]} == 0)); then
+	if ((${#groups[@]} == 0 && sources == 0)); then
 		usage >&2
 		exit 2
 	fi
+	install_groups "$dry" "${groups[@]}"
+	if ((sources && !dry)); then
+		configure_sources "$update"
+	fi
+}
+
+# install_groups DRY GROUP...: install what the groups need and lacks.
+install_groups() {
+	local dry=$1 g p pkgs missing=()
+	shift
+	local groups=("$@")
+	((${#groups[@]})) || return 0
 
 	for g in "${groups[@]}"; do
 		pkgs=$(group_pkgs "$g") || die "unknown group '$g' (groups: $GROUPS_ALL)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The soak run (issue 6): a bounded wrk load mixing GET /healthz with
-# GET /bench (scripts/soak.lua: one request in ten is a short benchmark)
+# GET /bench (scripts/lib/soak.lua: one request in ten is a short benchmark)
 # against the release binary, then checks that
 #   - the server never crashed and exits 0 on SIGTERM afterwards;
 #   - every answer was 200, or a designed 429 (a benchmark already running)
@@ -11,8 +11,8 @@
 #     RSS_GROWTH_KB of what it was after a short warm-up.
 # It prints every figure; docs/reliability.md records a run.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
 	cat <<EOF
@@ -97,7 +97,7 @@ figures() {
 }
 
 wrk_run() {
-	wrk -t2 -c"$connections" -d"$1"s --timeout 10s --latency -s "$REPO/scripts/soak.lua" "$url"
+	wrk -t2 -c"$connections" -d"$1"s --timeout 10s --latency -s "$REPO/scripts/lib/soak.lua" "$url"
 }
 
 log "tinyserver $("$binary" --version) on $url, pid $server_pid"

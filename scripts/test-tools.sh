@@ -6,8 +6,8 @@
 # docs/openapi.yaml. Node.js and npm themselves come from scripts/setup.sh
 # test. Reruns are instant while the lock file is unchanged.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	echo "usage: scripts/test-tools.sh   (npm ci of tests/tools into .cache/test-tools)"

@@ -12,8 +12,8 @@
 # pick tests from the whole tree; run scripts/sanitize.sh with them instead).
 # Options come before pytest arguments.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl] [--no-sanitize] [PYTEST_ARG]..."
@@ -76,34 +76,5 @@ fi
 # failed without a failed test in its report (nothing collected, a crash,
 # no report at all) counts as one failure.
 status=0
-/usr/bin/python3 - "${runs[@]}" <<'PY' || status=1
-import sys
-import xml.etree.ElementTree as ET
-passed = failed = skipped = 0
-for run in sys.argv[1:]:
-    exit_status, path = run.split(":", 1)
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError) as error:
-        print(f"no test report {path}: {error}", file=sys.stderr)
-        failed += 1
-        continue
-    suites = [root] if root.tag == "testsuite" else list(root)
-    run_total = sum(int(s.get("tests", 0)) for s in suites)
-    run_failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-    run_skipped = sum(int(s.get("skipped", 0)) for s in suites)
-    passed += run_total - run_failed - run_skipped
-    skipped += run_skipped
-    failed += run_failed
-    if exit_status != "0" and run_failed == 0:
-        print(f"{path}: pytest exited {exit_status} with no failed test", file=sys.stderr)
-        failed += 1
-if passed == 0 and failed == 0:
-    print("no test passed", file=sys.stderr)
-    failed = 1
-# The count CI reads is the last line, exactly "N passed, N failed".
-print(f"{skipped} skipped")
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 else 1)
-PY
+/usr/bin/python3 "$REPO/scripts/lib/junit_count.py" "${runs[@]}" || status=1
 exit "$status"

@@ -80,13 +80,15 @@ def test_dependency_layer_comes_before_the_sources():
     builder, sources = named["builder"], named["sources"]
     first_run = next(i for i, (op, _) in enumerate(builder) if op == "RUN")
     early = [args for op, args in builder[:first_run] if op == "COPY"]
-    # deps.sh runs the repository files its RECIPE_INPUTS name: they must be
+    # deps.sh reads the repository files its RECIPE_INPUTS name: they must be
     # in the layer too, or the image build fails where the host build works.
     deps_sh = (REPO / "scripts" / "deps.sh").read_text()
     recipe_inputs = " ".join(re.findall(r'^RECIPE_INPUTS\[\w+\]="([^"]*)"', deps_sh, re.M)).split()
     assert recipe_inputs, "deps.sh names no RECIPE_INPUTS"
-    expected = " ".join(["scripts/lib.sh scripts/setup.sh scripts/deps.sh", *recipe_inputs, "scripts/"])
-    assert early == ["deps.lock ./", expected]
+    assert early == ["deps.lock ./", "scripts/setup.sh scripts/deps.sh scripts/",
+                     "scripts/lib/common.sh scripts/lib/", "patches/ patches/"]
+    for path in recipe_inputs:
+        assert path.startswith("patches/") and (REPO / path).is_file(), path
     assert builder[first_run] == ("RUN", "scripts/setup.sh build && scripts/deps.sh")
     assert ("COPY", "--from=sources /src/ /src/") in builder[first_run:]
     copied = " ".join(args for op, args in sources if op == "COPY")
@@ -113,7 +115,7 @@ def test_dockerignore_keeps_secrets_and_caches_out():
 def _map_breakdown():
     import importlib.util
     spec = importlib.util.spec_from_file_location("map_breakdown",
-                                                  REPO / "scripts" / "map_breakdown.py")
+                                                  REPO / "scripts" / "lib" / "map_breakdown.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -138,7 +140,7 @@ def test_map_breakdown_accounts_for_the_binary():
 
 
 def test_map_breakdown_cli_prints_a_table():
-    out = subprocess.run(["python3", str(REPO / "scripts" / "map_breakdown.py"),
+    out = subprocess.run(["python3", str(REPO / "scripts" / "lib" / "map_breakdown.py"),
                           "--elf", str(BUILD / "src" / "tinyserver"),
                           "--stripped", str(BUILD / "src" / "tinyserver-stripped"),
                           str(BUILD / "src" / "tinyserver.map")],

@@ -72,7 +72,7 @@ def container(images):
 
 
 def _load(script):
-    spec = importlib.util.spec_from_file_location(script, REPO / "scripts" / f"{script}.py")
+    spec = importlib.util.spec_from_file_location(script, REPO / "scripts" / "lib" / f"{script}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -2,7 +2,7 @@
 """Measures saved container images and writes the Markdown size report
 (scripts/image-sizes.sh runs it; see there).
 
-usage: scripts/image_sizes.py [-h] --image NAME ARCHIVE BASE [--image ...]
+usage: scripts/lib/image_sizes.py [-h] --image NAME ARCHIVE BASE [--image ...]
                               [--map MAP --elf BINARY --stripped BINARY]
 
 ARCHIVE is what `docker save` or `podman save` wrote (a tar with a
@@ -16,7 +16,7 @@ An image whose labels carry io.tinyserver.standin-for was built on a local
 stand-in base (scripts/container-bases.sh); its row says so, and the
 published size of the real base is cited next to it, marked approximate.
 With --map and --elf, the binary's breakdown by component follows
-(scripts/map_breakdown.py); --stripped makes sure the map belongs to the
+(scripts/lib/map_breakdown.py); --stripped makes sure the map belongs to the
 binary in the images.
 """
 import argparse
@@ -139,7 +139,7 @@ def report(images, breakdown=None, file_size=None):
     if breakdown is not None:
         out += ["", "## Where the binary's bytes come from", "",
                 "From the linker map of the binary in the image (`-Wl,-Map`, "
-                "`scripts/map_breakdown.py`), checked against the section sizes "
+                "`scripts/lib/map_breakdown.py`), checked against the section sizes "
                 "`size -A` reports:", "",
                 map_breakdown.markdown(breakdown, file_size)]
     return "\n".join(out) + "\n"

@@ -2,7 +2,7 @@
 """Where the bytes of the tinyserver binary come from, per component, taken
 from the GNU ld map file that the build writes (build/src/tinyserver.map).
 
-usage: scripts/map_breakdown.py [-h] [--elf BINARY] MAP
+usage: scripts/lib/map_breakdown.py [-h] [--elf BINARY] MAP
 
 Every input section the linker kept in an allocated output section is
 attributed to the file it came from (an object, or an archive member), and
@@ -225,7 +225,7 @@ def markdown(result, file_size=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     usage="scripts/map_breakdown.py [-h] [--elf BINARY] "
+                                     usage="scripts/lib/map_breakdown.py [-h] [--elf BINARY] "
                                            "[--stripped FILE] MAP")
     parser.add_argument("map", type=Path, help="GNU ld map file (-Wl,-Map=...)")
     parser.add_argument("--elf", type=Path,

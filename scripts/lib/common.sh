@@ -1,11 +1,11 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/*.sh. Sourced, never run: it sets no shell options
+# Shared helpers for scripts/*.sh and bench/*.sh. Sourced, never run: it sets no shell options
 # of its own so that each script states its own.
 # shellcheck disable=SC2034 # REPO, CACHE, PROG are for the sourcing scripts
 
 # The repository is found from this file's location, not from git, because the
 # container build copies the tree without .git.
-REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 # Everything downloaded or built goes under one directory, so it can be wiped or
 # moved (e.g. onto a volume kept between container builds) as one unit.
 CACHE=${TINYSERVER_CACHE:-$REPO/.cache}
