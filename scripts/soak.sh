@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The soak run (issue 6): a bounded wrk load mixing GET /healthz with
+# The soak run: a bounded wrk load mixing GET /healthz with
 # GET /bench (scripts/lib/soak.lua: one request in ten is a short benchmark)
 # against the release binary, then checks that
 #   - the server never crashed and exits 0 on SIGTERM afterwards;

@@ -674,11 +674,11 @@ struct http_deferred *http_request_defer(const struct http_request *request)
     /* Nothing new is suspended once shutdown began: libmicrohttpd aborts
      * the process when its daemon stops with a suspended connection, and
      * http_server_wait_idle() may already have seen nothing in flight
-     * (requests keep arriving on kept-alive connections; found by
-     * tests/integration/test_faults.py). This request was counted in
-     * flight before this load, and begin_shutdown stores `stopping` before
-     * wait_idle loads the count, all sequentially consistent: either the
-     * wait sees this request, or this load sees `stopping`. */
+     * (requests keep arriving on kept-alive connections). This request
+     * was counted in flight before this load, and begin_shutdown stores
+     * `stopping` before wait_idle loads the count, all sequentially
+     * consistent: either the wait sees this request, or this load sees
+     * `stopping`. */
     if (atomic_load(&state->server->stopping)) {
         return NULL;
     }

@@ -10,29 +10,28 @@
 #include <string.h>
 
 /* libmicrohttpd 1.0.10, verbatim: src/microhttpd/mhd_send.c ... */
-#define MHD_OPTION_FAILED_FORMAT "Setting %s option to %s state failed: %s\n"
-#define MHD_OPTION_FAILED_ON_SOCKET_FORMAT                                                         \
+#define FORMAT_OPTION_FAILED "Setting %s option to %s state failed: %s\n"
+#define FORMAT_OPTION_FAILED_ON_SOCKET                                                             \
     "Setting %s option to %s state failed for TCP/IP socket %d: %s\n"
-#define MHD_PUSH_FAILED_FORMAT                                                                     \
+#define FORMAT_PUSH_FAILED                                                                         \
     "Failed to push the data from buffers to the network. Client may experience some delay "       \
     "(usually in range 200ms - 5 sec).\n"
 /* ... and src/microhttpd/connection.c, transmit_error_response_len(). */
-#define MHD_REFUSAL_FORMAT                                                                         \
+#define FORMAT_REFUSAL                                                                             \
     "Error processing request (HTTP response code is %u ('%s')). Closing connection.\n"
 
 const char *const http_mhd_formats[] = {
-    MHD_OPTION_FAILED_FORMAT,
-    MHD_OPTION_FAILED_ON_SOCKET_FORMAT,
-    MHD_PUSH_FAILED_FORMAT,
-    MHD_REFUSAL_FORMAT,
+    FORMAT_OPTION_FAILED,
+    FORMAT_OPTION_FAILED_ON_SOCKET,
+    FORMAT_PUSH_FAILED,
+    FORMAT_REFUSAL,
 };
 const size_t http_mhd_format_count = ARRAY_SIZE(http_mhd_formats);
 
 static bool is_noise(const char *fmt)
 {
-    return strcmp(fmt, MHD_OPTION_FAILED_FORMAT) == 0 ||
-           strcmp(fmt, MHD_OPTION_FAILED_ON_SOCKET_FORMAT) == 0 ||
-           strcmp(fmt, MHD_PUSH_FAILED_FORMAT) == 0;
+    return strcmp(fmt, FORMAT_OPTION_FAILED) == 0 ||
+           strcmp(fmt, FORMAT_OPTION_FAILED_ON_SOCKET) == 0 || strcmp(fmt, FORMAT_PUSH_FAILED) == 0;
 }
 
 /* The "error" text of a JSON error body ({"error":"TEXT"}), with the only
@@ -67,7 +66,7 @@ void http_mhd_message_read(const char *fmt, va_list args, struct http_mhd_messag
         out->kind = HTTP_MHD_MESSAGE_NOISE;
         return;
     }
-    if (strcmp(fmt, MHD_REFUSAL_FORMAT) == 0) {
+    if (strcmp(fmt, FORMAT_REFUSAL) == 0) {
         out->kind = HTTP_MHD_MESSAGE_REFUSAL;
         out->status = va_arg(args, unsigned);
         const char *body = va_arg(args, const char *);

@@ -386,7 +386,7 @@ static bool key_matches_leaf(const struct tls_credentials *creds, char *why, siz
     return true;
 }
 
-/* Only what the protocol profile allows: RSA 2048+ or P-256. */
+/* Only what the protocol profile (tls.h) allows: RSA 2048+ or P-256. */
 static bool key_is_supported(struct tls_credentials *creds, char *why, size_t why_size)
 {
     if (creds->key_type == BR_KEYTYPE_RSA) {
