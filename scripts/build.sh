@@ -52,10 +52,6 @@ fi
 
 deps_dir=$CACHE/deps/musl
 options=(-Dallocator="$allocator" -Ddeps_dir="$deps_dir")
-if [[ -f $builddir/build.ninja ]]; then
-	meson configure "$builddir" "${options[@]}" >/dev/null
-else
-	meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/meson/musl.ini" "${options[@]}"
-fi
+meson_prepare "$builddir" "$REPO/scripts/meson/musl.ini" "${options[@]}"
 meson compile -C "$builddir"
 log "built $builddir/src/tinyserver ($(stat -c %s "$builddir/src/tinyserver-stripped") bytes stripped)"

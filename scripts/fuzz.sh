@@ -84,11 +84,7 @@ build_targets() {
 	options=(-Dfuzzing=true -Dallocator=musl -Dstatic_link=false -Db_sanitize="$sanitizers"
 		-Db_lundef=false -Dbuildtype=debugoptimized -Dc_args=-fsanitize=fuzzer-no-link
 		-Ddeps_dir="$deps_dir")
-	if [[ -f $builddir/build.ninja ]]; then
-		meson configure "$builddir" "${options[@]}" >/dev/null
-	else
-		meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/meson/clang.ini" "${options[@]}" >/dev/null
-	fi
+	meson_prepare "$builddir" "$REPO/scripts/meson/clang.ini" "${options[@]}" >/dev/null
 	meson compile -C "$builddir" >/dev/null
 	[[ -f $certs/server-ec.key ]] || "$REPO/certs/generate.sh" "$certs" >/dev/null
 	# Recorded against this very build's engine, so always made afresh.

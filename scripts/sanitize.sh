@@ -69,11 +69,7 @@ deps_dir=$("$REPO/scripts/deps.sh" --toolchain host --variant sanitize --print-p
 # reports with file and line. b_lundef would trip on the runtimes' symbols.
 options=(-Dallocator=musl -Dstatic_link=false -Db_sanitize="$SANITIZERS" -Db_lundef=false
 	-Dbuildtype=debugoptimized -Ddeps_dir="$deps_dir")
-if [[ -f $builddir/build.ninja ]]; then
-	meson configure "$builddir" "${options[@]}" >/dev/null
-else
-	meson setup "$builddir" "$REPO" --native-file "$REPO/scripts/meson/host.ini" "${options[@]}"
-fi
+meson_prepare "$builddir" "$REPO/scripts/meson/host.ini" "${options[@]}"
 meson compile -C "$builddir"
 log "built $builddir/src/tinyserver"
 ((build_only)) && exit 0

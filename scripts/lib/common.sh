@@ -33,3 +33,22 @@ need_cmd() {
 
 # Seconds since the epoch, for the build-time report.
 now() { date +%s; }
+
+# meson_prepare BUILDDIR NATIVE_FILE OPTION...: set BUILDDIR up for this
+# repository with the Meson native file, or reconfigure it with the options
+# when it already is. A directory set up with another native file (one from
+# before the files moved to scripts/meson/, say) is wiped and set up again,
+# since Meson can neither change nor find it.
+meson_prepare() {
+	local builddir=$1 native=$2
+	shift 2
+	if [[ -f $builddir/build.ninja ]] &&
+		grep -qF "'$native'" "$builddir/meson-private/cmd_line.txt" 2>/dev/null; then
+		meson configure "$builddir" "$@" >/dev/null
+	elif [[ -d $builddir/meson-private ]]; then
+		log "$builddir was set up with another native file: setting it up again"
+		meson setup --wipe "$builddir" "$REPO" --native-file "$native" "$@"
+	else
+		meson setup "$builddir" "$REPO" --native-file "$native" "$@"
+	fi
+}
