@@ -13,7 +13,8 @@
  * in the route's set), 413 (a request body where none is taken), 414 (a
  * request target longer than max_url_length) and 400 (malformed or too
  * many query parameters), all as JSON. Requests libmicrohttpd cannot parse
- * or store get its own answers (400, 414, 431, 501, 505) with an HTML body.
+ * or store get its own answers (400, 414, 431, 501, 505), also JSON in the
+ * patched library (patches/libmicrohttpd/), and are counted as refusals.
  *
  * Limits, all set per server: connections in total and per client
  * address, memory per connection (which bounds the request line and
