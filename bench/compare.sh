@@ -117,7 +117,7 @@ for v in "${VARIANTS[@]}"; do
 done
 
 # The reference program compiles tinyserver's own workload sources (and the
-# thread helpers the run's timed wait uses) with the flags Meson gives them
+# thread and clock helpers the run's timed wait uses) with the flags Meson gives them
 # (-O3, as buildtype=release), against glibc.
 REF_BIN=$REPO/build-bench/reference/workload
 declare -a REF_ROWS=()
@@ -128,7 +128,7 @@ if ((reference)); then
 		gcc -std=gnu11 -O3 -DNDEBUG -Wall -Wextra -Werror -fno-builtin-malloc -pthread \
 			-DBENCH_PATH_GLOBAL -DTINYSERVER_ALLOCATOR_OPTION='"glibc"' \
 			-I"$REPO/src" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
-			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c "$REPO"/src/threads.c
+			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c "$REPO"/src/threads.c "$REPO"/src/clock.c
 		for r in "${REFERENCES[@]}"; do
 			IFS='|' read -r name pkg preload _ <<<"$r"
 			if [[ -z $preload || -f $preload ]]; then

@@ -12,8 +12,8 @@
 # with the check compiled out (see docs/benchmarks.md for how it was made).
 # Every run's total_counter must equal its operations, or the script stops.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 usage() {
 	cat <<USAGE
