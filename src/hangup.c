@@ -16,7 +16,7 @@
 struct hangup_watch {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* an entry was added, or the watch is stopping */
-    struct hangup_entry *entries;
+    struct list_link *entries;
     bool stop;
     pthread_t thread;
 };
@@ -41,7 +41,8 @@ static void *watch_main(void *arg)
         /* Under the lock, so that no entry is removed while looked at. A
          * poll with no timeout per socket; there are at most as many as
          * benchmarks running. */
-        for (struct hangup_entry *entry = watch->entries; entry != NULL; entry = entry->next) {
+        for (struct list_link *link = watch->entries; link != NULL; link = link->next) {
+            struct hangup_entry *entry = LIST_ELEMENT(link, struct hangup_entry, link);
             if (!atomic_load(entry->gone) && client_hung_up(entry->fd)) {
                 atomic_store(entry->gone, true);
             }
@@ -85,12 +86,7 @@ void hangup_watch_stop(struct hangup_watch *watch)
 void hangup_watch_add(struct hangup_watch *watch, struct hangup_entry *entry)
 {
     pthread_mutex_lock(&watch->lock);
-    entry->prev = NULL;
-    entry->next = watch->entries;
-    if (watch->entries != NULL) {
-        watch->entries->prev = entry;
-    }
-    watch->entries = entry;
+    list_push(&watch->entries, &entry->link);
     pthread_cond_signal(&watch->wake);
     pthread_mutex_unlock(&watch->lock);
 }
@@ -98,15 +94,6 @@ void hangup_watch_add(struct hangup_watch *watch, struct hangup_entry *entry)
 void hangup_watch_remove(struct hangup_watch *watch, struct hangup_entry *entry)
 {
     pthread_mutex_lock(&watch->lock);
-    if (entry->prev != NULL) {
-        entry->prev->next = entry->next;
-    } else {
-        watch->entries = entry->next;
-    }
-    if (entry->next != NULL) {
-        entry->next->prev = entry->prev;
-    }
-    entry->prev = NULL;
-    entry->next = NULL;
+    list_unlink(&watch->entries, &entry->link);
     pthread_mutex_unlock(&watch->lock);
 }

@@ -18,6 +18,8 @@
 #ifndef TINYSERVER_HANGUP_H
 #define TINYSERVER_HANGUP_H
 
+#include "list.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -26,10 +28,9 @@
 #define HANGUP_POLL_MS 50u
 
 struct hangup_entry {
-    int fd;                    /* the connection's socket; open until removed */
-    atomic_bool *gone;         /* set to true once the client hung up */
-    struct hangup_entry *prev; /* the watch's list, under its lock */
-    struct hangup_entry *next;
+    int fd;                /* the connection's socket; open until removed */
+    atomic_bool *gone;     /* set to true once the client hung up */
+    struct list_link link; /* on the watch's list, under its lock */
 };
 
 struct hangup_watch;

@@ -29,14 +29,9 @@ bool http_deadline_init(struct http_deadline *deadline, uint64_t timeout_ns,
 void http_deadline_add(struct http_deadline *deadline, struct http_deadline_entry *entry, int fd)
 {
     entry->fd = fd;
-    entry->prev = NULL;
     atomic_init(&entry->waiting_since_ns, clock_monotonic_ns());
     pthread_mutex_lock(&deadline->lock);
-    entry->next = deadline->entries;
-    if (deadline->entries != NULL) {
-        deadline->entries->prev = entry;
-    }
-    deadline->entries = entry;
+    list_push(&deadline->entries, &entry->link);
     atomic_fetch_add(&deadline->count, 1);
     pthread_mutex_unlock(&deadline->lock);
 }
@@ -44,14 +39,7 @@ void http_deadline_add(struct http_deadline *deadline, struct http_deadline_entr
 void http_deadline_remove(struct http_deadline *deadline, struct http_deadline_entry *entry)
 {
     pthread_mutex_lock(&deadline->lock);
-    if (entry->prev != NULL) {
-        entry->prev->next = entry->next;
-    } else {
-        deadline->entries = entry->next;
-    }
-    if (entry->next != NULL) {
-        entry->next->prev = entry->prev;
-    }
+    list_unlink(&deadline->entries, &entry->link);
     atomic_fetch_sub(&deadline->count, 1);
     pthread_mutex_unlock(&deadline->lock);
 }
@@ -76,8 +64,8 @@ unsigned http_deadline_count(const struct http_deadline *deadline)
 static unsigned sweep_expired(struct http_deadline *deadline, uint64_t now_ns, uint64_t timeout_ns)
 {
     unsigned ended = 0;
-    for (struct http_deadline_entry *entry = deadline->entries; entry != NULL;
-         entry = entry->next) {
+    for (struct list_link *link = deadline->entries; link != NULL; link = link->next) {
+        struct http_deadline_entry *entry = LIST_ELEMENT(link, struct http_deadline_entry, link);
         uint64_t since = atomic_load(&entry->waiting_since_ns);
         if (!http_deadline_passed(since, now_ns, timeout_ns)) {
             continue;

@@ -30,6 +30,7 @@
 #ifndef TINYSERVER_HTTP_DEADLINE_H
 #define TINYSERVER_HTTP_DEADLINE_H
 
+#include "list.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -39,8 +40,7 @@
 
 /* One connection. Fields are the registry's; set none of them. */
 struct http_deadline_entry {
-    struct http_deadline_entry *prev; /* under the registry's lock */
-    struct http_deadline_entry *next;
+    struct list_link link; /* on the registry's list, under its lock */
     int fd;
     /* When the clock started; 0 while stopped (no request awaited: being
      * answered, suspended). Workers and the sweeper race on it. */
@@ -52,7 +52,7 @@ struct http_deadline {
     const struct logger *log;
     pthread_mutex_t lock;
     pthread_cond_t wake; /* signalled to stop the sweeper, or to sweep at once */
-    struct http_deadline_entry *entries;
+    struct list_link *entries;
     atomic_uint count;         /* entries in the list */
     atomic_bool shutting_down; /* sweep idle connections at once */
     bool stop;                 /* under lock: the sweeper must end */
