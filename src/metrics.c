@@ -232,7 +232,7 @@ static void write_bench(FILE *out, struct metrics *metrics)
     write_header(out, "tinyserver_bench_refused_total", "counter",
                  "Benchmark requests refused before running, by reason (token, rate, budget, "
                  "busy).");
-    for (size_t i = 0; i < sizeof(bench_refusals) / sizeof(bench_refusals[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bench_refusals); i++) {
         fprintf(out, "tinyserver_bench_refused_total{reason=\"%s\"} %llu\n",
                 bench_refusals[i].reason,
                 (unsigned long long)atomic_load_explicit(

@@ -2,6 +2,7 @@
  * rate_limit.c - the per-client token bucket; see rate_limit.h.
  */
 #include "rate_limit.h"
+#include "array.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ static const struct {
     {"minute", 60, "min"}, {"h", 3600, "h"}, {"hour", 3600, "h"},
 };
 
-#define RATE_UNIT_COUNT (sizeof(rate_units) / sizeof(rate_units[0]))
+#define RATE_UNIT_COUNT (ARRAY_SIZE(rate_units))
 
 struct rate_client {
     char key[RATE_CLIENT_MAX];

@@ -1,6 +1,7 @@
 /* Unit tests for auth.c: every verdict on the Authorization header, and
  * the token file's rules (empty, world-readable, whitespace, lines). */
 #include "auth.h"
+#include "array.h"
 #include "check.h"
 
 #include <fcntl.h>
@@ -79,7 +80,7 @@ static void check_file(void)
     struct auth_token token;
     char err[512];
     const char *good[] = {"abc123", "abc123\n", "abc123\r\n", "a-b.c_d~e+f/g==\n"};
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
         CHECK_MSG(loads(token_file(dir, "good", good[i], 0600), &token, err, sizeof(err)) &&
                       token.set,
                   "%zu: %s", i, err);
@@ -104,7 +105,7 @@ static void check_file(void)
         {"abc=123\n", 0600, "character"},
         {"===\n", 0600, "padding"},
     };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         const char *path = token_file(dir, "bad", bad[i].text, bad[i].mode);
         CHECK_MSG(!loads(path, &token, err, sizeof(err)) && !token.set &&
                       strstr(err, bad[i].says) != NULL && strstr(err, path) != NULL,

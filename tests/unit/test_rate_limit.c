@@ -2,6 +2,7 @@
  * bucket, refilling, clients kept apart, and the bounded table. The clock
  * is driven by the test, so nothing here depends on timing. */
 #include "rate_limit.h"
+#include "array.h"
 #include "check.h"
 
 #include <stdio.h>
@@ -21,7 +22,7 @@ static void check_parse(void)
         "",       "30",     "30/",   "/min",  "0/min", "-1/min",    "30/day",
         " 3/min", "3/min ", "3/MIN", "1.5/s", "3//s",  "1000001/s", "99999999999999999999/s",
         "3/s/s",  "Off"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         struct rate_spec untouched = {9, 9};
         CHECK_MSG(!rate_spec_parse(bad[i], &untouched) && untouched.count == 9, "\"%s\"", bad[i]);
     }
