@@ -15,7 +15,7 @@
  *                      mimalloc and the libc is musl.
  *   BENCH_PATH_SECURE  a second mimalloc, built with MI_SECURE=4, whose every
  *                      global symbol carries BENCH_SECURE_PREFIX (made by
- *                      scripts/prefix-symbols.sh), so its malloc is
+ *                      scripts/lib/prefix-symbols.sh), so its malloc is
  *                      <prefix>malloc. Built when the global allocator is
  *                      plain mimalloc.
  *

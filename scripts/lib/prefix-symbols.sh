@@ -7,7 +7,7 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: scripts/prefix-symbols.sh [-h] NM OBJCOPY PREFIX INPUT.o OUTPUT.o OUTPUT.map"
+	echo "usage: scripts/lib/prefix-symbols.sh [-h] NM OBJCOPY PREFIX INPUT.o OUTPUT.o OUTPUT.map"
 }
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
