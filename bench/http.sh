@@ -80,10 +80,6 @@ gcc -O2 -Wall -Wextra -Werror -o "$work/first200" "$REPO/bench/first200.c"
 
 # ---------------------------------------------------------------- servers
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # server_command NAME PORT: the argv that runs server NAME on PORT, one per line.
 server_command() {
 	local name=$1 port=$2 prefix

@@ -34,6 +34,12 @@ need_cmd() {
 # Seconds since the epoch, for the build-time report.
 now() { date +%s; }
 
+# A TCP port on 127.0.0.1 that is free now (another process may still take
+# it before the caller binds it).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # meson_prepare BUILDDIR NATIVE_FILE OPTION...: set BUILDDIR up for this
 # repository with the Meson native file, or reconfigure it with the options
 # when it already is. A directory set up with another native file (one from

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, SANITIZER_BUILD
+from conftest import BINARY, REPO, SANITIZER_BUILD
 
 # bench/compare.sh builds and runs the release variants, not the binary under test.
 pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason="runs the release variants, not the "
@@ -115,3 +115,25 @@ def test_many_core_runner_needs_only_the_binary(tmp_path):
     assert table[0].startswith("| workload | threads | load avg | mimalloc |"), table
     assert len(table) == 2 + len(lines), table
     assert all(re.search(r"\| [\d.]+x \|$", row) for row in table[2:]), table
+
+
+INSTRUCTIONS_ROW = re.compile(r"^\| (tinyserver|nginx) \| (\d+) \| ([\d.]+)x \|$")
+
+
+def test_instruction_count_compares_both_servers(tmp_path):
+    """bench/instructions.sh: tinyserver and nginx each run under callgrind
+    with N and 2N keep-alive requests; the table has one row per server
+    with a positive count per request, nginx's ratio is 1.00x, and the
+    machine, load and command are recorded. A small N: only the shape."""
+    proc = subprocess.run([str(REPO / "bench" / "instructions.sh"), "--requests", "50",
+                           "--bin", str(BINARY), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = (tmp_path / "instructions.md").read_text().splitlines()
+    rows = {m.group(1): (int(m.group(2)), m.group(3))
+            for m in map(INSTRUCTIONS_ROW.match, lines) if m}
+    assert set(rows) == {"tinyserver", "nginx"}, lines
+    assert all(count > 0 for count, _ in rows.values()), rows
+    assert rows["nginx"][1] == "1.00", rows
+    assert any(line.startswith("- Machine: ") for line in lines), lines
+    assert any(line.startswith("- Command: bench/instructions.sh --requests 50") for line in lines)
