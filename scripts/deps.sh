@@ -239,7 +239,11 @@ ARTEFACTS[bearssl]="lib/libbearssl.a include/bearssl.h"
 # Files of this repository that a recipe runs: their text is part of its key.
 declare -A RECIPE_INPUTS
 # build_libmicrohttpd applies these patches, in this order.
-RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch patches/libmicrohttpd/0002-notify-completed-for-refusals.patch"
+RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
+	patches/libmicrohttpd/0002-notify-completed-for-refusals.patch
+	patches/libmicrohttpd/0003-answer-request-lines-over-memory.patch
+	patches/libmicrohttpd/0004-transfer-encoding-chunked-not-final.patch
+	patches/libmicrohttpd/0005-queue-response-while-receiving-body.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather

@@ -10,8 +10,13 @@
  *      Queueing a response here would make libmicrohttpd close the
  *      connection (it cannot know yet whether a body follows), which
  *      measured 4x fewer requests/s here; so the answer always waits.
- *      A request that announces a body is answered right here instead
- *      (404, 405 or 413), since no endpoint takes one.
+ *      Some requests are answered right here instead: a connection over
+ *      the per-address limit (503), an invalid Host (400), a target over
+ *      max_url_length (414), and a Content-Length body (404, 405, 501 or
+ *      413), since no endpoint takes one.
+ *   a call with a piece of a chunked body: 413 (the patched library lets
+ *      it be queued then). A chunked body that turns out empty (a lone
+ *      "0" chunk) never makes this call, and the request is served.
  *   final call (no upload data): route, run the handler, queue its answer,
  *      or suspend the connection for a deferred handler.
  *   while suspended: libmicrohttpd no longer watches the socket, so the
@@ -37,7 +42,9 @@
 #include "array.h"
 #include "clock.h"
 #include "http_deadline.h"
+#include "http_host.h"
 #include "http_mhd_messages.h"
+#include "http_peer_limit.h"
 #include "http_routing.h"
 #include "net_addr.h"
 #include "threads.h"
@@ -58,6 +65,11 @@
 #define HTTP_LOG_PATH_MAX 256
 #define HTTP_PEER_MAX     INET6_ADDRSTRLEN
 #define HTTP_IDLE_POLL_MS 10u
+/* A connection over the per-address limit is served a 503 if its request
+ * comes within this long; else it is closed, so it holds no slot. */
+#define HTTP_OVER_LIMIT_GRACE_MS 500u
+/* Retry-After of that 503: by then a slot may well have freed. */
+#define HTTP_OVER_LIMIT_RETRY_S 1u
 
 /* Sent when even the error body could not be allocated. */
 static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
@@ -69,6 +81,9 @@ struct http_conn {
     /* Raw request-target length of the current request, from the URI log
      * callback. Only the connection's own worker thread touches it. */
     size_t target_len;
+    /* Over the per-address limit: its one request gets 503, then it
+     * closes. Not counted in the limit (nothing to release). */
+    bool over_limit;
 };
 
 struct http_server {
@@ -81,6 +96,8 @@ struct http_server {
     atomic_uint inflight;
     atomic_bool stopping;
     size_t max_url_length;
+    unsigned max_connections_per_ip;
+    struct http_peer_limit peer_limit;
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
     struct hangup_watch *hangups;
@@ -108,6 +125,7 @@ struct request_state {
     atomic_bool client_gone;
     struct hangup_entry hangup;
     int route_index; /* in the route table; -1 until matched */
+    bool close_after; /* the answer says "Connection: close" */
     uint64_t start_ns;
     char method[16];
     char path[HTTP_LOG_PATH_MAX];
@@ -171,7 +189,7 @@ static enum MHD_Result queue_answer(struct request_state *state, struct http_res
         headers_ok =
             MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds) == MHD_YES;
     }
-    if (headers_ok && atomic_load(&state->server->stopping)) {
+    if (headers_ok && (state->close_after || atomic_load(&state->server->stopping))) {
         headers_ok =
             MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     }
@@ -225,21 +243,30 @@ static const struct http_route *route_or_answer(struct request_state *state, con
     return NULL;
 }
 
-/* True when the request announces a body. libmicrohttpd only reads a body
- * that Content-Length or chunked Transfer-Encoding announces. */
-static bool announces_body(struct MHD_Connection *connection)
+enum body_framing {
+    BODY_NONE,    /* no body, or Content-Length: 0 */
+    BODY_LENGTH,  /* a Content-Length over 0 */
+    BODY_CHUNKED, /* Transfer-Encoding: chunked; it may still be empty */
+};
+
+/* How the request announces its body. The library has already refused
+ * every other coding, and Content-Length with Transfer-Encoding (400 at
+ * client discipline level 1). */
+static enum body_framing body_framing(struct MHD_Connection *connection)
 {
+    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+        return BODY_CHUNKED;
+    }
     const char *length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *encoding =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    return encoding != NULL || (length != NULL && strspn(length, "0") != strlen(length));
+    return length != NULL && strspn(length, "0") != strlen(length) ? BODY_LENGTH : BODY_NONE;
 }
 
-/* A request with a body: no endpoint takes one. The answer goes out on the
- * first call, the only moment libmicrohttpd accepts a response before the
- * body is read; it then closes the connection instead of reading the body,
- * which is what a client that sends unwanted data deserves. */
+/* A request with a body: no endpoint takes one. The answer goes out before
+ * the body is read (on the first call, or on the first piece of a chunked
+ * body); libmicrohttpd then closes the connection instead of reading the
+ * rest, which is what a client that sends unwanted data deserves. */
 static enum MHD_Result refuse_body(struct request_state *state, const char *url, const char *method)
 {
     enum MHD_Result queued = MHD_NO;
@@ -288,11 +315,16 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
     return queue_answer(state, &answer, NULL);
 }
 
-static void format_peer(struct MHD_Connection *connection, char *buf, size_t size)
+static const struct sockaddr *peer_address(struct MHD_Connection *connection)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    net_addr_format(info != NULL ? info->client_addr : NULL, buf, size);
+    return info != NULL ? info->client_addr : NULL;
+}
+
+static void format_peer(struct MHD_Connection *connection, char *buf, size_t size)
+{
+    net_addr_format(peer_address(connection), buf, size);
 }
 
 static struct request_state *new_request_state(struct http_server *server,
@@ -325,14 +357,66 @@ static struct http_conn *conn_record(struct MHD_Connection *connection)
     return info != NULL ? info->socket_context : NULL;
 }
 
-/* A request target longer than max_url_length: 414, before anything else
- * is judged. (Targets that do not even fit in the connection's memory get
- * libmicrohttpd's own 414 instead.) */
+/* A request target longer than max_url_length: 414. (Targets that do not
+ * even fit in the connection's memory get libmicrohttpd's own 414.) */
 static enum MHD_Result refuse_long_url(struct request_state *state)
 {
     struct http_response answer = {0};
     http_response_error(&answer, HTTP_STATUS_URI_TOO_LONG, "request target too long", NULL);
     return queue_answer(state, &answer, NULL);
+}
+
+/* RFC 9112 section 3.2: 400 for an invalid Host. A missing one (in
+ * HTTP/1.1) and several are the library's 400, at discipline level 1. */
+static bool host_invalid(struct MHD_Connection *connection)
+{
+    const char *host = NULL;
+    size_t host_len = 0;
+    if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST,
+                                      sizeof(MHD_HTTP_HEADER_HOST) - 1, &host,
+                                      &host_len) != MHD_YES) {
+        return false;
+    }
+    return !http_host_valid(host, host_len);
+}
+
+static enum MHD_Result refuse_bad_host(struct request_state *state)
+{
+    struct http_response answer = {0};
+    http_response_error(&answer, HTTP_STATUS_BAD_REQUEST, "invalid Host header", NULL);
+    state->close_after = true; /* a client this confused may frame badly too */
+    return queue_answer(state, &answer, NULL);
+}
+
+/* The one request of a connection over the per-address limit. */
+static enum MHD_Result refuse_over_limit(struct request_state *state)
+{
+    struct http_response answer = {.retry_after_s = HTTP_OVER_LIMIT_RETRY_S};
+    http_response_error(&answer, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                        "too many connections from this address", NULL);
+    state->close_after = true;
+    return queue_answer(state, &answer, NULL);
+}
+
+/* The first call: answers what can be judged from the request line and
+ * headers alone, or returns MHD_YES to wait for the final call. */
+static enum MHD_Result judge_head(struct request_state *state, const struct http_conn *conn,
+                                  const char *url, const char *method)
+{
+    struct MHD_Connection *connection = state->connection;
+    if (conn != NULL && conn->over_limit) {
+        return refuse_over_limit(state);
+    }
+    if (host_invalid(connection)) {
+        return refuse_bad_host(state);
+    }
+    if (conn != NULL && conn->target_len > state->server->max_url_length) {
+        return refuse_long_url(state);
+    }
+    if (body_framing(connection) == BODY_LENGTH) {
+        return refuse_body(state, http_origin_path(url), method);
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -354,19 +438,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_NO;
         }
         *req_cls = state;
-        if (conn != NULL && conn->target_len > server->max_url_length) {
-            return refuse_long_url(state);
-        }
-        if (announces_body(connection)) {
-            return refuse_body(state, http_origin_path(url), method);
-        }
-        return MHD_YES;
+        return judge_head(state, conn, url, method);
     }
     enum request_phase phase = atomic_load(&state->phase);
     if (*upload_data_size != 0) {
-        /* Unreachable while announces_body() holds; discard defensively. */
+        /* A piece of a chunked body (the only kind judge_head lets in):
+         * not empty after all. */
         *upload_data_size = 0;
-        return MHD_YES;
+        return phase == PHASE_NEW ? refuse_body(state, http_origin_path(url), method) : MHD_YES;
     }
     switch (phase) {
     case PHASE_NEW:
@@ -452,6 +531,25 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return NULL;
 }
 
+/* A connection over the per-address limit: said once at info level with
+ * the address (the access line of its 503, if a request comes, says it
+ * again), counted, and given a short deadline. */
+static void note_over_limit(struct http_server *server, struct MHD_Connection *connection,
+                            struct http_conn *conn)
+{
+    char peer[HTTP_PEER_MAX];
+    conn->over_limit = true;
+    http_deadline_shorten(&server->deadline, &conn->deadline,
+                          (uint64_t)HTTP_OVER_LIMIT_GRACE_MS * CLOCK_NS_PER_MS);
+    format_peer(connection, peer, sizeof(peer));
+    log_message(server->log, LOG_INFO,
+                "refused a connection from %s: over the limit of %u per address; it gets 503", peer,
+                server->max_connections_per_ip);
+    if (server->metrics != NULL) {
+        metrics_record_connection_refusal(server->metrics, METRICS_REFUSED_PER_ADDRESS);
+    }
+}
+
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -472,10 +570,16 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         }
         http_deadline_add(&server->deadline, &conn->deadline, info->connect_fd);
         *socket_context = conn;
+        if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
+            note_over_limit(server, connection, conn);
+        }
         return;
     }
     if (conn == NULL) {
         return;
+    }
+    if (!conn->over_limit) {
+        http_peer_limit_release(&server->peer_limit, peer_address(connection));
     }
     http_deadline_remove(&server->deadline, &conn->deadline);
     free(conn);
@@ -531,11 +635,19 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->log = log;
     server->metrics = options->metrics;
     server->max_url_length = options->max_url_length;
+    server->max_connections_per_ip = options->max_connections_per_ip;
     atomic_init(&server->inflight, 0);
     atomic_init(&server->stopping, false);
+    if (!http_peer_limit_init(&server->peer_limit, options->max_connections_per_ip,
+                              options->max_connections)) {
+        snprintf(err, err_size, "cannot set up the per-address connection limit");
+        free(server);
+        return NULL;
+    }
     if (!http_deadline_init(&server->deadline,
                             (uint64_t)options->request_timeout_s * CLOCK_NS_PER_S, log)) {
         snprintf(err, err_size, "cannot initialise the request deadline's lock");
+        http_peer_limit_destroy(&server->peer_limit);
         free(server);
         return NULL;
     }
@@ -551,22 +663,30 @@ struct http_server *http_server_start(const struct http_server_options *options,
     }
     /* A pool of one is not a pool: libmicrohttpd wants the option absent. */
     unsigned pool = options->threads > 1 ? options->threads : 0;
+    /* Level 1, the strictest that still skips one empty line before a
+     * request (RFC 9112 section 2.2): whitespace inside the request line or
+     * target is 400 (not a redirect to the escaped target), as are a
+     * bare LF line end, obs-fold, Transfer-Encoding in HTTP/1.0, and
+     * Content-Length together with Transfer-Encoding or given twice. The
+     * per-address limit is counted here (http_peer_limit), not by the
+     * library, which would close without an answer. */
+    const int client_discipline = 1;
     server->daemon = MHD_start_daemon(
         flags, (uint16_t)options->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
         net_addr_sockaddr(&address), MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT,
-        options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        options->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        options->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)options->connection_memory_limit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK,
-        on_request_line, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
-        MHD_OPTION_END);
+        options->max_connections, MHD_OPTION_CLIENT_DISCIPLINE_LVL, client_discipline,
+        MHD_OPTION_CONNECTION_TIMEOUT, options->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)options->connection_memory_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, server, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, server,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server, MHD_OPTION_END);
     server->starting = false;
     if (server->daemon == NULL) {
         snprintf(err, err_size, "cannot serve on %s port %u: %s", options->bind, options->port,
                  server->start_error[0] != '\0' ? server->start_error
                                                 : "libmicrohttpd refused to start");
         http_deadline_destroy(&server->deadline);
+        http_peer_limit_destroy(&server->peer_limit);
         free(server);
         return NULL;
     }
@@ -574,6 +694,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
         snprintf(err, err_size, "cannot start the request deadline thread");
         MHD_stop_daemon(server->daemon);
         http_deadline_destroy(&server->deadline);
+        http_peer_limit_destroy(&server->peer_limit);
         free(server);
         return NULL;
     }
@@ -630,6 +751,7 @@ void http_server_stop(struct http_server *server)
     MHD_stop_daemon(server->daemon);
     http_deadline_destroy(&server->deadline);
     hangup_watch_stop(server->hangups);
+    http_peer_limit_destroy(&server->peer_limit);
     free(server);
 }
 

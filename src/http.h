@@ -9,10 +9,12 @@
  * connection is suspended, so the worker keeps serving other connections,
  * and is resumed by http_deferred_complete().
  *
- * The layer itself answers 404 (no such path), 405 with Allow (method not
- * in the route's set), 413 (a request body where none is taken), 414 (a
- * request target longer than max_url_length) and 400 (malformed or too
- * many query parameters), all as JSON. Requests libmicrohttpd cannot parse
+ * The layer itself answers 501 (a method it does not know), 404 (no such
+ * path), 405 with Allow (a known method not in the route's set), 413 (a
+ * request body where none is taken), 414 (a request target longer than
+ * max_url_length), 400 (an invalid Host, malformed or too many query
+ * parameters) and 503 with Retry-After (a connection over the per-address
+ * limit), all as JSON. Requests libmicrohttpd cannot parse
  * or store get its own answers (400, 414, 431, 501, 505), also JSON in the
  * patched library (patches/libmicrohttpd/), and are counted as refusals.
  *
@@ -47,6 +49,10 @@ enum http_method {
     HTTP_DELETE = 1u << 4,
     HTTP_PATCH = 1u << 5,
     HTTP_OPTIONS = 1u << 6,
+    /* Known (RFC 9110 section 9), so a route that does not allow them
+     * answers 405, but no route does. */
+    HTTP_CONNECT = 1u << 7,
+    HTTP_TRACE = 1u << 8,
 };
 
 /* What a handler is given. Valid only during the handler call. */
@@ -97,8 +103,9 @@ struct http_route {
     unsigned short statuses[HTTP_MAX_ROUTE_STATUSES];
 };
 
-/* Answers the HTTP layer itself can give on any route (400 malformed
- * query, 405, 413, 414, 500 out of memory), 0-terminated. 404 is for paths
+/* Answers the HTTP layer itself can give on any route (400 invalid Host
+ * or malformed query, 405, 413, 414, 500 out of memory, 501 unknown
+ * method, 503 over the per-address limit), 0-terminated. 404 is for paths
  * no route matches. */
 extern const unsigned short http_layer_statuses[];
 

@@ -10,16 +10,19 @@
 #include <strings.h>
 
 const unsigned short http_layer_statuses[] = {
-    HTTP_STATUS_BAD_REQUEST,  HTTP_STATUS_METHOD_NOT_ALLOWED,    HTTP_STATUS_CONTENT_TOO_LARGE,
-    HTTP_STATUS_URI_TOO_LONG, HTTP_STATUS_INTERNAL_SERVER_ERROR, 0,
+    HTTP_STATUS_BAD_REQUEST,           HTTP_STATUS_METHOD_NOT_ALLOWED,
+    HTTP_STATUS_CONTENT_TOO_LARGE,     HTTP_STATUS_URI_TOO_LONG,
+    HTTP_STATUS_INTERNAL_SERVER_ERROR, HTTP_STATUS_NOT_IMPLEMENTED,
+    HTTP_STATUS_SERVICE_UNAVAILABLE,   0,
 };
 
 static const struct {
     const char *name;
     enum http_method bit;
 } http_methods[] = {
-    {"GET", HTTP_GET},       {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},       {"PUT", HTTP_PUT},
-    {"DELETE", HTTP_DELETE}, {"PATCH", HTTP_PATCH}, {"OPTIONS", HTTP_OPTIONS},
+    {"GET", HTTP_GET},         {"HEAD", HTTP_HEAD},       {"POST", HTTP_POST},
+    {"PUT", HTTP_PUT},         {"DELETE", HTTP_DELETE},   {"PATCH", HTTP_PATCH},
+    {"OPTIONS", HTTP_OPTIONS}, {"CONNECT", HTTP_CONNECT}, {"TRACE", HTTP_TRACE},
 };
 
 unsigned http_method_bit(const char *method)
@@ -70,11 +73,14 @@ enum http_route_outcome http_route_match(const struct http_route *routes, size_t
                                          const char *path, const char *method, int *route_index)
 {
     *route_index = -1;
+    unsigned method_bit = http_method_bit(method);
+    if (method_bit == 0) {
+        return HTTP_ROUTE_UNKNOWN_METHOD;
+    }
     for (size_t i = 0; i < count; i++) {
         if (strcmp(routes[i].path, path) == 0) {
             *route_index = (int)i;
-            return (routes[i].methods & http_method_bit(method)) != 0 ? HTTP_ROUTE_FOUND
-                                                                      : HTTP_ROUTE_BAD_METHOD;
+            return (routes[i].methods & method_bit) != 0 ? HTTP_ROUTE_FOUND : HTTP_ROUTE_BAD_METHOD;
         }
     }
     return HTTP_ROUTE_NO_PATH;
@@ -89,6 +95,11 @@ void http_route_refusal(enum http_route_outcome outcome, const struct http_route
         http_methods_format(route->methods, allow, HTTP_ALLOW_MAX);
         snprintf(message, sizeof(message), "method not allowed; allowed: %s", allow);
         http_response_error(answer, HTTP_STATUS_METHOD_NOT_ALLOWED, message, NULL);
+        return;
+    }
+    if (outcome == HTTP_ROUTE_UNKNOWN_METHOD) {
+        http_response_error(answer, HTTP_STATUS_NOT_IMPLEMENTED,
+                            "request method not implemented by this server", NULL);
         return;
     }
     http_response_error(answer, HTTP_STATUS_NOT_FOUND, "no such endpoint; GET / lists them", NULL);

@@ -17,6 +17,9 @@ enum http_route_outcome {
     HTTP_ROUTE_FOUND,      /* the path matches and so does the method */
     HTTP_ROUTE_NO_PATH,    /* 404 */
     HTTP_ROUTE_BAD_METHOD, /* 405 with Allow */
+    /* 501: RFC 9110 section 9.1; checked before the path, since no
+     * resource implements a method the server does not know */
+    HTTP_ROUTE_UNKNOWN_METHOD,
 };
 
 /* The path to route on. RFC 9112 section 3.2.2: a server must accept a
@@ -26,14 +29,15 @@ enum http_route_outcome {
  * Returns a pointer into target. */
 const char *http_origin_path(const char *target);
 
-/* The enum http_method bit of a method name, or 0 (CONNECT, TRACE and
- * unknown methods match no route). */
+/* The enum http_method bit of a method name, or 0 for a method this
+ * server does not know. Methods are case-sensitive (RFC 9110 section 9.1):
+ * "get" is unknown. */
 unsigned http_method_bit(const char *method);
 
 /* Matches `path` (already an origin path) and `method` against the table.
  * *route_index is the index of the route whose path matched, also when the
  * method did not (a 405 counts against the route it was meant for), and -1
- * when no path matched. */
+ * when no path matched or the method is unknown. */
 enum http_route_outcome http_route_match(const struct http_route *routes, size_t count,
                                          const char *path, const char *method, int *route_index);
 

@@ -28,6 +28,7 @@
     X(HTTP_STATUS_TOO_MANY_REQUESTS, 429)                                                          \
     X(HTTP_STATUS_CLIENT_CLOSED, 499)                                                              \
     X(HTTP_STATUS_INTERNAL_SERVER_ERROR, 500)                                                      \
+    X(HTTP_STATUS_NOT_IMPLEMENTED, 501)                                                            \
     X(HTTP_STATUS_SERVICE_UNAVAILABLE, 503)
 
 /* X(code), ascending. */

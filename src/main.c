@@ -174,7 +174,8 @@ static void shut_down(struct http_server *server, struct tls_server *tls, struct
 }
 
 static struct tls_server *start_tls(const struct config *cfg, const struct tls_credentials *creds,
-                                    struct http_server *server, const struct logger *log)
+                                    struct http_server *server, struct metrics *metrics,
+                                    const struct logger *log)
 {
     char err[ERROR_MAX];
     struct tls_server_options options = {
@@ -183,6 +184,7 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         .handshake_timeout_s = cfg->tls_handshake_timeout_s,
         .idle_timeout_s = cfg->connection_timeout_s,
         .max_connections = cfg->max_tls_connections,
+        .metrics = metrics,
     };
     struct tls_server *tls =
         tls_server_start(&options, creds, hand_to_http, server, log, err, sizeof(err));
@@ -303,7 +305,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
                 token->set ? "requires a bearer token (set)" : "is open (no token)", settings);
     struct tls_server *tls = NULL;
     if (creds != NULL) {
-        tls = start_tls(cfg, creds, server, &log);
+        tls = start_tls(cfg, creds, server, &metrics, &log);
         if (tls == NULL) {
             http_server_begin_shutdown(server);
             http_server_stop(server);

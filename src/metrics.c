@@ -99,6 +99,12 @@ void metrics_record_refusal(struct metrics *metrics, unsigned status)
     atomic_fetch_add_explicit(&metrics->refusals[slot], 1, memory_order_relaxed);
 }
 
+void metrics_record_connection_refusal(struct metrics *metrics,
+                                       enum metrics_connection_refusal reason)
+{
+    atomic_fetch_add_explicit(&metrics->connection_refusals[reason], 1, memory_order_relaxed);
+}
+
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome)
 {
     atomic_fetch_add_explicit(&metrics->bench_outcomes[outcome], 1, memory_order_relaxed);
@@ -219,6 +225,21 @@ static void write_refusals(FILE *out, struct metrics *metrics)
     }
 }
 
+static void write_connection_refusals(FILE *out, struct metrics *metrics)
+{
+    static const char *const reasons[METRICS_CONNECTION_REFUSAL_COUNT] = {
+        [METRICS_REFUSED_PER_ADDRESS] = "per_address_limit",
+        [METRICS_REFUSED_TLS_LIMIT] = "tls_connection_limit",
+    };
+    write_header(out, "tinyserver_connections_refused_total", "counter",
+                 "Connections refused at a connection limit, by reason.");
+    for (size_t r = 0; r < METRICS_CONNECTION_REFUSAL_COUNT; r++) {
+        fprintf(out, "tinyserver_connections_refused_total{reason=\"%s\"} %llu\n", reasons[r],
+                (unsigned long long)atomic_load_explicit(&metrics->connection_refusals[r],
+                                                         memory_order_relaxed));
+    }
+}
+
 static void write_bench(FILE *out, struct metrics *metrics)
 {
     write_header(out, "tinyserver_bench_runs_total", "counter",
@@ -301,6 +322,7 @@ char *metrics_render(struct metrics *metrics, const struct metrics_gauges *gauge
     }
     write_requests(out, metrics);
     write_refusals(out, metrics);
+    write_connection_refusals(out, metrics);
     write_bench(out, metrics);
     write_gauges(out, gauges, build);
     if (ferror(out) != 0) {

@@ -50,6 +50,13 @@ enum metrics_bench_outcome {
     METRICS_BENCH_OUTCOME_COUNT,
 };
 
+/* Why a connection was refused before it could be served normally. */
+enum metrics_connection_refusal {
+    METRICS_REFUSED_PER_ADDRESS = 0, /* --max-connections-per-ip: answered 503 */
+    METRICS_REFUSED_TLS_LIMIT,       /* --max-tls-connections: closed before the handshake */
+    METRICS_CONNECTION_REFUSAL_COUNT,
+};
+
 struct metrics_route_counters {
     atomic_uint_fast64_t by_status[METRICS_STATUS_COUNT];
     atomic_uint_fast64_t buckets[METRICS_BUCKET_COUNT]; /* not cumulative */
@@ -65,6 +72,7 @@ struct metrics {
     size_t route_count;
     struct metrics_route_counters routes[METRICS_MAX_ROUTES + 1];
     atomic_uint_fast64_t refusals[METRICS_REFUSAL_COUNT];
+    atomic_uint_fast64_t connection_refusals[METRICS_CONNECTION_REFUSAL_COUNT];
     atomic_uint_fast64_t bench_outcomes[METRICS_BENCH_OUTCOME_COUNT];
     pthread_mutex_t last_bench_lock;
     /* The last successful run per allocator, in the order first seen. */
@@ -100,6 +108,10 @@ void metrics_record_request(struct metrics *metrics, int route_index, unsigned s
 /* A request libmicrohttpd answered itself with `status`; it never reached
  * a route, so it is counted apart from metrics_record_request(). */
 void metrics_record_refusal(struct metrics *metrics, unsigned status);
+
+/* A connection refused at a connection limit, counted by reason. */
+void metrics_record_connection_refusal(struct metrics *metrics,
+                                       enum metrics_connection_refusal reason);
 
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome);
 

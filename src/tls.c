@@ -409,6 +409,24 @@ static void log_throttled(struct tls_server *server, struct log_throttle *thrott
     throttle->next_ms = now + TLS_LOG_INTERVAL_MS;
 }
 
+/* At --max-tls-connections the connection is closed unanswered: an HTTP
+ * answer would need the TLS handshake whose cost the limit exists to
+ * bound. Logged at info level with the address (throttled, as a flood of
+ * them could be), and counted. */
+static void refuse_over_limit(struct tls_server *server, int tcp_fd,
+                              const struct sockaddr_storage *peer)
+{
+    char address[INET6_ADDRSTRLEN];
+    close(tcp_fd);
+    net_addr_format((const struct sockaddr *)peer, address, sizeof(address));
+    log_throttled(server, &server->refusals, LOG_INFO,
+                  "refused a TLS connection from %s: %u TLS connections open, the limit", address,
+                  server->options.max_connections);
+    if (server->options.metrics != NULL) {
+        metrics_record_connection_refusal(server->options.metrics, METRICS_REFUSED_TLS_LIMIT);
+    }
+}
+
 /* One accepted TCP connection: make the socketpair, hand one end to HTTP
  * and start relaying the other. Closes everything on any failure. */
 static void serve_connection(struct tls_server *server, int tcp_fd,
@@ -416,10 +434,7 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
 {
     if (atomic_fetch_add(&server->active, 1) >= server->options.max_connections) {
         atomic_fetch_sub(&server->active, 1);
-        log_throttled(server, &server->refusals, LOG_INFO,
-                      "tls connection refused: %u connections open (--max-tls-connections)",
-                      server->options.max_connections);
-        close(tcp_fd);
+        refuse_over_limit(server, tcp_fd, peer);
         return;
     }
     struct tls_relay *relay = malloc(sizeof(*relay));

@@ -33,6 +33,7 @@
 #define TINYSERVER_TLS_H
 
 #include "log.h"
+#include "metrics.h"
 #include "tls_keys.h"
 
 #include <stdbool.h>
@@ -50,6 +51,7 @@ struct tls_server_options {
     unsigned handshake_timeout_s;
     unsigned idle_timeout_s; /* the HTTP side's: bounds a client that takes nothing */
     unsigned max_connections;
+    struct metrics *metrics; /* refusals at max_connections are counted here; may be NULL */
 };
 
 struct tls_server;

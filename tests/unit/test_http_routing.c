@@ -33,7 +33,12 @@ static void test_match(void)
     CHECK(http_route_match(routes, 3, "/healthz", "POST", &index) == HTTP_ROUTE_BAD_METHOD);
     CHECK(index == 1);
     CHECK(http_route_match(routes, 3, "/healthz", "TRACE", &index) == HTTP_ROUTE_BAD_METHOD);
-    CHECK(http_route_match(routes, 3, "/healthz", "get", &index) == HTTP_ROUTE_BAD_METHOD);
+    CHECK(http_route_match(routes, 3, "/healthz", "CONNECT", &index) == HTTP_ROUTE_BAD_METHOD);
+    /* unknown methods (case-sensitive: "get" is one) are 501 before any path */
+    CHECK(http_route_match(routes, 3, "/healthz", "get", &index) == HTTP_ROUTE_UNKNOWN_METHOD);
+    CHECK(index == -1);
+    CHECK(http_route_match(routes, 3, "/nope", "FOO", &index) == HTTP_ROUTE_UNKNOWN_METHOD);
+    CHECK(http_route_match(routes, 3, "/healthz", "", &index) == HTTP_ROUTE_UNKNOWN_METHOD);
     CHECK(http_route_match(routes, 3, "/healthz/", "GET", &index) == HTTP_ROUTE_NO_PATH);
     CHECK(index == -1);
     CHECK(http_route_match(routes, 3, "/HEALTHZ", "GET", &index) == HTTP_ROUTE_NO_PATH);
@@ -54,7 +59,8 @@ static void test_methods(void)
 {
     char buf[HTTP_ALLOW_MAX];
     CHECK(http_method_bit("GET") == HTTP_GET && http_method_bit("OPTIONS") == HTTP_OPTIONS);
-    CHECK(http_method_bit("CONNECT") == 0 && http_method_bit("") == 0);
+    CHECK(http_method_bit("CONNECT") == HTTP_CONNECT && http_method_bit("TRACE") == HTTP_TRACE);
+    CHECK(http_method_bit("") == 0 && http_method_bit("get") == 0 && http_method_bit("FOO") == 0);
     http_methods_format(HTTP_GET | HTTP_HEAD, buf, sizeof(buf));
     CHECK(strcmp(buf, "GET, HEAD") == 0);
     http_methods_format(HTTP_OPTIONS | HTTP_GET | HTTP_DELETE, buf, sizeof(buf));
@@ -80,6 +86,11 @@ static void test_refusals(void)
     http_route_refusal(HTTP_ROUTE_NO_PATH, NULL, &answer, allow);
     CHECK(answer.status == 404 && allow[0] == '\0');
     CHECK(answer.body != NULL && strstr(answer.body, "no such endpoint") != NULL);
+    free(answer.body);
+    answer = (struct http_response){0};
+    http_route_refusal(HTTP_ROUTE_UNKNOWN_METHOD, NULL, &answer, allow);
+    CHECK(answer.status == 501 && allow[0] == '\0');
+    CHECK(answer.body != NULL && strstr(answer.body, "not implemented") != NULL);
     free(answer.body);
 }
 

@@ -46,6 +46,11 @@ int main(void)
         CHECK(has_line(empty, "# TYPE tinyserver_http_refused_total counter"));
         CHECK(strstr(empty, "tinyserver_http_refused_total{") == NULL);
         CHECK(strstr(empty, "tinyserver_http_requests_total{") == NULL);
+        /* Both connection refusal reasons, at 0 before the first */
+        CHECK(has_line(empty,
+                       "tinyserver_connections_refused_total{reason=\"per_address_limit\"} 0"));
+        CHECK(has_line(empty,
+                       "tinyserver_connections_refused_total{reason=\"tls_connection_limit\"} 0"));
         free(empty);
     }
 
@@ -58,6 +63,8 @@ int main(void)
     metrics_record_refusal(&metrics, 505);
     metrics_record_refusal(&metrics, 999); /* not in the list */
     metrics_record_bench(&metrics, METRICS_BENCH_BUSY);
+    metrics_record_connection_refusal(&metrics, METRICS_REFUSED_TLS_LIMIT);
+    metrics_record_connection_refusal(&metrics, METRICS_REFUSED_TLS_LIMIT);
 
     char *text = render(&metrics);
     CHECK(text != NULL);
@@ -68,6 +75,10 @@ int main(void)
         CHECK(has_line(text, "tinyserver_http_refused_total{code=\"431\"} 2"));
         CHECK(has_line(text, "tinyserver_http_refused_total{code=\"505\"} 1"));
         CHECK(has_line(text, "tinyserver_http_refused_total{code=\"other\"} 1"));
+        CHECK(has_line(text,
+                       "tinyserver_connections_refused_total{reason=\"tls_connection_limit\"} 2"));
+        CHECK(
+            has_line(text, "tinyserver_connections_refused_total{reason=\"per_address_limit\"} 0"));
         CHECK(strstr(text, "tinyserver_http_refused_total{code=\"400\"}") == NULL);
         /* Refusals never reached a route, so no route counts them: the
          * three requests above are the only request samples. */

@@ -1,0 +1,51 @@
+/*
+ * http_peer_limit.h - open connections per client address
+ * (--max-connections-per-ip).
+ *
+ * libmicrohttpd has a per-address limit of its own, but it closes a
+ * connection over the limit without a word. tinyserver counts here
+ * instead, so that a connection over the limit is still served one answer:
+ * 503 with Retry-After, logged and counted (http.c).
+ *
+ * A table of (address, count) rows, packed, searched linearly under one
+ * lock: it is touched once when a connection opens and once when it
+ * closes, never per request, and holds at most one row per connection the
+ * server allows at once. The caller owns the struct; the rows are
+ * allocated once by http_peer_limit_init().
+ */
+#ifndef TINYSERVER_HTTP_PEER_LIMIT_H
+#define TINYSERVER_HTTP_PEER_LIMIT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct http_peer_row;
+
+struct http_peer_limit {
+    pthread_mutex_t lock;
+    unsigned max_per_peer; /* 0: no limit, nothing is counted */
+    size_t capacity;       /* rows; the server's total connection limit */
+    size_t used;
+    struct http_peer_row *rows;
+};
+
+/* Prepares a table for `capacity` distinct addresses (the server's total
+ * connection limit) allowing max_per_peer connections each (0: no limit).
+ * Returns false when out of memory or the lock cannot be made. */
+bool http_peer_limit_init(struct http_peer_limit *limit, unsigned max_per_peer, size_t capacity);
+
+void http_peer_limit_destroy(struct http_peer_limit *limit);
+
+/* Counts a new connection from `peer`. Returns true when it is within the
+ * limit (and counted: release it with http_peer_limit_release), false when
+ * it is over (and not counted). Addresses other than IPv4 and IPv6, and
+ * every address when there is no limit, are always within it and not
+ * counted; release ignores them too. */
+bool http_peer_limit_acquire(struct http_peer_limit *limit, const struct sockaddr *peer);
+
+/* Forgets one counted connection from `peer`. */
+void http_peer_limit_release(struct http_peer_limit *limit, const struct sockaddr *peer);
+
+#endif
