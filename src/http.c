@@ -81,6 +81,7 @@ struct http_conn {
     /* Raw request-target length of the current request, from the URI log
      * callback. Only the connection's own worker thread touches it. */
     size_t target_len;
+    bool target_valid; /* see http_target_valid() */
     /* Over the per-address limit: its one request gets 503, then it
      * closes. Not counted in the limit (nothing to release). */
     bool over_limit;
@@ -380,13 +381,17 @@ static bool host_invalid(struct MHD_Connection *connection)
     return !http_host_valid(host, host_len);
 }
 
-static enum MHD_Result refuse_bad_host(struct request_state *state)
+/* 400 for a malformed request: the client that sent it may frame the next
+ * one badly too, so the connection closes. */
+static enum MHD_Result refuse_malformed(struct request_state *state, const char *why)
 {
     struct http_response answer = {0};
-    http_response_error(&answer, HTTP_STATUS_BAD_REQUEST, "invalid Host header", NULL);
-    state->close_after = true; /* a client this confused may frame badly too */
+    http_response_error(&answer, HTTP_STATUS_BAD_REQUEST, why, NULL);
+    state->close_after = true;
     return queue_answer(state, &answer, NULL);
 }
+
+
 
 /* The one request of a connection over the per-address limit. */
 static enum MHD_Result refuse_over_limit(struct request_state *state)
@@ -407,8 +412,11 @@ static enum MHD_Result judge_head(struct request_state *state, const struct http
     if (conn != NULL && conn->over_limit) {
         return refuse_over_limit(state);
     }
+    if (conn != NULL && !conn->target_valid) {
+        return refuse_malformed(state, "request target has a control, space or non-ASCII byte");
+    }
     if (host_invalid(connection)) {
-        return refuse_bad_host(state);
+        return refuse_malformed(state, "invalid Host header");
     }
     if (conn != NULL && conn->target_len > state->server->max_url_length) {
         return refuse_long_url(state);
@@ -519,7 +527,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 }
 
 /* Called once the request line is in, before the headers: only the raw
- * target's length is kept, for the 414 check. The return value becomes
+ * target's length and validity are kept, for the 414 and 400 checks. The return value becomes
  * the request's *req_cls, which on_request fills in itself. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
 {
@@ -527,6 +535,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
         conn->target_len = strlen(uri);
+        conn->target_valid = http_target_valid(uri);
     }
     return NULL;
 }

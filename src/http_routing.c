@@ -56,6 +56,19 @@ void http_methods_format(unsigned methods, char *buf, size_t size)
     }
 }
 
+bool http_target_valid(const char *target)
+{
+    if (*target == '\0') {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)target; *p != '\0'; p++) {
+        if (*p <= ' ' || *p >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
 const char *http_origin_path(const char *target)
 {
     static const char *const schemes[] = {"http://", "https://"};

@@ -29,6 +29,12 @@ enum http_route_outcome {
  * Returns a pointer into target. */
 const char *http_origin_path(const char *target);
 
+/* True when every byte of the raw request target is a visible US-ASCII
+ * character, as RFC 9112 section 3.2's grammar requires (whitespace, other
+ * controls and bytes over 0x7e are not; percent-encoded ones are fine).
+ * A target that is not is an invalid request line: 400. */
+bool http_target_valid(const char *target);
+
 /* The enum http_method bit of a method name, or 0 for a method this
  * server does not know. Methods are case-sensitive (RFC 9110 section 9.1):
  * "get" is unknown. */

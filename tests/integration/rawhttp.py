@@ -27,13 +27,21 @@ class Response(NamedTuple):
         return f"status={self.status} headers={self.headers} body={self.body[:300]!r}"
 
 
-def connect(port, source="127.0.0.1", timeout=IO_TIMEOUT_S):
+def connect(port, source="127.0.0.1", timeout=IO_TIMEOUT_S, tls=None):
     """A TCP connection to 127.0.0.1:port from the address `source` (any
-    127.0.0.0/8 address works on loopback)."""
+    127.0.0.0/8 address works on loopback); with `tls` (an
+    ssl.SSLContext), a TLS connection to "localhost" with the handshake
+    done."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
-    sock.bind((source, 0))
-    sock.connect(("127.0.0.1", port))
+    try:
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", port))
+        if tls is not None:
+            return tls.wrap_socket(sock, server_hostname="localhost")
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -68,10 +76,11 @@ def read_until_closed(sock, bound_s=IO_TIMEOUT_S):
         data += chunk
 
 
-def exchange(port, data, source="127.0.0.1", bound_s=IO_TIMEOUT_S):
-    """Sends `data` on a new connection and returns (received, closed) as
-    read_until_closed() does. A reset while sending counts as closed."""
-    with connect(port, source) as sock:
+def exchange(port, data, source="127.0.0.1", bound_s=IO_TIMEOUT_S, tls=None):
+    """Sends `data` on a new connection (over TLS with `tls`, as connect()
+    does) and returns (received, closed) as read_until_closed() does. A
+    reset while sending counts as closed."""
+    with connect(port, source, tls=tls) as sock:
         try:
             sock.sendall(data)
         except (ConnectionResetError, BrokenPipeError):

@@ -45,6 +45,16 @@ static void test_match(void)
     CHECK(http_route_match(routes, 0, "/", "GET", &index) == HTTP_ROUTE_NO_PATH);
 }
 
+static void test_target_valid(void)
+{
+    CHECK(http_target_valid("/healthz?x=%00&y=~"));
+    CHECK(http_target_valid("*") && http_target_valid("http://h:1/p"));
+    CHECK(!http_target_valid("/a b") && !http_target_valid("/a\tb"));
+    CHECK(!http_target_valid("/a\x01") && !http_target_valid("/a\x7f"));
+    CHECK(!http_target_valid("/\xc3\xa9"));
+    CHECK(!http_target_valid("")); /* no target at all is no request line */
+}
+
 static void test_origin_path(void)
 {
     CHECK(strcmp(http_origin_path("/healthz"), "/healthz") == 0);
@@ -133,6 +143,7 @@ int main(void)
     test_statuses_are_listed();
     test_match();
     test_origin_path();
+    test_target_valid();
     test_methods();
     test_refusals();
     return check_finish("http_routing");
