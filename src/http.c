@@ -396,9 +396,10 @@ static enum MHD_Result refuse_malformed(struct request_state *state, const char 
 /* The one request of a connection over the per-address limit. */
 static enum MHD_Result refuse_over_limit(struct request_state *state)
 {
-    struct http_response answer = {.retry_after_s = HTTP_OVER_LIMIT_RETRY_S};
+    struct http_response answer = {0};
     http_response_error(&answer, HTTP_STATUS_SERVICE_UNAVAILABLE,
                         "too many connections from this address", NULL);
+    answer.retry_after_s = HTTP_OVER_LIMIT_RETRY_S;
     state->close_after = true;
     return queue_answer(state, &answer, NULL);
 }

@@ -3,7 +3,8 @@ edge with raw sockets or curl against the real binary.
 
   - connections: in total (--max-connections: the next one waits in the
     listen backlog until a slot frees) and per client address
-    (--max-connections-per-ip: the next one is closed at once);
+    (--max-connections-per-ip: the next one is answered 503 and closed),
+    over HTTP and HTTPS;
   - request size: headers that do not fit --connection-memory-limit get
     libmicrohttpd's 431 (JSON, as built), targets over --max-url-length our JSON 414, and a
     body where none is taken 413, without the server reading it;
@@ -30,6 +31,8 @@ import pytest
 import rawhttp
 from conftest import (LONG_BENCH_ARGS, LONG_BENCH_THREADS, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
                       assert_json_error)
+from test_observability import sample, scrape
+from test_tls import client_context, start_tls_server, tls_files  # noqa: F401 (a fixture)
 
 CLOSE_BOUND_S = 15.0
 HEALTHY = {"status": "ok"}
@@ -42,10 +45,10 @@ def assert_healthy(srv, source="127.0.0.1"):
     assert response.json == HEALTHY, response.describe()
 
 
-def held_connection(srv, source="127.0.0.1"):
+def held_connection(srv, source="127.0.0.1", port=None, tls=None):
     """A kept-alive connection that has had one answer, so the server has
-    certainly accepted it."""
-    sock = rawhttp.connect(srv.port, source)
+    certainly accepted it (to the HTTPS port, given port and tls)."""
+    sock = rawhttp.connect(port or srv.port, source, tls=tls)
     sock.sendall(rawhttp.request("/healthz"))
     response = rawhttp.read_response(sock)
     assert response is not None and response.status == 200, response
@@ -73,12 +76,28 @@ def test_total_connection_limit_queues_the_next_connection(server):
             sock.close()
 
 
-def test_per_ip_connection_limit_closes_the_next_connection(server):
-    srv = server("--max-connections-per-ip", "4")
-    held = [held_connection(srv) for _ in range(4)]
+@pytest.mark.parametrize("transport", ["http", "https"])
+def test_per_ip_connection_limit_answers_503(server, curl, tls_files, transport):  # noqa: F811
+    """The connection over --max-connections-per-ip gets one answer, 503
+    with Retry-After in JSON, and is closed; it is logged at info level
+    with the address and counted by reason."""
+    if transport == "http":
+        srv = server("--max-connections-per-ip", "4")
+        port, tls = srv.port, None
+    else:
+        srv = start_tls_server(server, tls_files, "ec", "--max-connections-per-ip", "4")
+        port, tls = srv.tls_port, client_context(tls_files)
+    held = [held_connection(srv, port=port, tls=tls) for _ in range(4)]
     try:
-        received, closed = rawhttp.exchange(srv.port, rawhttp.request("/healthz"))
-        assert closed and received == b"", received
+        received, closed = rawhttp.exchange(port, rawhttp.request("/healthz"), tls=tls)
+        refused = rawhttp.one_response(received)
+        assert refused is not None and refused.status == 503, received[:300]
+        assert_json_error(refused, 503)
+        assert refused.headers.get("retry-after") == "1", refused.describe()
+        assert refused.headers.get("connection", "").lower() == "close", refused.describe()
+        assert closed
+        srv.wait_for_log(r" info refused a connection from 127\.0\.0\.1: over the limit of 4 "
+                         r"per address; it gets 503$")
         assert_healthy(srv, source="127.0.0.2")  # another address is not affected
         for sock in held:  # nor are the connections already open
             sock.sendall(rawhttp.request("/healthz"))
@@ -86,15 +105,30 @@ def test_per_ip_connection_limit_closes_the_next_connection(server):
     finally:
         for sock in held:
             sock.close()
+    families = scrape(curl, srv)
+    assert sample(families, "tinyserver_connections_refused", reason="per_address_limit") == 1
     # Released slots count again.
     deadline = time.monotonic() + CLOSE_BOUND_S
     while True:
-        received, _ = rawhttp.exchange(srv.port, rawhttp.request("/healthz", headers={
-            "Connection": "close"}))
-        if received or time.monotonic() > deadline:
+        response = rawhttp.one_response(rawhttp.exchange(port, rawhttp.request(
+            "/healthz", headers={"Connection": "close"}), tls=tls)[0])
+        if (response is not None and response.status == 200) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert rawhttp.one_response(received).status == 200, received
+    assert response is not None and response.status == 200, response
+
+
+def test_connection_over_per_ip_limit_that_sends_nothing_is_closed_soon(server):
+    """It holds no slot for the whole request deadline: closed within a
+    short grace, unanswered since it asked nothing."""
+    srv = server("--max-connections-per-ip", "1", "--request-timeout", "60")
+    held = held_connection(srv)
+    try:
+        with rawhttp.connect(srv.port) as idle:
+            received, closed = rawhttp.read_until_closed(idle, CLOSE_BOUND_S)
+        assert closed and received == b"", received
+    finally:
+        held.close()
 
 
 # --------------------------------------------------------------------------
@@ -368,17 +402,21 @@ def test_200_slowloris_connections_do_not_stop_healthz(server, curl, spread):
 
 
 def test_slowloris_from_one_address_is_capped_per_address(server):
-    # 300 from one address: the per-address limit (256) takes 256, closes
-    # the rest; clients from other addresses are served meanwhile.
+    # 300 from one address: the per-address limit (256) takes 256; the rest,
+    # whose requests never complete, are closed after a short grace;
+    # clients from other addresses are served meanwhile.
     srv = server()
     attack = Slowloris(srv.port, ["127.0.0.1"] * 300)
     try:
-        time.sleep(1.5)
+        deadline = time.monotonic() + CLOSE_BOUND_S
+        while attack.open_count() > 256 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # a header line each since: none of the 256 is closed
         held = attack.open_count()
         assert held == 256, f"{held} held, {attack.refused} refused while sending"
         assert_healthy(srv, source="127.0.0.2")
-        received, closed = rawhttp.exchange(srv.port, rawhttp.request("/healthz"))
-        assert closed and received == b"", "the 301st connection from the address was served"
+        refused = rawhttp.one_response(rawhttp.exchange(srv.port, rawhttp.request("/healthz"))[0])
+        assert refused is not None and refused.status == 503, "the 301st connection was served"
     finally:
         attack.close()
 

@@ -39,6 +39,7 @@ import pytest
 
 from conftest import (BINARY, CONFIG_OPTIONS, CURL_TIMEOUT_S, POLL_INTERVAL_S, REPO,
                       SANITIZER_BUILD, STARTUP_TIMEOUT_S, Server, free_port)
+from test_observability import sample, scrape
 
 EXIT_RUNTIME_FAILURE = 1
 EXIT_USAGE = 2
@@ -730,6 +731,13 @@ def test_max_tls_connections(server, tls_files, curl):
             send_ignoring_reset(s, client_hello(tls_files))
             received, _, _ = wait_server_close(s, what="4th TLS connection")
             assert received == b"", f"the 4th connection got a handshake reply: {received[:32]!r}"
+        # Refused at info level with the client's address, and counted.
+        srv.wait_for_log(r" info refused a TLS connection from 127\.0\.0\.1: 3 TLS connections "
+                         r"open, the limit$")
+        families = scrape(curl, srv)
+        assert sample(families, "tinyserver_connections_refused",
+                      reason="tls_connection_limit") == 1
+        assert sample(families, "tinyserver_connections_refused", reason="per_address_limit") == 0
         plain = curl(srv.url + "/healthz")
         assert plain.status == 200, plain.describe()  # the cap is for TLS only
         for tls in held:  # the held connections are unaffected
