@@ -103,10 +103,10 @@ struct http_route {
     unsigned short statuses[HTTP_MAX_ROUTE_STATUSES];
 };
 
-/* Answers the HTTP layer itself can give on any route (400 invalid Host
- * or malformed query, 405, 413, 414, 500 out of memory, 501 unknown
- * method, 503 over the per-address limit), 0-terminated. 404 is for paths
- * no route matches. */
+/* Answers the HTTP layer itself can give on any route (400 invalid
+ * target, Host or query, 405, 413, 414, 500 out of memory, 503 over the
+ * per-address limit), 0-terminated. 404 is for paths no route matches and
+ * 501 for methods the server does not know, whatever the path. */
 extern const unsigned short http_layer_statuses[];
 
 struct http_server_options {

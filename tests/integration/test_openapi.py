@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import rawhttp
 from conftest import BENCH_ALLOCATORS, REPO, assert_json_error, default_max_bench_threads
 
 SPEC_PATH = REPO / "docs" / "openapi.yaml"
@@ -368,6 +369,26 @@ def test_unmatched_path_is_the_documented_404(spec, live, curl):
     content = not_found["content"]
     assert list(content) == [result.headers["content-type"]], result.describe()
     check_schema(spec, content["application/json"]["schema"], result.json, "404 body")
+
+
+def test_unknown_method_is_the_documented_501(spec, live):
+    srv, _ = live
+    unknown = spec.get("x-unknown-method")
+    assert isinstance(unknown, dict), "x-unknown-method is missing"
+    assert unknown.get("status") == 501, unknown
+    assert unknown.get("response") == {"$ref": "#/components/responses/UnknownMethod"}, unknown
+    for path in spec["paths"]:
+        for method, op in operations(spec, path).items():
+            assert "501" not in op["responses"], f"{method} {path}: 501 is for unknown methods"
+    documented = resolve(spec, unknown["response"])
+    for path in ["/healthz", "/no-such-endpoint"]:
+        response = rawhttp.one_response(rawhttp.exchange(srv.port, rawhttp.request(
+            path, method="FOO", headers={"Connection": "close"}))[0])
+        assert response is not None and response.status == 501, response
+        assert_json_error(response, 501)
+        content = documented["content"]
+        assert list(content) == [response.headers["content-type"]], response.describe()
+        check_schema(spec, content["application/json"]["schema"], response.json, "501 body")
 
 
 # --- /bench parameters, both ways -------------------------------------------
