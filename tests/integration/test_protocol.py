@@ -152,6 +152,9 @@ CASES = [
      + b"5\r\nhello\r\n0\r\n\r\n", 404, "json"),
     ("chunked-body-unknown-method", raw(b"FOO /healthz HTTP/1.1", b"Transfer-Encoding: chunked")
      + b"5\r\nhello\r\n0\r\n\r\n", 501, "json"),
+    ("empty-chunked-body-with-extension", raw(b"GET /healthz HTTP/1.1",
+                                              b"Transfer-Encoding: chunked")
+     + b"0;name=value\r\n\r\n", 200, "json"),  # RFC 9112 7.1.1: extensions are ignored
     ("malformed-chunk-size", raw(b"GET /healthz HTTP/1.1", b"Transfer-Encoding: chunked")
      + b"zz\r\n", 400, "mhd"),  # RFC 9112 7.1
     ("invalid-content-length", raw(b"GET /healthz HTTP/1.1", b"Content-Length: abc"), 400, "mhd"),
@@ -200,6 +203,13 @@ def test_odd_request_gets_a_clean_answer(request, endpoint, data, status, who):
         assert len(responses) == 1, received[:600]
         response = responses[0]
         assert response.status == status, response.describe()
+        # Never a redirect (RFC 9112 3.2 allows 301 for a bad target; this
+        # server answers 400); a Date on every answer (RFC 9110 6.6.1); and
+        # framing by Content-Length, never Transfer-Encoding, which an
+        # HTTP/1.0 client could not read (RFC 9112 6.1).
+        assert not 300 <= response.status < 400, response.describe()
+        assert "date" in response.headers, response.describe()
+        assert "transfer-encoding" not in response.headers, response.describe()
         assert response.headers.get("content-type") == "application/json", response.describe()
         assert response.headers.get("cache-control") == "no-store", response.describe()
         if status >= 300 and not is_head:
