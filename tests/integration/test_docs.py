@@ -53,3 +53,48 @@ def test_every_flag_in_help_has_an_environment_variable():
         # The variable is the flag's name in upper case, optionally with a
         # suffix that says more (TLS_CERT_FILE for --tls-cert).
         assert env.startswith(flag[2:].upper().replace("-", "_")), (flag, env)
+
+
+RFC_SECTION = "## RFC 9110 and RFC 9112, requirement by requirement"
+
+
+def rfc_table_tests():
+    """The Test column of reliability.md's RFC tables: the rows, the case
+    ids and the tests ((module, function) or a unit test file) named."""
+    text = (REPO / "docs" / "reliability.md").read_text()
+    section = text.split(RFC_SECTION, 1)[1].split("\n## ", 1)[0]
+    cases, refs = set(), []
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    for row in rows:
+        cell = row.rstrip(" |").rsplit(" | ", 1)[-1]
+        module = None  # "::name" continues the module named before it
+        for part in re.split(r";\s*", cell):
+            names = re.findall(r"`([^`]+)`", part)
+            if re.match(r"cases? ", part):
+                cases.update(names)
+                continue
+            for name in names:
+                if name.endswith(".c"):
+                    refs.append(name)
+                elif "::" in name:
+                    path, _, function = name.partition("::")
+                    module = path.rsplit("/", 1)[-1] if path else module
+                    refs.append((module, function.split("[", 1)[0]))
+    return rows, cases, refs
+
+
+def test_every_test_the_rfc_table_names_exists():
+    import test_protocol
+    rows, cases, refs = rfc_table_tests()
+    assert len(rows) > 40, "the RFC table is missing or was cut"
+    known = {case[0] for case in test_protocol.CASES}
+    assert cases and refs, "no case or test named"
+    assert not cases - known, f"cases named in reliability.md but not in CASES: {cases - known}"
+    for ref in refs:
+        if isinstance(ref, str):
+            assert (REPO / "tests" / ref).is_file(), ref
+            continue
+        module, function = ref
+        assert module is not None, function
+        source = (REPO / "tests" / "integration" / module).read_text()
+        assert re.search(rf"^def {re.escape(function)}\(", source, re.M), f"{module}::{function}"

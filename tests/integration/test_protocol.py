@@ -123,6 +123,7 @@ CASES = [
     # one does not (client discipline level 1): 400.
     ("bare-lf-line-ends", b"GET /healthz HTTP/1.1\nHost: x\nConnection: close\n\n", 400, "mhd"),
     ("one-empty-line-before-request", b"\r\n" + req(), 200, "json"),  # RFC 9112 2.2
+    ("two-empty-lines-before-request", b"\r\n\r\n" + req(), None, "mhd"),  # one is enough
     ("obs-fold", raw(b"GET /healthz HTTP/1.1", b"X-A: a", b" b"), 400, "mhd"),  # RFC 9112 5.2
     ("whitespace-before-colon", raw(b"GET /healthz HTTP/1.1", b"X-A : a"), 400, "mhd"),  # 5.1
     ("whitespace-before-first-field", b"GET /healthz HTTP/1.1\r\n Host: x\r\n\r\n", 400, "mhd"),
