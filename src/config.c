@@ -103,7 +103,7 @@ static const struct config_option config_options[] = {
         "connection-memory-limit", "CONNECTION_MEMORY_LIMIT", connection_memory_limit, "32768",
         4096, 1048576, "BYTES",
         "memory per connection for the request line and headers; a request that does not fit gets "
-        "431 (414 when the URL is most of it)"),
+        "431 (414 when the target is what overflows, 501 when the method is)"),
     CONFIG_UINT_OPTION("max-url-length", "MAX_URL_LENGTH", max_url_length, "8192", 16, 1048576,
                        "BYTES",
                        "longest request target (path and query) accepted; a longer one gets 414"),
