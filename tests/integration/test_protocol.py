@@ -268,3 +268,41 @@ def test_http_1_0_keep_alive_is_honoured(shared_server):
             response = rawhttp.read_response(sock)
             assert response is not None and response.status == 200, response
             assert response.headers.get("connection", "").lower() == "keep-alive"
+
+
+def test_outside_clients_keep_alive_over_http_and_https(shared_server, tls_servers,  # noqa: F811
+                                                        tls_files, tmp_path):  # noqa: F811
+    """Python's http.client (keep-alive: three requests on one connection)
+    and wget, over HTTP and HTTPS: the stricter parsing refuses nothing a
+    real client sends."""
+    import http.client
+    import shutil
+    import subprocess
+
+    tls_srv = tls_servers("ec")
+    for conn in [http.client.HTTPConnection("127.0.0.1", shared_server.port, timeout=10),
+                 http.client.HTTPSConnection("localhost", tls_srv.tls_port, timeout=10,
+                                             context=client_context(tls_files))]:
+        try:
+            for path in ["/healthz", "/", "/healthz"]:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                assert response.status == 200, (path, response.status)
+                response.read()
+                assert not response.will_close, "the connection was not kept alive"
+            first_socket = conn.sock
+            conn.request("HEAD", "/healthz")
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200 and conn.sock is first_socket
+        finally:
+            conn.close()
+    wget = shutil.which("wget")
+    if wget is None:
+        return
+    for url, extra in [(f"http://127.0.0.1:{shared_server.port}", []),
+                       (f"https://localhost:{tls_srv.tls_port}", [f"--ca-certificate={tls_files.ca}"])]:
+        proc = subprocess.run([wget, "-q", "-O", "-", *extra, url + "/healthz", url + "/"],
+                              capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith('{"status":"ok"}\n{"name":"tinyserver"'), proc.stdout[:200]
