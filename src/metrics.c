@@ -225,6 +225,17 @@ static void write_refusals(FILE *out, struct metrics *metrics)
     }
 }
 
+/* One sample per slot of `counters`, labelled `label="names[i]"`. */
+static void write_counters_by(FILE *out, const char *family, const char *label,
+                              const char *const *names, const atomic_uint_fast64_t *counters,
+                              size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        fprintf(out, "%s{%s=\"%s\"} %llu\n", family, label, names[i],
+                (unsigned long long)atomic_load_explicit(&counters[i], memory_order_relaxed));
+    }
+}
+
 static void write_connection_refusals(FILE *out, struct metrics *metrics)
 {
     static const char *const reasons[METRICS_CONNECTION_REFUSAL_COUNT] = {
@@ -233,11 +244,8 @@ static void write_connection_refusals(FILE *out, struct metrics *metrics)
     };
     write_header(out, "tinyserver_connections_refused_total", "counter",
                  "Connections refused at a connection limit, by reason.");
-    for (size_t r = 0; r < METRICS_CONNECTION_REFUSAL_COUNT; r++) {
-        fprintf(out, "tinyserver_connections_refused_total{reason=\"%s\"} %llu\n", reasons[r],
-                (unsigned long long)atomic_load_explicit(&metrics->connection_refusals[r],
-                                                         memory_order_relaxed));
-    }
+    write_counters_by(out, "tinyserver_connections_refused_total", "reason", reasons,
+                      metrics->connection_refusals, METRICS_CONNECTION_REFUSAL_COUNT);
 }
 
 static void write_bench(FILE *out, struct metrics *metrics)
@@ -245,11 +253,8 @@ static void write_bench(FILE *out, struct metrics *metrics)
     write_header(out, "tinyserver_bench_runs_total", "counter",
                  "Benchmark requests by outcome (ok, invalid, busy, cancelled, failed, "
                  "unauthorized, rate_limited, over_budget, cut_short, client_closed).");
-    for (size_t i = 0; i < METRICS_BENCH_OUTCOME_COUNT; i++) {
-        fprintf(out, "tinyserver_bench_runs_total{outcome=\"%s\"} %llu\n", bench_outcome_names[i],
-                (unsigned long long)atomic_load_explicit(&metrics->bench_outcomes[i],
-                                                         memory_order_relaxed));
-    }
+    write_counters_by(out, "tinyserver_bench_runs_total", "outcome", bench_outcome_names,
+                      metrics->bench_outcomes, METRICS_BENCH_OUTCOME_COUNT);
     write_header(out, "tinyserver_bench_refused_total", "counter",
                  "Benchmark requests refused before running, by reason (token, rate, budget, "
                  "busy).");

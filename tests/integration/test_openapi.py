@@ -349,46 +349,45 @@ def test_too_many_requests_documents_retry_after(spec, live):
             assert resolve(spec, header["schema"])["type"] == "integer", header
 
 
-def test_unmatched_path_is_the_documented_404(spec, live, curl):
-    srv, _ = live
-    not_found = spec.get("components", {}).get("responses", {}).get("NotFound")
-    assert not_found is not None, "components.responses.NotFound is missing"
-    assert "404" in not_found["description"], not_found["description"]
-    unmatched = spec.get("x-unmatched-path")
-    assert isinstance(unmatched, dict), "x-unmatched-path is missing"
-    assert unmatched.get("status") == 404, unmatched
-    assert unmatched.get("response") == {"$ref": "#/components/responses/NotFound"}, unmatched
+def documented_elsewhere(spec, key, status, component):
+    """The response component that the extension `key` documents for
+    `status`, which no operation may list itself."""
+    response = spec.get("components", {}).get("responses", {}).get(component)
+    assert response is not None, f"components.responses.{component} is missing"
+    assert str(status) in response["description"], response["description"]
+    extension = spec.get(key)
+    assert isinstance(extension, dict), f"{key} is missing"
+    assert extension.get("status") == status, extension
+    assert extension.get("response") == {"$ref": f"#/components/responses/{component}"}, extension
     for path in spec["paths"]:
         for method, op in operations(spec, path).items():
-            assert "404" not in op["responses"], f"{method} {path}: 404 is for unmatched paths"
+            assert str(status) not in op["responses"], f"{method} {path}: {status} is in {key}"
+    return response
 
+
+def check_error_answer(spec, documented, result, status):
+    assert_json_error(result, status)
+    content = documented["content"]
+    assert list(content) == [result.headers["content-type"]], result.describe()
+    check_schema(spec, content["application/json"]["schema"], result.json, f"{status} body")
+
+
+def test_unmatched_path_is_the_documented_404(spec, live, curl):
+    srv, _ = live
+    not_found = documented_elsewhere(spec, "x-unmatched-path", 404, "NotFound")
     path = "/no-such-endpoint"
     assert path not in spec["paths"]
-    result = curl(srv.url + path)
-    assert_json_error(result, 404)
-    content = not_found["content"]
-    assert list(content) == [result.headers["content-type"]], result.describe()
-    check_schema(spec, content["application/json"]["schema"], result.json, "404 body")
+    check_error_answer(spec, not_found, curl(srv.url + path), 404)
 
 
 def test_unknown_method_is_the_documented_501(spec, live):
     srv, _ = live
-    unknown = spec.get("x-unknown-method")
-    assert isinstance(unknown, dict), "x-unknown-method is missing"
-    assert unknown.get("status") == 501, unknown
-    assert unknown.get("response") == {"$ref": "#/components/responses/UnknownMethod"}, unknown
-    for path in spec["paths"]:
-        for method, op in operations(spec, path).items():
-            assert "501" not in op["responses"], f"{method} {path}: 501 is for unknown methods"
-    documented = resolve(spec, unknown["response"])
+    unknown = documented_elsewhere(spec, "x-unknown-method", 501, "UnknownMethod")
     for path in ["/healthz", "/no-such-endpoint"]:
         response = rawhttp.one_response(rawhttp.exchange(srv.port, rawhttp.request(
             path, method="FOO", headers={"Connection": "close"}))[0])
-        assert response is not None and response.status == 501, response
-        assert_json_error(response, 501)
-        content = documented["content"]
-        assert list(content) == [response.headers["content-type"]], response.describe()
-        check_schema(spec, content["application/json"]["schema"], response.json, "501 body")
+        assert response is not None, path
+        check_error_answer(spec, unknown, response, 501)
 
 
 # --- /bench parameters, both ways -------------------------------------------
