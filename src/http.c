@@ -125,7 +125,7 @@ struct request_state {
     /* Set by the hangup watch while the request is deferred. */
     atomic_bool client_gone;
     struct hangup_entry hangup;
-    int route_index; /* in the route table; -1 until matched */
+    int route_index;  /* in the route table; -1 until matched */
     bool close_after; /* the answer says "Connection: close" */
     uint64_t start_ns;
     char method[16];
@@ -391,8 +391,6 @@ static enum MHD_Result refuse_malformed(struct request_state *state, const char 
     return queue_answer(state, &answer, NULL);
 }
 
-
-
 /* The one request of a connection over the per-address limit. */
 static enum MHD_Result refuse_over_limit(struct request_state *state)
 {
@@ -528,8 +526,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 }
 
 /* Called once the request line is in, before the headers: only the raw
- * target's length and validity are kept, for the 414 and 400 checks. The return value becomes
- * the request's *req_cls, which on_request fills in itself. */
+ * target's length and validity are kept, for the 414 and 400 checks. The
+ * return value becomes the request's *req_cls, which on_request fills in
+ * itself. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
 {
     (void)cls;
@@ -713,6 +712,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
         snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
         MHD_stop_daemon(server->daemon);
         http_deadline_destroy(&server->deadline);
+        http_peer_limit_destroy(&server->peer_limit);
         free(server);
         return NULL;
     }
