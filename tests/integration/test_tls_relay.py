@@ -157,7 +157,8 @@ def test_relay_ends_after_the_http_side_closes(server, tls_files, curl):
         assert result.status == 200, result.describe()
         wait_until(lambda: status_field(srv.pid, "Threads") == base_threads, SETTLE_BOUND_S,
                    lambda: f"threads {status_field(srv.pid, 'Threads')} != {base_threads}")
-        srv.wait_for_log(r"^\S+ info tls connection refused: \d+ connections open")
+        srv.wait_for_log(r"^\S+ info refused a TLS connection from 127\.0\.0\.1: \d+ TLS "
+                         r"connections open, the limit")
     finally:
         for tls in clients:
             tls.close()
