@@ -26,19 +26,26 @@ COPY tests/unit/ /src/tests/unit/
 COPY scripts/ /src/scripts/
 COPY src/ /src/src/
 
-FROM ${BUILDER_IMAGE} AS builder
+# The builder runs on the machine that builds (BUILDPLATFORM) and
+# cross-compiles for the image's architecture (TARGETARCH, set by
+# --platform), so no stage needs emulation. Without BuildKit or buildah the
+# two are unset: then it is a native build.
+FROM --platform=$BUILDPLATFORM ${BUILDER_IMAGE} AS builder
 WORKDIR /src
+ARG TARGETARCH
 # The dependency layer first: it depends only on the lock file and the scripts
 # that fetch and build the pinned sources, so editing src/ reuses it.
 COPY deps.lock ./
 COPY scripts/setup.sh scripts/deps.sh scripts/
-COPY scripts/lib/common.sh scripts/lib/
+COPY scripts/lib/common.sh scripts/lib/arch.sh scripts/lib/
 COPY patches/ patches/
-RUN scripts/setup.sh build && scripts/deps.sh
+RUN arch=${TARGETARCH:-$(dpkg --print-architecture)} && \
+    scripts/setup.sh build "cross-$arch" && scripts/deps.sh --arch "$arch"
 # The application layer: rebuilt when any of the sources changes.
 COPY --from=sources /src/ /src/
 ARG ALLOCATOR=mimalloc
-RUN scripts/build.sh --allocator "$ALLOCATOR"
+RUN scripts/build.sh --allocator "$ALLOCATOR" --arch "${TARGETARCH:-$(dpkg --print-architecture)}" \
+    --builddir build
 # --- end of builder -----------------------------------------------------------
 
 FROM scratch

@@ -6,18 +6,25 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/arch.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/arch.sh"
 
 usage() {
 	cat <<EOF
-usage: scripts/build.sh [-h] [--allocator mimalloc|mimalloc-secure|musl] [--builddir DIR]
+usage: scripts/build.sh [-h] [--allocator mimalloc|mimalloc-secure|musl] [--arch amd64|arm64]
+                       [--builddir DIR]
 Build build/src/tinyserver (and build/src/tinyserver-stripped).
   --allocator NAME  global allocator (default: mimalloc)
-  --builddir DIR    Meson build directory (default: build)
+  --arch ARCH       target architecture (default: this machine's, $(host_arch)); another
+                    one is cross-built with Debian's cross gcc and musl-dev:ARCH, its
+                    unit tests run under qemu-user
+  --builddir DIR    Meson build directory (default: build, or build-ARCH for a cross build)
 EOF
 }
 
 allocator=mimalloc
-builddir=$REPO/build
+arch=$(host_arch)
+builddir=
 while (($#)); do
 	case $1 in
 	-h | --help)
@@ -26,6 +33,10 @@ while (($#)); do
 		;;
 	--allocator)
 		allocator=${2:?--allocator needs a value}
+		shift 2
+		;;
+	--arch)
+		arch=${2:?--arch needs a value}
 		shift 2
 		;;
 	--builddir)
@@ -42,16 +53,30 @@ case $allocator in
 mimalloc | mimalloc-secure | musl) ;;
 *) die "unknown allocator '$allocator'" ;;
 esac
+arch_check "$arch"
 
 if [[ $(id -u) -eq 0 ]]; then
-	"$REPO/scripts/setup.sh" build
+	"$REPO/scripts/setup.sh" build "cross-$arch"
 else
 	need_cmd musl-gcc meson ninja
 fi
-"$REPO/scripts/deps.sh" --toolchain musl
+"$REPO/scripts/deps.sh" --toolchain musl --arch "$arch"
+deps_dir=$("$REPO/scripts/deps.sh" --toolchain musl --arch "$arch" --print-prefix)
 
-deps_dir=$CACHE/deps/musl
+# The machine's own architecture builds natively with musl-gcc; another one
+# with the cross file that deps.sh wrote next to its compiler wrapper.
 options=(-Dallocator="$allocator" -Ddeps_dir="$deps_dir")
-meson_prepare "$builddir" "$REPO/scripts/meson/musl.ini" "${options[@]}"
+if arch_is_cross "$arch"; then
+	builddir=${builddir:-$REPO/build-$arch}
+	if [[ -f $builddir/build.ninja ]]; then
+		meson configure "$builddir" "${options[@]}" >/dev/null
+	else
+		meson setup "$builddir" "$REPO" --cross-file "$(cross_toolchain_dir "$arch")/meson-cross.ini" \
+			"${options[@]}"
+	fi
+else
+	builddir=${builddir:-$REPO/build}
+	meson_prepare "$builddir" "$REPO/scripts/meson/musl.ini" "${options[@]}"
+fi
 meson compile -C "$builddir"
 log "built $builddir/src/tinyserver ($(stat -c %s "$builddir/src/tinyserver-stripped") bytes stripped)"

@@ -14,7 +14,12 @@
 #     locally by scripts/container-bases.sh), docker format (OCI-format
 #     images drop HEALTHCHECK);
 #   - run/create: host network, and explicit ulimits because podman's
-#     defaults are not permitted here.
+#     defaults are not permitted here;
+#   - kube play: the same ulimits, through scripts/lib/kube-containers.conf (it
+#     has no --ulimit), and podman's own bridge network: with host networking
+#     podman 4.3 refuses the pod's containerPorts. Each containerPort is
+#     published on the host under the same number. The pod's infra container
+#     needs catatonit.
 # containers.conf cannot hold all of this: podman 4.3 ignores its
 # image_default_format for builds, and chroot isolation is a flag or an
 # environment variable. Hence flags, here, and nowhere else.
@@ -86,6 +91,7 @@ engine() {
 	case $sub in
 	build) podman "${PODMAN_GLOBAL[@]}" build "${PODMAN_BUILD[@]}" "$@" ;;
 	run | create) podman "${PODMAN_GLOBAL[@]}" "$sub" "${run_opts[@]}" "$@" ;;
+	kube) CONTAINERS_CONF=$REPO/scripts/lib/kube-containers.conf podman "${PODMAN_GLOBAL[@]}" kube "$@" ;;
 	*) podman "${PODMAN_GLOBAL[@]}" "$sub" "$@" ;;
 	esac
 }

@@ -11,18 +11,23 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/arch.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/arch.sh"
 
 LOCK=$REPO/deps.lock
 
 usage() {
 	cat <<EOF
 usage: scripts/deps.sh [-h] [-v] [--fetch-only|--print-prefix] [--toolchain musl|host|clang]
-                       [--variant NAME]
+                       [--arch amd64|arm64] [--variant NAME]
 Fetch the sources pinned in deps.lock and build them into
-  \$TINYSERVER_CACHE/deps/<toolchain>[-<variant>]/   (default cache: <repo>/.cache)
+  \$TINYSERVER_CACHE/deps/<toolchain>[-<arch>][-<variant>]/   (default cache: <repo>/.cache)
   --toolchain musl   musl-gcc, for the static release binary (default)
   --toolchain host   the system gcc (glibc), e.g. for sanitizer builds
   --toolchain clang  clang on the system's glibc, e.g. for libFuzzer builds
+  --arch ARCH        cross-build for ARCH (musl only; default: this machine's,
+                     whose prefix has no -<arch>), with Debian's
+                     gcc-<cpu>-linux-gnu and musl-dev:<arch> (scripts/setup.sh cross-ARCH)
   --variant NAME     a prefix of its own for this toolchain, so builds with
                      other DEPS_CFLAGS (say, sanitizers) do not replace the
                      plain one; NAME: letters, digits, '-' and '_'
@@ -174,8 +179,11 @@ fetch_failed() {
 
 TOOLCHAIN=musl
 VARIANT=
-# The toolchain plus the variant, if any: names the prefix, build and logs.
-flavor() { printf '%s%s' "$TOOLCHAIN" "${VARIANT:+-$VARIANT}"; }
+# Set only for a cross build: the target architecture (arch.sh).
+CROSS_ARCH=
+# The toolchain plus the cross target and the variant, if any: names the
+# prefix, build and logs, so each architecture has a cache of its own.
+flavor() { printf '%s%s%s' "$TOOLCHAIN" "${CROSS_ARCH:+-$CROSS_ARCH}" "${VARIANT:+-$VARIANT}"; }
 prefix_dir() { printf '%s/deps/%s' "$CACHE" "$(flavor)"; }
 
 setup_toolchain() {
@@ -186,6 +194,10 @@ setup_toolchain() {
 		# the musl dynamic loader, and match how the libraries are used.
 		TC_LDFLAGS=-static
 		LIBC_PKG=musl-dev
+		if [[ -n $CROSS_ARCH ]]; then
+			CC=$(write_cross_toolchain "$CROSS_ARCH")
+			LIBC_PKG=musl-dev:$CROSS_ARCH
+		fi
 		;;
 	host)
 		CC=gcc
@@ -201,6 +213,13 @@ setup_toolchain() {
 	esac
 	need_cmd "$CC" ar make cmake autoreconf libtoolize dpkg-query sha256sum python3
 	AR="ar"
+	# A cross build names the target for autotools (--host) and CMake, and
+	# uses the target's binutils: the host's ar cannot index foreign objects.
+	CROSS_GNU=
+	if [[ -n $CROSS_ARCH ]]; then
+		CROSS_GNU=$(arch_cpu "$CROSS_ARCH")-linux-gnu
+		AR=$CROSS_GNU-ar
+	fi
 	JOBS=${DEPS_JOBS:-$(nproc)}
 	# Separate sections let the application's link drop the unused bulk of
 	# BearSSL and MHD with -Wl,--gc-sections. The optimisation level is each
@@ -218,7 +237,7 @@ setup_toolchain() {
 	# has only -dumpversion, which gives the full version.
 	local cc_version
 	cc_version=$("$CC" -dumpfullversion 2>/dev/null || "$CC" -dumpversion)
-	TC_ID="$CC $cc_version $("$CC" -dumpmachine) $LIBC_PKG $libc_ver"
+	TC_ID="$CC $cc_version $("$CC" -dumpmachine) $LIBC_PKG $libc_ver target ${CROSS_ARCH:-$(host_arch)}"
 }
 
 # cflags OPT: the flags for one recipe, as a string for the build systems.
@@ -288,15 +307,17 @@ build_libmicrohttpd() {
 	autoreconf -fi
 	# Messages stay on: the server installs an external logger, and the
 	# refusals' bodies are messages (without them they would go out as
-	# application/json with an empty body). ITC and
-	# epoll keep their defaults (eventfd, epoll). The tarball's configure has
+	# application/json with an empty body). epoll keeps its default. ITC is
+	# eventfd, named because a cross build's configure cannot run its test
+	# and would fall back to a pipe. The tarball's configure has
 	# no NLS, so there is no --disable-nls to pass.
 	./configure --prefix="$PREFIX" --libdir="$PREFIX/lib" \
 		CC="$CC" CFLAGS="$(cflags -O2)" LDFLAGS="$LDFLAGS" \
 		--disable-shared --enable-static \
 		--disable-https --without-gnutls --disable-doc --disable-examples \
 		--disable-tools --disable-curl --disable-dauth --disable-bauth \
-		--disable-httpupgrade --disable-postprocessor
+		--disable-httpupgrade --disable-postprocessor --enable-itc=eventfd \
+		${CROSS_GNU:+--host="$CROSS_GNU"}
 	# Only the library: the tests and tools are not needed and cost minutes.
 	make -j"$JOBS" -C src/microhttpd libmicrohttpd.la
 	make -C src/microhttpd install-libLTLIBRARIES DESTDIR="$DESTDIR"
@@ -314,7 +335,9 @@ build_cjson() {
 		-DCMAKE_INSTALL_INCLUDEDIR=include \
 		-DBUILD_SHARED_LIBS=OFF -DBUILD_SHARED_AND_STATIC_LIBS=OFF \
 		-DENABLE_CJSON_TEST=OFF -DENABLE_CJSON_UTILS=OFF \
-		-DENABLE_TARGET_EXPORT=OFF -DENABLE_CJSON_UNINSTALL=OFF
+		-DENABLE_TARGET_EXPORT=OFF -DENABLE_CJSON_UNINSTALL=OFF \
+		${CROSS_GNU:+-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="${CROSS_GNU%%-*}"} \
+		${CROSS_GNU:+-DCMAKE_RANLIB="$(command -v "$CROSS_GNU-ranlib")"}
 	cmake --build _build -j "$JOBS"
 	DESTDIR=$DESTDIR cmake --install _build
 }
@@ -447,7 +470,7 @@ summary() {
 }
 
 main() {
-	local fetch_only=0 print_prefix=0
+	local fetch_only=0 print_prefix=0 arch=
 	T0=$(now)
 	while (($#)); do
 		case $1 in
@@ -470,6 +493,12 @@ main() {
 			shift
 			;;
 		--variant=*) VARIANT=${1#*=} ;;
+		--arch)
+			(($# >= 2)) || die "--arch needs an argument"
+			arch=$2
+			shift
+			;;
+		--arch=*) arch=${1#*=} ;;
 		*)
 			usage >&2
 			exit 2
@@ -479,6 +508,13 @@ main() {
 	done
 	case $TOOLCHAIN in musl | host | clang) ;; *) die "unknown toolchain '$TOOLCHAIN' (musl, host or clang)" ;; esac
 	[[ $VARIANT =~ ^[A-Za-z0-9_-]*$ ]] || die "--variant: '$VARIANT' is not letters, digits, '-' and '_'"
+	if [[ -n $arch ]]; then
+		arch_check "$arch"
+		if arch_is_cross "$arch"; then
+			[[ $TOOLCHAIN == musl ]] || die "--arch $arch: only the musl toolchain cross-builds"
+			CROSS_ARCH=$arch
+		fi
+	fi
 	if ((print_prefix)); then
 		prefix_dir
 		echo

@@ -3,7 +3,9 @@
 # (scripts/container-images.sh), saves each as the engine would push it,
 # measures it (scripts/lib/image_sizes.py), breaks the binary down by component
 # from the linker map of the very binary in the image, and prints the
-# Markdown report, which it also writes to docs/image-sizes.md.
+# Markdown report, which it also writes to docs/image-sizes.md. The FROM
+# scratch image gets a row per architecture (amd64 and arm64), built with
+# container-images.sh --platforms.
 set -euo pipefail
 # shellcheck source=scripts/container.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/container.sh"
@@ -11,7 +13,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: scripts/image-sizes.sh [-h] [--no-build] [--name NAME] [--output FILE]
-Build tinyserver:latest and tinyserver:alpine, then print their sizes as Markdown.
+Build tinyserver:latest, tinyserver:alpine and tinyserver:latest-arm64, then print
+their sizes as Markdown.
   --no-build     measure the images as they are
   --name NAME    image name (default: tinyserver; another name keeps a
                  concurrent build on the same engine apart)
@@ -49,6 +52,7 @@ need_cmd python3 tar
 
 if ((build)); then
 	"$REPO/scripts/container-images.sh" --name "$name"
+	"$REPO/scripts/container-images.sh" --name "$name" --platforms linux/amd64,linux/arm64
 fi
 alpine_base=$("$REPO/scripts/container-bases.sh" --print-alpine)
 
@@ -57,7 +61,7 @@ trap 'rm -rf -- "$tmp"' EXIT
 
 # docker save and podman save (docker-archive, its default) both write a tar
 # with manifest.json and uncompressed layer tarballs.
-for tag in latest alpine; do
+for tag in latest alpine latest-arm64; do
 	log "saving $name:$tag"
 	engine save -o "$tmp/$tag.tar" "$name:$tag" >/dev/null
 done
@@ -73,6 +77,7 @@ engine run --rm --network none --entrypoint tar "$name-builder" \
 python3 "$REPO/scripts/lib/image_sizes.py" \
 	--image "$name:latest" "$tmp/latest.tar" scratch \
 	--image "$name:alpine" "$tmp/alpine.tar" "$alpine_base" \
+	--image "$name:latest-arm64" "$tmp/latest-arm64.tar" scratch \
 	--map "$tmp/builder/tinyserver.map" --elf "$tmp/builder/tinyserver" \
 	--stripped "$tmp/builder/tinyserver-stripped" >"$tmp/report.md"
 cat "$tmp/report.md"

@@ -5,8 +5,10 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/arch.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/arch.sh"
 
-GROUPS_ALL="build test lint container bench fuzz soak"
+GROUPS_ALL="build test lint container bench fuzz soak cross-amd64 cross-arm64"
 
 usage() {
 	cat <<EOF
@@ -17,6 +19,7 @@ Install the Debian packages for each GROUP that are not installed yet.
 groups: $GROUPS_ALL
   and 'sources': the deb-src entries (and indexes) of deps.lock's suites,
   which scripts/deps.sh needs to fetch the pinned sources (root only)
+cross-ARCH adds the dpkg architecture ARCH (unless it is this machine's).
 EOF
 }
 
@@ -33,6 +36,8 @@ group_pkgs() {
 		;;
 	test)
 		echo curl jq openssl python3 python3-pytest python3-yaml python3-prometheus-client yamllint procps iproute2 psmisc
+		# qemu-user runs the other architecture's binary (scripts/test.sh).
+		echo qemu-user-static
 		# Node.js and npm run the OpenAPI validator (scripts/test-tools.sh).
 		# A machine may have them from another source (NodeSource's nodejs
 		# bundles npm): Debian's packages only when the commands are missing.
@@ -49,7 +54,10 @@ group_pkgs() {
 		# Rootful podman with the vfs driver and host networking: uidmap,
 		# slirp4netns and fuse-overlayfs (rootless or overlay) are not used.
 		# runc rather than crun, which refuses this host's hybrid cgroups.
-		echo podman buildah runc debootstrap debian-archive-keyring
+		# podman kube play: catatonit is its pods' init, and the pods use the
+		# CNI bridge network (containernetworking-plugins, iptables).
+		echo podman buildah runc catatonit containernetworking-plugins iptables \
+			debootstrap debian-archive-keyring
 		;;
 	bench)
 		# bench/compare.sh: gnuplot for the sweep plot; jemalloc and tcmalloc
@@ -66,6 +74,13 @@ group_pkgs() {
 	soak)
 		# scripts/soak.sh: wrk drives the load (with a Lua script).
 		echo wrk curl procps
+		;;
+	cross-*)
+		# scripts/build.sh --arch ARCH: the cross compiler and the target's
+		# musl; nothing when ARCH is this machine's own.
+		arch_known "${1#cross-}" || return 1
+		arch_is_cross "${1#cross-}" && arch_cross_packages "${1#cross-}"
+		return 0
 		;;
 	*) return 1 ;;
 	esac
@@ -263,8 +278,35 @@ configure_sources() {
 	fi
 }
 
+# is_installed PKG[:ARCH]: without an architecture, the machine's own (or
+# "all"): with a foreign architecture added, dpkg may list a package twice.
 is_installed() {
-	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
+	local arch=${1#*:}
+	[[ $1 == *:* ]] || arch=$HOST_ARCH
+	# shellcheck disable=SC2016 # ${...} are dpkg-query's fields, not shell
+	dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$1" 2>/dev/null |
+		grep -qE "^installed ($arch|all)\$"
+}
+
+# add_foreign_arches DRY GROUP...: dpkg --add-architecture for each cross
+# group's architecture that dpkg does not know yet (the apt-get update
+# before any install then downloads its package lists).
+add_foreign_arches() {
+	local dry=$1 g arch
+	shift
+	for g in "$@"; do
+		[[ $g == cross-* ]] || continue
+		arch=${g#cross-}
+		arch_is_cross "$arch" || continue
+		dpkg --print-foreign-architectures | grep -qx "$arch" && continue
+		if ((dry)); then
+			log "would run: dpkg --add-architecture $arch"
+			continue
+		fi
+		need_root "dpkg --add-architecture $arch"
+		log "dpkg --add-architecture $arch"
+		dpkg --add-architecture "$arch"
+	done
 }
 
 # Debian starts a daemon at install time (nginx would take port 80). The bench
@@ -329,6 +371,7 @@ install_groups() {
 		done
 	done
 
+	add_foreign_arches "$dry" "${groups[@]}"
 	if ((${#missing[@]} == 0)); then
 		log "all packages for '${groups[*]}' are installed"
 		return 0
@@ -347,4 +390,5 @@ install_groups() {
 	log "installed: ${missing[*]}"
 }
 
+HOST_ARCH=$(host_arch)
 main "$@"

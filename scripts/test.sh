@@ -10,19 +10,37 @@
 # ASan + UBSan build (scripts/sanitize.sh), so CI covers it; --no-sanitize
 # leaves that out for a quicker local run, and so do pytest arguments (they
 # pick tests from the whole tree; run scripts/sanitize.sh with them instead).
+# It also cross-builds for the other architecture (arm64 on an amd64 machine)
+# and runs the unit programs and part of the integration suite against that
+# binary under qemu-user; --no-cross leaves that out, and so do pytest
+# arguments and --allocator.
 # Options come before pytest arguments.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/arch.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/arch.sh"
+
+# The part of the suite run against the cross-built binary under qemu-user:
+# the binary's own facts, the API, validation, lifecycle, HTTP protocol,
+# TLS, metrics and logs, the OpenAPI contract and concurrent /bench runs.
+# Left out: what builds or runs other binaries (variants, docs, bench
+# harness) and the slow limit and fault tests, to keep CI's time in bounds.
+CROSS_TESTS=(unit integration/test_binary.py integration/test_api.py
+	integration/test_validation.py integration/test_lifecycle.py integration/test_protocol.py
+	integration/test_tls.py integration/test_observability.py integration/test_openapi.py
+	integration/test_concurrency.py)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl] [--no-sanitize] [PYTEST_ARG]..."
+	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl] [--no-sanitize] [--no-cross]"
+	echo "                      [PYTEST_ARG]..."
 	echo "       (set up, build, run all tests; options before pytest arguments)"
 	exit 0
 fi
 
 allocator=mimalloc
 sanitize=1
+cross=1
 while (($#)); do
 	case $1 in
 	--allocator)
@@ -33,11 +51,16 @@ while (($#)); do
 		sanitize=0
 		shift
 		;;
+	--no-cross)
+		cross=0
+		shift
+		;;
 	*) break ;;
 	esac
 done
 if (($#)); then
 	sanitize=0
+	cross=0
 fi
 builddir=$REPO/build
 if [[ $allocator != mimalloc ]]; then
@@ -45,17 +68,25 @@ if [[ $allocator != mimalloc ]]; then
 	# The sanitizer build has one allocator (ASan's): run it once, with
 	# the default build.
 	sanitize=0
+	cross=0
 fi
+cross_arch=
+for a in $ARCHES; do
+	arch_is_cross "$a" && cross_arch=$a && break
+done
 
 if [[ $(id -u) -eq 0 ]]; then
 	"$REPO/scripts/setup.sh" build test container fuzz soak
 fi
 "$REPO/scripts/test-tools.sh"
 "$REPO/scripts/build.sh" --allocator "$allocator" --builddir "$builddir"
+if ((cross)); then
+	"$REPO/scripts/build.sh" --arch "$cross_arch" --builddir "$REPO/build-$cross_arch"
+fi
 
 results=$REPO/tests/.results
 mkdir -p "$results"
-rm -f "$results/junit.xml" "$results/junit-sanitize.xml"
+rm -f "$results"/junit*.xml
 # Debian's python3 is named explicitly: a pyenv or venv python earlier on
 # PATH would not see the python3-pytest package.
 release_status=0
@@ -63,6 +94,17 @@ release_status=0
 	TINYSERVER_EXPECT_ALLOCATOR="$allocator" /usr/bin/python3 -m pytest \
 	-p no:cacheprovider -ra --junitxml="$results/junit.xml" "$@") || release_status=$?
 runs=("$release_status:$results/junit.xml")
+
+if ((cross)); then
+	cross_status=0
+	log "the $cross_arch build under $(arch_qemu "$cross_arch"): ${CROSS_TESTS[*]}"
+	(cd "$REPO/tests" && TINYSERVER_BUILD="$REPO/build-$cross_arch" \
+		TINYSERVER_BIN="$REPO/build-$cross_arch/src/tinyserver" \
+		TINYSERVER_BIN_RUNNER="$(arch_qemu "$cross_arch")" TINYSERVER_EXPECT_ARCH="$cross_arch" \
+		/usr/bin/python3 -m pytest -p no:cacheprovider -ra \
+		--junitxml="$results/junit-$cross_arch.xml" "${CROSS_TESTS[@]}") || cross_status=$?
+	runs+=("$cross_status:$results/junit-$cross_arch.xml")
+fi
 
 if ((sanitize)); then
 	sanitize_status=0

@@ -86,17 +86,35 @@ def test_dependency_layer_comes_before_the_sources():
     recipe_inputs = " ".join(re.findall(r'^RECIPE_INPUTS\[\w+\]="([^"]*)"', deps_sh, re.M)).split()
     assert recipe_inputs, "deps.sh names no RECIPE_INPUTS"
     assert early == ["deps.lock ./", "scripts/setup.sh scripts/deps.sh scripts/",
-                     "scripts/lib/common.sh scripts/lib/", "patches/ patches/"]
+                     "scripts/lib/common.sh scripts/lib/arch.sh scripts/lib/",
+                     "patches/ patches/"]
     for path in recipe_inputs:
         assert path.startswith("patches/") and (REPO / path).is_file(), path
-    assert builder[first_run] == ("RUN", "scripts/setup.sh build && scripts/deps.sh")
+    # For the image's architecture: the cross packages, then its dependencies.
+    assert " ".join(builder[first_run][1].split()) == (
+        'arch=${TARGETARCH:-$(dpkg --print-architecture)} && '
+        'scripts/setup.sh build "cross-$arch" && scripts/deps.sh --arch "$arch"')
     assert ("COPY", "--from=sources /src/ /src/") in builder[first_run:]
     copied = " ".join(args for op, args in sources if op == "COPY")
     for needed in ("meson.build", "meson.options", "meson_options.txt", "src/", "scripts/",
                    "tests/meson.build", "tests/unit/"):
         assert needed in copied, f"the sources stage does not copy {needed}"
     # The same build script as on the host: no second recipe.
-    assert builder[-1] == ("RUN", 'scripts/build.sh --allocator "$ALLOCATOR"'), builder[-1]
+    assert builder[-1][0] == "RUN" and " ".join(builder[-1][1].split()) == (
+        'scripts/build.sh --allocator "$ALLOCATOR" --arch '
+        '"${TARGETARCH:-$(dpkg --print-architecture)}" --builddir build'), builder[-1]
+
+
+def test_builder_cross_compiles_on_the_build_platform():
+    """The builder runs on the building machine for every target platform,
+    and the final stage only copies: no stage runs the target's code."""
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM --platform=\$BUILDPLATFORM \$\{BUILDER_IMAGE\} AS builder$", text,
+                     re.M)
+    named = stages(builder_section(DOCKERFILE))
+    assert ("ARG", "TARGETARCH") in named["builder"]
+    final = instructions(runtime_section(DOCKERFILE))
+    assert not [args for op, args in final if op == "RUN"], final
 
 
 def test_default_version_label_matches_meson():

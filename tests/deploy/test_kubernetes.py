@@ -1,13 +1,16 @@
 """Checks deploy/kubernetes without a cluster: yamllint, then the structure
 the README promises (probes, resources, non-root, read-only root, no
-capabilities, seccomp, optional TLS secret, service ports). When kubectl is
-installed, the kustomizations are also rendered and checked as rendered."""
-import shutil
+capabilities, seccomp, optional TLS secret, service ports, autoscaler and
+disruption budget). The kustomizations are also rendered (render.py: kubectl
+kustomize when installed) and checked as rendered; test_kube_play.py runs
+them."""
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from render import render
 
 REPO = Path(__file__).resolve().parents[2]
 KUBE = REPO / "deploy" / "kubernetes"
@@ -56,6 +59,24 @@ def test_base_deployment_and_service():
     assert kustomization["resources"] == ["base"]
 
 
+def test_autoscaler_and_disruption_budget_cover_the_deployment():
+    (deployment,) = load(KUBE / "base" / "deployment.yaml")
+    # The autoscaler owns the replica count; a fixed one would fight it.
+    assert "replicas" not in deployment["spec"]
+    (hpa,) = load(KUBE / "base" / "hpa.yaml")
+    assert hpa["apiVersion"] == "autoscaling/v2" and hpa["kind"] == "HorizontalPodAutoscaler"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu", metric
+    (pdb,) = load(KUBE / "base" / "pdb.yaml")
+    assert pdb["apiVersion"] == "policy/v1" and pdb["kind"] == "PodDisruptionBudget"
+    assert pdb["spec"]["selector"] == deployment["spec"]["selector"]
+    # Drains keep one pod, and can still proceed with the autoscaler's minimum.
+    assert 1 <= pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
+
+
 def test_tls_overlay_adds_the_secret_env_and_port():
     patch = load(KUBE / "overlays" / "tls" / "deployment-tls.yaml")[0]
     values = {op["path"]: op["value"] for op in patch}
@@ -88,12 +109,11 @@ def test_public_overlay_takes_the_bench_token_from_a_secret():
     assert kustomization["resources"] == ["../../base"]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 @pytest.mark.parametrize("overlay", ["", "overlays/tls", "overlays/public"])
 def test_kustomize_renders(overlay):
-    rendered = subprocess.run(["kubectl", "kustomize", str(KUBE / overlay)], check=True,
-                              capture_output=True, text=True).stdout
-    documents = {d["kind"]: d for d in yaml.safe_load_all(rendered)}
+    documents = {d["kind"]: d for d in render(KUBE / overlay)}
+    assert set(documents) == {"Deployment", "Service", "HorizontalPodAutoscaler",
+                              "PodDisruptionBudget"}
     pod, container, ports = check_deployment(documents["Deployment"])
     service_ports = {p["name"]: p["port"] for p in documents["Service"]["spec"]["ports"]}
     assert container["image"] == "tinyserver:0.1.0"

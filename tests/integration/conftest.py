@@ -3,6 +3,12 @@ on a free port, driven with curl.
 
 Environment:
   TINYSERVER_BIN  binary under test (default: <repo>/build/src/tinyserver)
+  TINYSERVER_BIN_RUNNER  a command to run that binary under, split like a
+                  shell word list: qemu-aarch64-static for the arm64 build
+                  (scripts/test.sh runs part of the suite so). Other builds
+                  a test starts by path run as they are.
+  TINYSERVER_EXPECT_ARCH  the Debian architecture the binary was built for
+                  (default: this machine's): amd64 or arm64.
   TINYSERVER_EXPECT_ALLOCATOR  the allocator that binary must have been
                   built with: mimalloc (the default), mimalloc-secure or musl.
                   `scripts/test.sh --allocator NAME` sets both. "asan" means
@@ -15,6 +21,7 @@ Environment:
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,6 +33,35 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("TINYSERVER_BIN", REPO / "build" / "src" / "tinyserver"))
+BIN_RUNNER = shlex.split(os.environ.get("TINYSERVER_BIN_RUNNER", ""))
+EMULATED = bool(BIN_RUNNER)
+
+
+# What each target architecture looks like to binutils: readelf's name for
+# the machine, the GNU triplet that prefixes its binutils, the call mnemonic.
+ARCH_FACTS = {
+    "amd64": {"machine": "Advanced Micro Devices X86-64", "triplet": "x86_64-linux-gnu",
+              "call": "call"},
+    "arm64": {"machine": "AArch64", "triplet": "aarch64-linux-gnu", "call": "bl"},
+}
+
+
+def _host_arch():
+    result = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True)
+    assert result.returncode == 0, "dpkg --print-architecture failed"
+    return result.stdout.strip()
+
+
+EXPECTED_ARCH = os.environ.get("TINYSERVER_EXPECT_ARCH") or _host_arch()
+assert EXPECTED_ARCH in ARCH_FACTS, (
+    f"TINYSERVER_EXPECT_ARCH={EXPECTED_ARCH!r}: expected one of {list(ARCH_FACTS)}")
+ARCH = ARCH_FACTS[EXPECTED_ARCH]
+
+
+def binary_command(binary=None):
+    """The command line that starts `binary`, or the binary under test
+    (under TINYSERVER_BIN_RUNNER when one is set)."""
+    return [str(binary)] if binary is not None else [*BIN_RUNNER, str(BINARY)]
 
 
 def _gcc_version():
@@ -141,7 +177,7 @@ def clean_env(extra=None):
 
 def run_binary(*args, env=None, timeout=30, binary=None):
     """Runs the binary (or another build's) to completion (one-shot commands)."""
-    result = subprocess.run([str(binary or BINARY), *args], capture_output=True, text=True,
+    result = subprocess.run([*binary_command(binary), *args], capture_output=True, text=True,
                             env=clean_env(env), timeout=timeout)
     assert_no_sanitizer_report(result.stderr, f"tinyserver {' '.join(args)}")
     return result
@@ -311,7 +347,7 @@ class Server:
     """One tinyserver process listening on 127.0.0.1:<free port>."""
 
     def __init__(self, workdir, args, env, binary=None, port=None):
-        self.binary = binary or BINARY
+        self.command = binary_command(binary)
         self.workdir = workdir
         self.args = list(args)
         self.env = dict(env or {})
@@ -337,7 +373,7 @@ class Server:
             self.port = self.fixed_port or free_port()
             with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
                 self.proc = subprocess.Popen(
-                    [str(self.binary), "--bind", "127.0.0.1", "--port", str(self.port),
+                    [*self.command, "--bind", "127.0.0.1", "--port", str(self.port),
                      *self.args],
                     stdout=out, stderr=err, env=clean_env(self.env))
             if self._wait_healthy():

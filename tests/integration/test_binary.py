@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import (ALLOCATOR_VARIANT, BINARY, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
+from conftest import (ALLOCATOR_VARIANT, ARCH, BINARY, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
                       USES_MIMALLOC)
 
 pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason=NOT_A_RELEASE_BUILD)
@@ -88,6 +88,13 @@ def parse_map_input_sections(text):
 def parse_map_sections(text):
     """(start, size, object file) of every input section the linker placed."""
     return [(start, size, obj) for _, start, size, obj in parse_map_input_sections(text)]
+
+
+def test_built_for_the_target_machine():
+    header = tool("readelf", "-hW", str(BINARY))
+    fields = dict(line.strip().split(":", 1) for line in header.splitlines() if ":" in line)
+    assert fields["Machine"].strip() == ARCH["machine"], header
+    assert fields["Type"].strip().startswith("EXEC"), header  # not PIE: static, fixed address
 
 
 def test_no_interpreter_and_no_dynamic_section():
@@ -173,9 +180,12 @@ def test_workload_calls_malloc_and_free(symbols, prefix, path):
         pytest.skip(f"this build has no {path} allocator path")
     targets = set()
     for name, start, size in sections:
-        listing = tool("objdump", "-d", "--no-show-raw-insn", f"--start-address={start:#x}",
-                       f"--stop-address={start + size:#x}", str(BINARY))
-        targets |= {int(a, 16) for a in re.findall(r"\bcall\s+([0-9a-f]+) <", listing)}
+        # The target's objdump: the host's knows only the host's instructions.
+        listing = tool(f"{ARCH['triplet']}-objdump", "-d", "--no-show-raw-insn",
+                       f"--start-address={start:#x}", f"--stop-address={start + size:#x}",
+                       str(BINARY))
+        targets |= {int(a, 16) for a in
+                    re.findall(rf"\b{ARCH['call']}\s+([0-9a-f]+) <", listing)}
     for callee in BENCH_PATHS[path]:
         address = symbols[callee][0][0]
         assert address in targets, (f"{sections} never call {callee} ({address:#x}); call "

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from conftest import (BINARY, CONFIG_OPTIONS, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
+from conftest import (BENCH_ALLOCATORS, CONFIG_OPTIONS, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
                       EXPECTED_STATIC, LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S,
-                      assert_json_error, clean_env, free_port, project_version, run_binary)
+                      assert_json_error, binary_command, clean_env, free_port, project_version,
+                      run_binary)
 
 EXIT_RUNTIME_FAILURE = 1
 EXIT_USAGE = 2
@@ -165,6 +166,16 @@ def test_bench_command_runs_each_workload(workload, threads):
     assert body["allocator"] == EXPECTED_ALLOCATOR
 
 
+@pytest.mark.parametrize("allocator", BENCH_ALLOCATORS)
+def test_bench_command_runs_each_allocator(allocator):
+    result = run_binary("--bench", "--allocator", allocator, "--threads", "2",
+                        "--iterations", "3000")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["bench_allocator"] == allocator
+    assert body["operations"] == body["total_counter"] == 2 * 3000
+
+
 @pytest.mark.parametrize("args, named", [
     (["--threads", "0"], "threads"), (["--iterations", "0"], "iterations"),
     (["--threads", "abc"], "threads"), (["--threads", "257"], "threads"),
@@ -252,7 +263,7 @@ def test_healthcheck_escapes_the_answer_it_prints():
     escapes included."""
     fake = FakeServer([b"HTTP/1.1 500 \x1b]0;owned\x07\x1b[2J\xff\r\n\r\n"])
     try:
-        result = subprocess.run([str(BINARY), "--healthcheck", "--port", str(fake.port)],
+        result = subprocess.run([*binary_command(), "--healthcheck", "--port", str(fake.port)],
                                 capture_output=True, env=clean_env(), timeout=30)
     finally:
         fake.close()

@@ -11,6 +11,7 @@ parses what comes out.
 import json
 import os
 import random
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import pytest
 
 BUILD = Path(os.environ.get("TINYSERVER_BUILD", Path(__file__).resolve().parents[2] / "build"))
 DRIVER = BUILD / "tests" / "log_lines"
+# A cross build's driver runs under the emulator (see integration/conftest.py).
+RUNNER = shlex.split(os.environ.get("TINYSERVER_BIN_RUNNER", ""))
 
 LOG_LINE_MAX = 2048  # log.c: a line and its newline fit in this
 MARKER = b"..."
@@ -57,7 +60,7 @@ MESSAGES = messages()
 def run_driver(form):
     if not DRIVER.exists():
         pytest.fail(f"missing {DRIVER}: build with Meson first (TINYSERVER_BUILD={BUILD})")
-    proc = subprocess.run([str(DRIVER), form], input=b"".join(m + b"\0" for m in MESSAGES),
+    proc = subprocess.run([*RUNNER, str(DRIVER), form], input=b"".join(m + b"\0" for m in MESSAGES),
                           capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith(b"\n"), proc.stdout[-200:]

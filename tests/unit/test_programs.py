@@ -5,12 +5,15 @@ tests/meson.build is picked up here without editing this file.
 """
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
 BUILD = Path(os.environ.get("TINYSERVER_BUILD", Path(__file__).resolve().parents[2] / "build"))
+# A cross build's programs run under the emulator (see integration/conftest.py).
+RUNNER = shlex.split(os.environ.get("TINYSERVER_BIN_RUNNER", ""))
 
 
 def _unit_programs():
@@ -30,7 +33,7 @@ def test_unit_programs_are_listed():
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[t["name"] for t in PROGRAMS])
 def test_unit_program(program):
-    result = subprocess.run(program["cmd"], capture_output=True, text=True, timeout=300,
+    result = subprocess.run([*RUNNER, *program["cmd"]], capture_output=True, text=True, timeout=300,
                             cwd=program.get("workdir") or None)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
