@@ -1,9 +1,12 @@
 /*
  * http.c - the request lifecycle on libmicrohttpd; see http.h for the
- * contract. Routing (http_routing.c), the request deadline
- * (http_deadline.c), the watch on deferred requests' clients (hangup.c) and
- * the reading of libmicrohttpd's messages (http_mhd_messages.c) are modules
- * of their own; this file wires them to the daemon's callbacks.
+ * contract. Routing (http_routing.c), the answers a request's head alone
+ * decides (http_admission.c), putting answers on the wire
+ * (http_response.c), the handler's view of its request (http_request.c),
+ * the request deadline (http_deadline.c), the watch on deferred requests'
+ * clients (hangup.c) and the reading of libmicrohttpd's messages
+ * (http_mhd_messages.c) are modules of their own; this file wires them to
+ * the daemon's callbacks.
  *
  * A request as libmicrohttpd drives it:
  *   1st call of on_request: allocate per-request state, return MHD_YES.
@@ -36,7 +39,7 @@
  * never stops under a request it has taken in, nor with a suspended
  * connection (which makes libmicrohttpd abort the process).
  */
-#include "http.h"
+#include "http_internal.h"
 
 #include "hangup.h"
 #include "array.h"
@@ -61,77 +64,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* Paths longer than this are logged truncated; routing sees the full path. */
-#define HTTP_LOG_PATH_MAX 256
-#define HTTP_PEER_MAX     INET6_ADDRSTRLEN
 #define HTTP_IDLE_POLL_MS 10u
 /* A connection over the per-address limit is served a 503 if its request
  * comes within this long; else it is closed, so it holds no slot. */
 #define HTTP_OVER_LIMIT_GRACE_MS 500u
-/* Retry-After of that 503: by then a slot may well have freed. */
-#define HTTP_OVER_LIMIT_RETRY_S 1u
-
-/* Sent when even the error body could not be allocated. */
-static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
-
-/* One open connection. Created by the STARTED notification, freed by the
- * CLOSED one. */
-struct http_conn {
-    struct http_deadline_entry deadline;
-    /* Raw request-target length of the current request, from the URI log
-     * callback. Only the connection's own worker thread touches it. */
-    size_t target_len;
-    bool target_valid; /* see http_target_valid() */
-    /* Over the per-address limit: its one request gets 503, then it
-     * closes. Not counted in the limit (nothing to release). */
-    bool over_limit;
-};
-
-struct http_server {
-    struct MHD_Daemon *daemon;
-    const struct http_route *routes;
-    size_t route_count;
-    void *app;
-    const struct logger *log;
-    struct metrics *metrics;
-    atomic_uint inflight;
-    atomic_bool stopping;
-    size_t max_url_length;
-    unsigned max_connections_per_ip;
-    struct http_peer_limit peer_limit;
-    struct http_deadline deadline;
-    /* Watches the sockets of deferred requests for clients leaving. */
-    struct hangup_watch *hangups;
-    /* While starting, libmicrohttpd's messages are kept to explain a
-     * failure (such as "address in use") in the startup error. */
-    bool starting;
-    char start_error[HTTP_MHD_MESSAGE_MAX];
-};
-
-enum request_phase {
-    PHASE_NEW = 0,   /* waiting for the final call */
-    PHASE_SUSPENDED, /* a deferred handler owns the request */
-    PHASE_READY,     /* a deferred answer is stored in `answer` */
-    PHASE_ANSWERED,  /* a response has been queued */
-};
-
-/* Per-request state; the deferred token is this struct. */
-struct request_state {
-    struct http_server *server;
-    struct MHD_Connection *connection;
-    _Atomic enum request_phase phase;
-    struct http_response answer;
-    unsigned status; /* for the access log and metrics */
-    /* Set by the hangup watch while the request is deferred. */
-    atomic_bool client_gone;
-    struct hangup_entry hangup;
-    int route_index;  /* in the route table; -1 until matched */
-    bool close_after; /* the answer says "Connection: close" */
-    uint64_t start_ns;
-    char method[16];
-    char path[HTTP_LOG_PATH_MAX];
-    char peer[HTTP_PEER_MAX];
-};
 
 struct query_collector {
     struct param_pair pairs[HTTP_MAX_QUERY_PARAMS];
@@ -139,72 +75,6 @@ struct query_collector {
     bool too_many;
     bool nul_in_key;
 };
-
-/* Queues `answer` (taking its body) on the connection. */
-static enum MHD_Result queue_answer(struct request_state *state, struct http_response *answer,
-                                    const char *allow)
-{
-    struct MHD_Response *response;
-    unsigned status = answer->status;
-    /* the out-of-memory fallback body is JSON whatever was planned */
-    const char *content_type = answer->body != NULL && answer->content_type != NULL
-                                   ? answer->content_type
-                                   : "application/json";
-    if (answer->body != NULL) {
-        response = MHD_create_response_from_buffer_with_free_callback(strlen(answer->body),
-                                                                      answer->body, free);
-        if (response == NULL) {
-            free(answer->body);
-        }
-    } else {
-        /* No memory for the body. A planned server-side failure (a /bench
-         * run that failed, 503) keeps its status: it is what went wrong,
-         * and out of memory is usually why. Anything else becomes 500. */
-        if (status < HTTP_STATUS_INTERNAL_SERVER_ERROR) {
-            status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
-        }
-        response = MHD_create_response_from_buffer(sizeof(http_oom_body) - 1, (void *)http_oom_body,
-                                                   MHD_RESPMEM_PERSISTENT);
-    }
-    answer->body = NULL;
-    if (response == NULL) {
-        return MHD_NO; /* libmicrohttpd closes the connection */
-    }
-    bool headers_ok =
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES &&
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
-    if (headers_ok && allow != NULL) {
-        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
-    }
-    if (headers_ok && answer->www_authenticate != NULL) {
-        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                             answer->www_authenticate) == MHD_YES;
-    }
-    if (headers_ok && answer->content_security_policy != NULL) {
-        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
-                                             answer->content_security_policy) == MHD_YES;
-    }
-    if (headers_ok && answer->retry_after_s != 0) {
-        char seconds[16];
-        snprintf(seconds, sizeof(seconds), "%u", answer->retry_after_s);
-        headers_ok =
-            MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds) == MHD_YES;
-    }
-    if (headers_ok && (state->close_after || atomic_load(&state->server->stopping))) {
-        headers_ok =
-            MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
-    }
-    enum MHD_Result queued = MHD_NO;
-    if (headers_ok) {
-        queued = MHD_queue_response(state->connection, status, response);
-    }
-    MHD_destroy_response(response);
-    if (queued == MHD_YES) {
-        state->status = status;
-        atomic_store(&state->phase, PHASE_ANSWERED);
-    }
-    return queued;
-}
 
 static enum MHD_Result collect_query_param(void *cls, enum MHD_ValueKind kind, const char *key,
                                            size_t key_size, const char *value, size_t value_size)
@@ -224,62 +94,6 @@ static enum MHD_Result collect_query_param(void *cls, enum MHD_ValueKind kind, c
     return MHD_YES;
 }
 
-/* Answers 404 or 405 when the path or method does not match a route.
- * Returns NULL after queueing such an answer (its result in *queued). */
-static const struct http_route *route_or_answer(struct request_state *state, const char *path,
-                                                const char *method, enum MHD_Result *queued)
-{
-    const struct http_server *server = state->server;
-    enum http_route_outcome outcome =
-        http_route_match(server->routes, server->route_count, path, method, &state->route_index);
-    if (outcome == HTTP_ROUTE_FOUND) {
-        return &server->routes[state->route_index];
-    }
-    struct http_response answer = {0};
-    char allow[HTTP_ALLOW_MAX];
-    http_route_refusal(outcome,
-                       state->route_index >= 0 ? &server->routes[state->route_index] : NULL,
-                       &answer, allow);
-    *queued = queue_answer(state, &answer, allow[0] != '\0' ? allow : NULL);
-    return NULL;
-}
-
-enum body_framing {
-    BODY_NONE,    /* no body, or Content-Length: 0 */
-    BODY_LENGTH,  /* a Content-Length over 0 */
-    BODY_CHUNKED, /* Transfer-Encoding: chunked; it may still be empty */
-};
-
-/* How the request announces its body. The library has already refused
- * every other coding, and Content-Length with Transfer-Encoding (400 at
- * client discipline level 1). */
-static enum body_framing body_framing(struct MHD_Connection *connection)
-{
-    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
-        return BODY_CHUNKED;
-    }
-    const char *length =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return length != NULL && strspn(length, "0") != strlen(length) ? BODY_LENGTH : BODY_NONE;
-}
-
-/* A request with a body: no endpoint takes one. The answer goes out before
- * the body is read (on the first call, or on the first piece of a chunked
- * body); libmicrohttpd then closes the connection instead of reading the
- * rest, which is what a client that sends unwanted data deserves. */
-static enum MHD_Result refuse_body(struct request_state *state, const char *url, const char *method)
-{
-    enum MHD_Result queued = MHD_NO;
-    if (route_or_answer(state, url, method, &queued) == NULL) {
-        return queued;
-    }
-    struct http_response answer = {0};
-    http_response_error(&answer, HTTP_STATUS_CONTENT_TOO_LARGE,
-                        "this endpoint takes no request body", NULL);
-    return queue_answer(state, &answer, NULL);
-}
-
 /* The final call: decide the answer, or hand the request to a deferred
  * handler. */
 static enum MHD_Result dispatch(struct request_state *state, const char *url, const char *method)
@@ -287,7 +101,7 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
     struct http_server *server = state->server;
     struct http_response answer = {0};
     enum MHD_Result queued = MHD_NO;
-    const struct http_route *route = route_or_answer(state, url, method, &queued);
+    const struct http_route *route = http_route_or_answer(state, url, method, &queued);
     if (route == NULL) {
         return queued;
     }
@@ -299,7 +113,7 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
                             query.too_many ? "too many query parameters"
                                            : "query parameter name contains a NUL byte",
                             NULL);
-        return queue_answer(state, &answer, NULL);
+        return http_queue_answer(state, &answer, NULL);
     }
     struct http_request request = {
         .method = method,
@@ -313,7 +127,7 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
     if (atomic_load(&state->phase) != PHASE_NEW) {
         return MHD_YES; /* deferred: http_deferred_complete() will answer */
     }
-    return queue_answer(state, &answer, NULL);
+    return http_queue_answer(state, &answer, NULL);
 }
 
 static const struct sockaddr *peer_address(struct MHD_Connection *connection)
@@ -358,74 +172,6 @@ static struct http_conn *conn_record(struct MHD_Connection *connection)
     return info != NULL ? info->socket_context : NULL;
 }
 
-/* A request target longer than max_url_length: 414. (Targets that do not
- * even fit in the connection's memory get libmicrohttpd's own 414.) */
-static enum MHD_Result refuse_long_url(struct request_state *state)
-{
-    struct http_response answer = {0};
-    http_response_error(&answer, HTTP_STATUS_URI_TOO_LONG, "request target too long", NULL);
-    return queue_answer(state, &answer, NULL);
-}
-
-/* RFC 9112 section 3.2: 400 for an invalid Host. A missing one (in
- * HTTP/1.1) and several are the library's 400, at discipline level 1. */
-static bool host_invalid(struct MHD_Connection *connection)
-{
-    const char *host = NULL;
-    size_t host_len = 0;
-    if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST,
-                                      sizeof(MHD_HTTP_HEADER_HOST) - 1, &host,
-                                      &host_len) != MHD_YES) {
-        return false;
-    }
-    return !http_host_valid(host, host_len);
-}
-
-/* 400 for a malformed request: the client that sent it may frame the next
- * one badly too, so the connection closes. */
-static enum MHD_Result refuse_malformed(struct request_state *state, const char *why)
-{
-    struct http_response answer = {0};
-    http_response_error(&answer, HTTP_STATUS_BAD_REQUEST, why, NULL);
-    state->close_after = true;
-    return queue_answer(state, &answer, NULL);
-}
-
-/* The one request of a connection over the per-address limit. */
-static enum MHD_Result refuse_over_limit(struct request_state *state)
-{
-    struct http_response answer = {0};
-    http_response_error(&answer, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                        "too many connections from this address", NULL);
-    answer.retry_after_s = HTTP_OVER_LIMIT_RETRY_S;
-    state->close_after = true;
-    return queue_answer(state, &answer, NULL);
-}
-
-/* The first call: answers what can be judged from the request line and
- * headers alone, or returns MHD_YES to wait for the final call. */
-static enum MHD_Result judge_head(struct request_state *state, const struct http_conn *conn,
-                                  const char *url, const char *method)
-{
-    struct MHD_Connection *connection = state->connection;
-    if (conn != NULL && conn->over_limit) {
-        return refuse_over_limit(state);
-    }
-    if (conn != NULL && !conn->target_valid) {
-        return refuse_malformed(state, "request target has a control, space or non-ASCII byte");
-    }
-    if (host_invalid(connection)) {
-        return refuse_malformed(state, "invalid Host header");
-    }
-    if (conn != NULL && conn->target_len > state->server->max_url_length) {
-        return refuse_long_url(state);
-    }
-    if (body_framing(connection) == BODY_LENGTH) {
-        return refuse_body(state, http_origin_path(url), method);
-    }
-    return MHD_YES;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -445,20 +191,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_NO;
         }
         *req_cls = state;
-        return judge_head(state, conn, url, method);
+        return http_judge_head(state, conn, url, method);
     }
     enum request_phase phase = atomic_load(&state->phase);
     if (*upload_data_size != 0) {
         /* A piece of a chunked body (the only kind judge_head lets in):
          * not empty after all. */
         *upload_data_size = 0;
-        return phase == PHASE_NEW ? refuse_body(state, http_origin_path(url), method) : MHD_YES;
+        return phase == PHASE_NEW ? http_refuse_body(state, http_origin_path(url), method)
+                                  : MHD_YES;
     }
     switch (phase) {
     case PHASE_NEW:
         return dispatch(state, http_origin_path(url), method);
     case PHASE_READY:
-        return queue_answer(state, &state->answer, NULL);
+        return http_queue_answer(state, &state->answer, NULL);
     case PHASE_SUSPENDED:
     case PHASE_ANSWERED:
         return MHD_YES;
@@ -763,79 +510,4 @@ void http_server_stop(struct http_server *server)
     hangup_watch_stop(server->hangups);
     http_peer_limit_destroy(&server->peer_limit);
     free(server);
-}
-
-struct header_collector {
-    const char *name;
-    const char **values;
-    size_t max;
-    size_t count;
-};
-
-static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-    (void)kind;
-    struct header_collector *headers = cls;
-    if (strcasecmp(key, headers->name) == 0) {
-        if (headers->count < headers->max) {
-            headers->values[headers->count] = value != NULL ? value : "";
-        }
-        headers->count++;
-    }
-    return MHD_YES;
-}
-
-size_t http_request_header(const struct http_request *request, const char *name,
-                           const char **values, size_t max)
-{
-    const struct request_state *state = request->internal;
-    struct header_collector headers = {.name = name, .values = values, .max = max, .count = 0};
-    MHD_get_connection_values(state->connection, MHD_HEADER_KIND, collect_header, &headers);
-    return headers.count;
-}
-
-const atomic_bool *http_deferred_client_gone(const struct http_deferred *deferred)
-{
-    return &((const struct request_state *)(const void *)deferred)->client_gone;
-}
-
-struct http_deferred *http_request_defer(const struct http_request *request)
-{
-    struct request_state *state = request->internal;
-    /* Nothing new is suspended once shutdown began: libmicrohttpd aborts
-     * the process when its daemon stops with a suspended connection, and
-     * http_server_wait_idle() may already have seen nothing in flight
-     * (requests keep arriving on kept-alive connections). This request
-     * was counted in flight before this load, and begin_shutdown stores
-     * `stopping` before wait_idle loads the count, all sequentially
-     * consistent: either the wait sees this request, or this load sees
-     * `stopping`. */
-    if (atomic_load(&state->server->stopping)) {
-        return NULL;
-    }
-    atomic_store(&state->phase, PHASE_SUSPENDED);
-    MHD_suspend_connection(state->connection);
-    /* The socket stays open while the connection is suspended: the watch
-     * may look at it until http_deferred_complete() removes the entry. */
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(state->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-    state->hangup.fd = info != NULL ? info->connect_fd : -1;
-    state->hangup.gone = &state->client_gone;
-    if (state->hangup.fd >= 0) {
-        hangup_watch_add(state->server->hangups, &state->hangup);
-    }
-    return (struct http_deferred *)state;
-}
-
-void http_deferred_complete(struct http_deferred *deferred, struct http_response *response)
-{
-    struct request_state *state = (struct request_state *)deferred;
-    if (state->hangup.fd >= 0) {
-        hangup_watch_remove(state->server->hangups, &state->hangup);
-    }
-    state->answer = *response;
-    response->body = NULL;
-    atomic_store(&state->phase, PHASE_READY);
-    MHD_resume_connection(state->connection);
 }

@@ -1,0 +1,138 @@
+/*
+ * http_admission.c - what the HTTP layer answers from a request's head
+ * alone, before any handler runs; see http_internal.h.
+ */
+#include "http_internal.h"
+
+#include "http_host.h"
+#include "http_routing.h"
+
+#include <string.h>
+
+/* Retry-After of the 503 over the per-address limit: by then a slot may
+ * well have freed. */
+#define HTTP_OVER_LIMIT_RETRY_S 1u
+
+/* Answers 404 or 405 when the path or method does not match a route.
+ * Returns NULL after queueing such an answer (its result in *queued). */
+const struct http_route *http_route_or_answer(struct request_state *state, const char *path,
+                                              const char *method, enum MHD_Result *queued)
+{
+    const struct http_server *server = state->server;
+    enum http_route_outcome outcome =
+        http_route_match(server->routes, server->route_count, path, method, &state->route_index);
+    if (outcome == HTTP_ROUTE_FOUND) {
+        return &server->routes[state->route_index];
+    }
+    struct http_response answer = {0};
+    char allow[HTTP_ALLOW_MAX];
+    http_route_refusal(outcome,
+                       state->route_index >= 0 ? &server->routes[state->route_index] : NULL,
+                       &answer, allow);
+    *queued = http_queue_answer(state, &answer, allow[0] != '\0' ? allow : NULL);
+    return NULL;
+}
+
+enum body_framing {
+    BODY_NONE,    /* no body, or Content-Length: 0 */
+    BODY_LENGTH,  /* a Content-Length over 0 */
+    BODY_CHUNKED, /* Transfer-Encoding: chunked; it may still be empty */
+};
+
+/* How the request announces its body. The library has already refused
+ * every other coding, and Content-Length with Transfer-Encoding (400 at
+ * client discipline level 1). */
+static enum body_framing body_framing(struct MHD_Connection *connection)
+{
+    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+        return BODY_CHUNKED;
+    }
+    const char *length =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return length != NULL && strspn(length, "0") != strlen(length) ? BODY_LENGTH : BODY_NONE;
+}
+
+/* A request with a body: no endpoint takes one. The answer goes out before
+ * the body is read (on the first call, or on the first piece of a chunked
+ * body); libmicrohttpd then closes the connection instead of reading the
+ * rest, which is what a client that sends unwanted data deserves. */
+enum MHD_Result http_refuse_body(struct request_state *state, const char *url, const char *method)
+{
+    enum MHD_Result queued = MHD_NO;
+    if (http_route_or_answer(state, url, method, &queued) == NULL) {
+        return queued;
+    }
+    struct http_response answer = {0};
+    http_response_error(&answer, HTTP_STATUS_CONTENT_TOO_LARGE,
+                        "this endpoint takes no request body", NULL);
+    return http_queue_answer(state, &answer, NULL);
+}
+
+/* A request target longer than max_url_length: 414. (Targets that do not
+ * even fit in the connection's memory get libmicrohttpd's own 414.) */
+static enum MHD_Result refuse_long_url(struct request_state *state)
+{
+    struct http_response answer = {0};
+    http_response_error(&answer, HTTP_STATUS_URI_TOO_LONG, "request target too long", NULL);
+    return http_queue_answer(state, &answer, NULL);
+}
+
+/* RFC 9112 section 3.2: 400 for an invalid Host. A missing one (in
+ * HTTP/1.1) and several are the library's 400, at discipline level 1. */
+static bool host_invalid(struct MHD_Connection *connection)
+{
+    const char *host = NULL;
+    size_t host_len = 0;
+    if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST,
+                                      sizeof(MHD_HTTP_HEADER_HOST) - 1, &host,
+                                      &host_len) != MHD_YES) {
+        return false;
+    }
+    return !http_host_valid(host, host_len);
+}
+
+/* 400 for a malformed request: the client that sent it may frame the next
+ * one badly too, so the connection closes. */
+static enum MHD_Result refuse_malformed(struct request_state *state, const char *why)
+{
+    struct http_response answer = {0};
+    http_response_error(&answer, HTTP_STATUS_BAD_REQUEST, why, NULL);
+    state->close_after = true;
+    return http_queue_answer(state, &answer, NULL);
+}
+
+/* The one request of a connection over the per-address limit. */
+static enum MHD_Result refuse_over_limit(struct request_state *state)
+{
+    struct http_response answer = {0};
+    http_response_error(&answer, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                        "too many connections from this address", NULL);
+    answer.retry_after_s = HTTP_OVER_LIMIT_RETRY_S;
+    state->close_after = true;
+    return http_queue_answer(state, &answer, NULL);
+}
+
+/* The first call: answers what can be judged from the request line and
+ * headers alone, or returns MHD_YES to wait for the final call. */
+enum MHD_Result http_judge_head(struct request_state *state, const struct http_conn *conn,
+                                const char *url, const char *method)
+{
+    struct MHD_Connection *connection = state->connection;
+    if (conn != NULL && conn->over_limit) {
+        return refuse_over_limit(state);
+    }
+    if (conn != NULL && !conn->target_valid) {
+        return refuse_malformed(state, "request target has a control, space or non-ASCII byte");
+    }
+    if (host_invalid(connection)) {
+        return refuse_malformed(state, "invalid Host header");
+    }
+    if (conn != NULL && conn->target_len > state->server->max_url_length) {
+        return refuse_long_url(state);
+    }
+    if (body_framing(connection) == BODY_LENGTH) {
+        return http_refuse_body(state, http_origin_path(url), method);
+    }
+    return MHD_YES;
+}

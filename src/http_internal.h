@@ -1,0 +1,113 @@
+/*
+ * http_internal.h - the state the HTTP layer's own files share: http.c (the
+ * request lifecycle), http_admission.c (answers from a request's head),
+ * http_response.c (answers put on the wire) and http_request.c (what a
+ * handler may ask of its request). Only src/http*.c include it; the rest
+ * of the program sees http.h.
+ */
+#ifndef TINYSERVER_HTTP_INTERNAL_H
+#define TINYSERVER_HTTP_INTERNAL_H
+
+#include "hangup.h"
+#include "http.h"
+#include "http_deadline.h"
+#include "http_mhd_messages.h"
+#include "http_peer_limit.h"
+
+#include <microhttpd.h>
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Paths longer than this are logged truncated; routing sees the full path. */
+#define HTTP_LOG_PATH_MAX 256
+#define HTTP_PEER_MAX     INET6_ADDRSTRLEN
+
+/* One open connection. Created by the STARTED notification, freed by the
+ * CLOSED one. */
+struct http_conn {
+    struct http_deadline_entry deadline;
+    /* Raw request-target length of the current request, from the URI log
+     * callback. Only the connection's own worker thread touches it. */
+    size_t target_len;
+    bool target_valid; /* see http_target_valid() */
+    /* Over the per-address limit: its one request gets 503, then it
+     * closes. Not counted in the limit (nothing to release). */
+    bool over_limit;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct http_route *routes;
+    size_t route_count;
+    void *app;
+    const struct logger *log;
+    struct metrics *metrics;
+    atomic_uint inflight;
+    atomic_bool stopping;
+    size_t max_url_length;
+    unsigned max_connections_per_ip;
+    struct http_peer_limit peer_limit;
+    struct http_deadline deadline;
+    /* Watches the sockets of deferred requests for clients leaving. */
+    struct hangup_watch *hangups;
+    /* While starting, libmicrohttpd's messages are kept to explain a
+     * failure (such as "address in use") in the startup error. */
+    bool starting;
+    char start_error[HTTP_MHD_MESSAGE_MAX];
+};
+
+enum request_phase {
+    PHASE_NEW = 0,   /* waiting for the final call */
+    PHASE_SUSPENDED, /* a deferred handler owns the request */
+    PHASE_READY,     /* a deferred answer is stored in `answer` */
+    PHASE_ANSWERED,  /* a response has been queued */
+};
+
+/* Per-request state; the deferred token is this struct. */
+struct request_state {
+    struct http_server *server;
+    struct MHD_Connection *connection;
+    _Atomic enum request_phase phase;
+    struct http_response answer;
+    unsigned status; /* for the access log and metrics */
+    /* Set by the hangup watch while the request is deferred. */
+    atomic_bool client_gone;
+    struct hangup_entry hangup;
+    int route_index;  /* in the route table; -1 until matched */
+    bool close_after; /* the answer says "Connection: close" */
+    uint64_t start_ns;
+    char method[16];
+    char path[HTTP_LOG_PATH_MAX];
+    char peer[HTTP_PEER_MAX];
+};
+
+/* Queues `answer` on the request's connection, taking its body (a body
+ * that could not be allocated becomes the fixed out-of-memory JSON), with
+ * an Allow header when `allow` is not NULL; records the status for the log
+ * and metrics. MHD_NO when nothing could be queued: libmicrohttpd then
+ * closes the connection. */
+enum MHD_Result http_queue_answer(struct request_state *state, struct http_response *answer,
+                                  const char *allow);
+
+/* The route for `path` and `method`, or NULL after queueing the 404 or 405
+ * (with Allow) that routing decides; the queueing result is in *queued. */
+const struct http_route *http_route_or_answer(struct request_state *state, const char *path,
+                                              const char *method, enum MHD_Result *queued);
+
+/* A request that carries a body: routing's 404 or 405 if it has one, else
+ * 413, queued before the body is read. */
+enum MHD_Result http_refuse_body(struct request_state *state, const char *url, const char *method);
+
+/* The first call of a request: queues the answer to what its head alone
+ * decides (over the per-address limit, a malformed target or Host, a
+ * target over max_url_length, a Content-Length body), or returns MHD_YES to
+ * wait for the final call. `conn` is NULL when its record could not be
+ * allocated. */
+enum MHD_Result http_judge_head(struct request_state *state, const struct http_conn *conn,
+                                const char *url, const char *method);
+
+#endif
