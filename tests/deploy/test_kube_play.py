@@ -177,7 +177,7 @@ def test_renderer_agrees_with_kubectl():
     gives what kubectl kustomize gives."""
     if not have_kubectl():
         pytest.skip("kubectl is not installed: nothing to compare the fallback renderer with")
-    for directory in (KUBE, KUBE / "overlays" / "tls"):
+    for directory in (KUBE, KUBE / "overlays" / "tls", KUBE / "overlays" / "public"):
         ours = sorted(render(directory, use_kubectl=False), key=lambda d: d["kind"])
         theirs = sorted(render(directory, use_kubectl=True), key=lambda d: d["kind"])
         assert ours == theirs, directory
@@ -230,3 +230,32 @@ def test_tls_overlay_serves_https_from_its_secret(play, tmp_path):
                              str(certs / "ca.crt"), url], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr + running.logs()
     check_bench(json.loads(result.stdout))
+
+
+
+def test_public_overlay_mounts_the_token_podman_ignores_its_mode(image, tmp_path):
+    """The public overlay plays and mounts the bench token from its Secret
+    where BENCH_TOKEN_FILE points, but podman 4.3 ignores the volume's
+    defaultMode (0440) and mounts the file 0644, so tinyserver refuses the
+    world-readable token and exits: on podman the overlay cannot serve, on
+    Kubernetes defaultMode applies (docs/containers.md). If a later podman
+    honours defaultMode, this fails and the overlay gets a serving test."""
+    instance = Play(KUBE / "overlays" / "public", tmp_path)
+    instance.adapt()
+    (name,) = instance.secrets
+    stored = tmp_path / "secret.json"
+    stored.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name}, "data": {"token": uuid.uuid4().hex}}))
+    engine("secret", "create", name, str(stored))
+    try:
+        instance.play()
+        deadline = time.monotonic() + PLAY_TIMEOUT_S
+        while instance.inspect("{{.State.Running}}") == "true":
+            assert time.monotonic() < deadline, "the container kept running"
+            time.sleep(POLL_INTERVAL_S)
+        logs = instance.logs()
+        assert "/secrets/bench-token/token: readable by every user (mode 0644)" in logs, logs
+        assert instance.inspect("{{.State.ExitCode}}") == "2", logs
+    finally:
+        instance.down()
