@@ -49,6 +49,7 @@ struct config {
     unsigned tls_port;
     unsigned tls_handshake_timeout_s;
     unsigned max_tls_connections;
+    unsigned tls_session_cache_entries;
 };
 
 enum config_command_kind {

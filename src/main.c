@@ -185,6 +185,7 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         .idle_timeout_s = cfg->connection_timeout_s,
         .max_connections = cfg->max_tls_connections,
         .metrics = metrics,
+        .session_cache_entries = cfg->tls_session_cache_entries,
     };
     struct tls_server *tls =
         tls_server_start(&options, creds, hand_to_http, server, log, err, sizeof(err));

@@ -290,6 +290,12 @@ static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
     fprintf(out, "tinyserver_http_inflight_requests %u\n", gauges->inflight_requests);
     write_header(out, "tinyserver_tls_open_connections", "gauge", "TLS connections being relayed.");
     fprintf(out, "tinyserver_tls_open_connections %u\n", gauges->open_tls_connections);
+    write_header(out, "tinyserver_tls_handshakes_total", "counter",
+                 "TLS handshakes finished: full, or resumed from the session cache.");
+    fprintf(out, "tinyserver_tls_handshakes_total{kind=\"full\"} %llu\n",
+            (unsigned long long)gauges->tls_handshakes_full);
+    fprintf(out, "tinyserver_tls_handshakes_total{kind=\"resumed\"} %llu\n",
+            (unsigned long long)gauges->tls_handshakes_resumed);
     write_header(out, "tinyserver_process_resident_memory_bytes", "gauge",
                  "Resident set size of the process.");
     fprintf(out, "tinyserver_process_resident_memory_bytes %zu\n", gauges->resident_bytes);

@@ -91,6 +91,8 @@ struct metrics_gauges {
     unsigned open_connections;
     unsigned inflight_requests;
     unsigned open_tls_connections;
+    uint64_t tls_handshakes_full;
+    uint64_t tls_handshakes_resumed;
     size_t resident_bytes;
     size_t peak_resident_bytes;
     size_t allocator_committed_bytes; /* 0 when the allocator does not say */

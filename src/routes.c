@@ -277,7 +277,11 @@ static void handle_metrics(void *ctx, const struct http_request *request,
         http_server_stats(http, &gauges.open_connections, &gauges.inflight_requests);
     }
     if (tls != NULL) {
-        gauges.open_tls_connections = tls_server_active(tls);
+        struct tls_server_stats stats;
+        tls_server_stats(tls, &stats);
+        gauges.open_tls_connections = stats.open_connections;
+        gauges.tls_handshakes_full = stats.handshakes_full;
+        gauges.tls_handshakes_resumed = stats.handshakes_resumed;
     }
     struct alloc_memory memory;
     if (!alloc_info_process_memory(&memory)) {

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "net_addr.h"
 #include "threads.h"
+#include "tls_session_cache.h"
 #include "wipe.h"
 
 #include <errno.h>
@@ -50,6 +51,10 @@
  * cause at will; the next line says how many were left out. */
 #define TLS_LOG_INTERVAL_MS 10000
 
+/* Offered to clients that ask (ALPN); one that asks for something else
+ * only is served without ALPN, as if it had not asked. */
+static const char *const tls_alpn_protocols[] = {"http/1.1"};
+
 /* ECDHE with AEAD only, per key type; server order is preference order. */
 static const uint16_t tls_suites_rsa[] = {
     BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -78,8 +83,11 @@ struct tls_server {
     const struct tls_credentials *creds;
     tls_handoff_fn handoff;
     void *handoff_ctx;
-    struct logger log; /* a copy, so relays never reach into the caller's frame */
+    struct logger log;                 /* a copy, so relays never reach into the caller's frame */
+    struct tls_session_cache sessions; /* unused when options.session_cache_entries is 0 */
     atomic_uint active;
+    atomic_uint_fast64_t handshakes_full;
+    atomic_uint_fast64_t handshakes_resumed;
     struct log_throttle refusals;      /* at the TLS connection cap */
     struct log_throttle drops;         /* socketpair, engine or thread failures */
     struct log_throttle accept_errors; /* EMFILE and the like */
@@ -91,6 +99,7 @@ struct tls_relay {
     int tcp_fd;
     int plain_fd;
     br_ssl_server_context ssl;
+    struct tls_session_handle session;
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -114,6 +123,9 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
     }
     br_ssl_engine_set_versions(engine, BR_TLS12, BR_TLS12);
     br_ssl_engine_add_flags(engine, BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
+    /* BearSSL keeps the pointer and never writes through it. */
+    br_ssl_engine_set_protocol_names(engine, (const char **)tls_alpn_protocols,
+                                     sizeof(tls_alpn_protocols) / sizeof(tls_alpn_protocols[0]));
     br_ssl_engine_set_buffer(engine, iobuf, iobuf_size, 1);
     br_ssl_engine_inject_entropy(engine, seed, seed_len);
     return br_ssl_server_reset(ssl) != 0;
@@ -129,9 +141,14 @@ static bool relay_init_engine(struct tls_relay *relay)
     if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
         return false;
     }
-    bool ok = tls_engine_init(&relay->ssl, relay->server->creds, relay->iobuf, sizeof(relay->iobuf),
-                              seed, sizeof(seed));
+    struct tls_server *server = relay->server;
+    bool ok = tls_engine_init(&relay->ssl, server->creds, relay->iobuf, sizeof(relay->iobuf), seed,
+                              sizeof(seed));
     wipe(seed, sizeof(seed));
+    if (ok && server->options.session_cache_entries != 0) {
+        /* The cache is set after init: a reset reads it at the ClientHello. */
+        tls_session_handle_attach(&relay->session, &server->sessions, &relay->ssl);
+    }
     return ok;
 }
 
@@ -230,13 +247,23 @@ static void relay_http_gone(struct relay_state *st)
     }
 }
 
+/* Counts a finished handshake as full or resumed, for /metrics. */
+static void relay_count_handshake(struct tls_relay *relay)
+{
+    struct tls_server *server = relay->server;
+    bool resumed =
+        server->options.session_cache_entries != 0 && tls_session_handle_resumed(&relay->session);
+    atomic_fetch_add_explicit(resumed ? &server->handshakes_resumed : &server->handshakes_full, 1,
+                              memory_order_relaxed);
+}
+
 /* The relay loop: BearSSL's state says which way bytes can flow; poll()
  * waits for the matching socket (and the server's stop pipe); each ready
  * direction is moved once. */
 static enum relay_end relay_pump(struct tls_relay *relay)
 {
     br_ssl_engine_context *engine = &relay->ssl.eng;
-    const struct tls_server *server = relay->server;
+    struct tls_server *server = relay->server;
     const int64_t idle_ms = (int64_t)server->options.idle_timeout_s * 1000;
     struct relay_state st = {
         .handshake_deadline = now_ms() + (int64_t)server->options.handshake_timeout_s * 1000,
@@ -252,7 +279,10 @@ static enum relay_end relay_pump(struct tls_relay *relay)
             return br_ssl_engine_last_error(engine) == BR_ERR_OK ? RELAY_CLIENT_CLOSED
                                                                  : RELAY_TLS_ERROR;
         }
-        st.handshake_done = st.handshake_done || (state & (BR_SSL_SENDAPP | BR_SSL_RECVAPP));
+        if (!st.handshake_done && (state & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) {
+            st.handshake_done = true;
+            relay_count_handshake(relay);
+        }
         if (st.http_closed && !(state & BR_SSL_SENDREC)) {
             return RELAY_HTTP_CLOSED; /* close_notify sent; no need to wait for the peer's */
         }
@@ -559,6 +589,15 @@ static void close_pipe(int fds[2])
     }
 }
 
+/* Frees what tls_server_start() allocated, the session cache wiped. */
+static void server_free(struct tls_server *server)
+{
+    if (server->options.session_cache_entries != 0) {
+        tls_session_cache_destroy(&server->sessions);
+    }
+    free(server);
+}
+
 struct tls_server *tls_server_start(const struct tls_server_options *options,
                                     const struct tls_credentials *creds, tls_handoff_fn handoff,
                                     void *handoff_ctx, const struct logger *log, char *err,
@@ -575,11 +614,20 @@ struct tls_server *tls_server_start(const struct tls_server_options *options,
     server->handoff_ctx = handoff_ctx;
     server->log = *log;
     atomic_init(&server->active, 0);
+    atomic_init(&server->handshakes_full, 0);
+    atomic_init(&server->handshakes_resumed, 0);
+    if (options->session_cache_entries != 0 &&
+        !tls_session_cache_init(&server->sessions, options->session_cache_entries)) {
+        snprintf(err, err_size, "cannot allocate a TLS session cache of %u entries",
+                 options->session_cache_entries);
+        free(server);
+        return NULL;
+    }
     server->wake_pipe[0] = server->wake_pipe[1] = -1;
     server->relay_stop_pipe[0] = server->relay_stop_pipe[1] = -1;
     server->listen_fd = open_listener(options->bind, options->port, err, err_size);
     if (server->listen_fd < 0) {
-        free(server);
+        server_free(server);
         return NULL;
     }
     if (pipe2(server->wake_pipe, O_CLOEXEC) != 0 ||
@@ -594,7 +642,7 @@ struct tls_server *tls_server_start(const struct tls_server_options *options,
     close(server->listen_fd);
     close_pipe(server->wake_pipe);
     close_pipe(server->relay_stop_pipe);
-    free(server);
+    server_free(server);
     return NULL;
 }
 
@@ -644,10 +692,18 @@ void tls_server_destroy(struct tls_server *server, unsigned flush_ms)
     }
     close_pipe(server->wake_pipe);
     close_pipe(server->relay_stop_pipe);
-    free(server);
+    server_free(server);
 }
 
 unsigned tls_server_active(const struct tls_server *server)
 {
     return atomic_load(&server->active);
+}
+
+void tls_server_stats(const struct tls_server *server, struct tls_server_stats *stats)
+{
+    stats->open_connections = atomic_load(&server->active);
+    stats->handshakes_full = atomic_load_explicit(&server->handshakes_full, memory_order_relaxed);
+    stats->handshakes_resumed =
+        atomic_load_explicit(&server->handshakes_resumed, memory_order_relaxed);
 }

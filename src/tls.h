@@ -24,7 +24,9 @@
  * ends it at once.
  *
  * Protocol profile: TLS 1.2 only, ECDHE key exchange with AEAD suites
- * (AES-GCM, ChaCha20-Poly1305), RSA 2048+ or EC P-256 server keys.
+ * (AES-GCM, ChaCha20-Poly1305), RSA 2048+ or EC P-256 server keys; ALPN
+ * "http/1.1" for clients that ask; session resumption by session ID from
+ * one cache shared by all connections (tls_session_cache.h).
  * Robustness: a handshake deadline, a cap on concurrent TLS connections,
  * MSG_NOSIGNAL on every send, and each relay cleans up only its own
  * sockets and memory whatever the client does.
@@ -38,6 +40,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /* Takes ownership of plain_fd (even on failure) and serves HTTP on it as if
@@ -52,6 +55,14 @@ struct tls_server_options {
     unsigned idle_timeout_s; /* the HTTP side's: bounds a client that takes nothing */
     unsigned max_connections;
     struct metrics *metrics; /* refusals at max_connections are counted here; may be NULL */
+    unsigned session_cache_entries; /* 0: no session resumption */
+};
+
+/* Counters since start, for /metrics. */
+struct tls_server_stats {
+    unsigned open_connections;
+    uint64_t handshakes_full;
+    uint64_t handshakes_resumed; /* a cached session reused (tls_session_cache.h) */
 };
 
 struct tls_server;
@@ -77,6 +88,9 @@ void tls_server_destroy(struct tls_server *server, unsigned flush_ms);
 
 /* Relays currently open (for tests and metrics). */
 unsigned tls_server_active(const struct tls_server *server);
+
+/* A snapshot of the counters; each is read atomically, not all at once. */
+void tls_server_stats(const struct tls_server *server, struct tls_server_stats *stats);
 
 /* Sets up a BearSSL server engine exactly as every relay does: the profile
  * above (TLS 1.2, ECDHE with the AEAD suites for the key's type, server

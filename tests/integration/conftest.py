@@ -150,6 +150,7 @@ CONFIG_OPTIONS = [
     ("--tls-port", "TLS_PORT"),
     ("--tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT"),
     ("--max-tls-connections", "MAX_TLS_CONNECTIONS"),
+    ("--tls-session-cache", "TLS_SESSION_CACHE"),
 ]
 
 # Generous limits that only keep a broken server from hanging the suite;
