@@ -3,7 +3,7 @@
  */
 #include "tls_harness.h"
 
-#include "tls.h"
+#include "tls_relay.h"
 #include "tls_keys.h"
 
 #include <stdio.h>
@@ -18,7 +18,7 @@ static const char harness_response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n
 
 static struct tls_credentials harness_creds[2];
 static br_ssl_server_context harness_ssl;
-static unsigned char harness_iobuf[BR_SSL_BUFSIZE_BIDI];
+static unsigned char harness_iobuf[TLS_RELAY_IOBUF_BYTES];
 
 bool tls_harness_load(const char *dir)
 {

@@ -147,6 +147,9 @@ static const struct config_option config_options[] = {
                        "close a TLS connection whose handshake has not finished by then"),
     CONFIG_UINT_OPTION("max-tls-connections", "MAX_TLS_CONNECTIONS", max_tls_connections, "256", 1,
                        65536, "N", "open TLS connections accepted at once"),
+    CONFIG_UINT_OPTION("tls-threads", "TLS_THREADS", tls_threads, "0", 0, 256, "N",
+                       "TLS relay threads, each an event loop over many connections; 0 = one per "
+                       "available CPU"),
     CONFIG_UINT_OPTION("tls-session-cache", "TLS_SESSION_CACHE", tls_session_cache_entries,
                        "10000", 0, 1000000, "ENTRIES",
                        "TLS sessions remembered for resumption by session ID, 100 bytes each, "

@@ -50,6 +50,7 @@ struct config {
     unsigned tls_handshake_timeout_s;
     unsigned max_tls_connections;
     unsigned tls_session_cache_entries;
+    unsigned tls_threads; /* 0: one per available CPU */
 };
 
 enum config_command_kind {

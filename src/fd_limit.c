@@ -9,7 +9,8 @@ unsigned long fd_limit_needed(const struct fd_limit_needs *needs)
 {
     return FD_LIMIT_RESERVE + (unsigned long)needs->http_threads * FD_LIMIT_PER_HTTP_THREAD +
            needs->max_connections +
-           (unsigned long)needs->max_tls_connections * FD_LIMIT_PER_TLS_CONNECTION;
+           (unsigned long)needs->max_tls_connections * FD_LIMIT_PER_TLS_CONNECTION +
+           (unsigned long)needs->tls_threads * FD_LIMIT_PER_TLS_THREAD;
 }
 
 bool fd_limit_ensure(unsigned long needed, struct fd_limit_result *result)

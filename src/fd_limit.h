@@ -5,8 +5,8 @@
  * Every connection holds a descriptor, and every TLS connection two more:
  * the client's TCP socket and the relay's end of the socketpair (the HTTP
  * end is one of --max-connections). Beside them the process keeps a few of
- * its own: the standard streams, the listeners, the TLS pipes, and an epoll
- * and an event descriptor per HTTP worker thread. The usual soft limit of
+ * its own: the standard streams, the listeners, the TLS pipe, and an epoll
+ * and an event descriptor per HTTP worker thread and per TLS relay loop. The usual soft limit of
  * 1,024 is below what the defaults can use, so the server raises it at
  * startup, never past the hard limit; when the hard limit is too low it
  * warns once (as nginx does for worker_connections) and serves anyway:
@@ -23,11 +23,13 @@
 #define FD_LIMIT_RESERVE            16u
 #define FD_LIMIT_PER_HTTP_THREAD    2u
 #define FD_LIMIT_PER_TLS_CONNECTION 2u
+#define FD_LIMIT_PER_TLS_THREAD     2u /* a relay loop's epoll and eventfd */
 
 struct fd_limit_needs {
     unsigned max_connections;
     unsigned max_tls_connections; /* 0 when TLS is off */
     unsigned http_threads;
+    unsigned tls_threads; /* relay loops; 0 when TLS is off */
 };
 
 /* How many descriptors those limits can use at once. */

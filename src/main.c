@@ -174,7 +174,8 @@ static void shut_down(struct http_server *server, struct tls_server *tls, struct
 }
 
 static struct tls_server *start_tls(const struct config *cfg, const struct tls_credentials *creds,
-                                    struct http_server *server, struct metrics *metrics,
+                                    unsigned threads, struct http_server *server,
+                                    struct metrics *metrics,
                                     const struct logger *log)
 {
     char err[ERROR_MAX];
@@ -186,6 +187,7 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         .max_connections = cfg->max_tls_connections,
         .metrics = metrics,
         .session_cache_entries = cfg->tls_session_cache_entries,
+        .threads = threads,
     };
     struct tls_server *tls =
         tls_server_start(&options, creds, hand_to_http, server, log, err, sizeof(err));
@@ -193,20 +195,23 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         log_message(log, LOG_ERROR, "%s", err);
         return NULL;
     }
-    log_message(log, LOG_INFO, "https listening on %s:%u (TLS 1.2, ECDHE with AEAD, %s key)",
-                cfg->bind, cfg->tls_port, creds->description);
+    log_message(log, LOG_INFO,
+                "https listening on %s:%u (TLS 1.2, ECDHE with AEAD, %s key); tls relay threads "
+                "%u",
+                cfg->bind, cfg->tls_port, creds->description, options.threads);
     return tls;
 }
 
 /* Raises the open files limit as far as the configured limits can use;
  * says so once when the hard limit is too low (see fd_limit.h). */
-static void ensure_descriptors(const struct config *cfg, unsigned http_threads, bool tls,
-                               const struct logger *log)
+static void ensure_descriptors(const struct config *cfg, unsigned http_threads,
+                               unsigned tls_threads, bool tls, const struct logger *log)
 {
     struct fd_limit_needs needs = {
         .max_connections = cfg->max_connections,
         .max_tls_connections = tls ? cfg->max_tls_connections : 0,
         .http_threads = http_threads,
+        .tls_threads = tls ? tls_threads : 0,
     };
     unsigned long needed = fd_limit_needed(&needs);
     struct fd_limit_result limit;
@@ -249,7 +254,8 @@ static int serve(const struct config *cfg, const struct build_info *build,
     }
     unsigned cpus = cpus_available();
     unsigned http_threads = cfg->http_threads != 0 ? cfg->http_threads : cpus;
-    ensure_descriptors(cfg, http_threads, creds != NULL, &log);
+    unsigned tls_threads = cfg->tls_threads != 0 ? cfg->tls_threads : cpus;
+    ensure_descriptors(cfg, http_threads, tls_threads, creds != NULL, &log);
     struct bench_limits limits = bench_limits_from(cfg, cpus);
     const char *paths[METRICS_MAX_ROUTES];
     size_t path_count = routes_paths(paths, METRICS_MAX_ROUTES);
@@ -306,7 +312,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
                 token->set ? "requires a bearer token (set)" : "is open (no token)", settings);
     struct tls_server *tls = NULL;
     if (creds != NULL) {
-        tls = start_tls(cfg, creds, server, &metrics, &log);
+        tls = start_tls(cfg, creds, tls_threads, server, &metrics, &log);
         if (tls == NULL) {
             http_server_begin_shutdown(server);
             http_server_stop(server);

@@ -5,23 +5,25 @@
  * Data path (libmicrohttpd speaks TLS only through GnuTLS, which is large
  * and hard to link statically against musl):
  *
- *   client --TCP/TLS--> [listener: accept] --> relay thread (BearSSL)
+ *   client --TCP/TLS--> [listener: accept] --> relay loop (epoll, BearSSL)
  *                                                 |  plaintext
  *                                          AF_UNIX socketpair
  *                                                 |
  *                        handoff(fd, client address) --> HTTP daemon
  *
- * The relay owns the TCP socket and one end of a socketpair; the other end
- * is handed, with the client's real address, to the HTTP layer (which
- * passes it to MHD_add_connection). Every endpoint, limit, timeout and log
- * line is therefore identical over TLS, and the HTTP layer never sees
- * ciphertext. A relay ends when either side closes; the HTTP side's idle
- * timeout thus also ends idle TLS connections. Once the HTTP side has
- * closed, a relay gets TLS_CLOSE_FLUSH_MS (tls.c) to deliver what it still
- * holds and close_notify, then ends whether the client read it or not; after
- * the handshake, records that wait for a client that takes none end the
- * relay after the idle timeout. An error or hang-up on the client's socket
- * ends it at once.
+ * Each relay (tls_relay.h) owns the TCP socket and one end of a socketpair;
+ * the other end is handed, with the client's real address, to the HTTP
+ * layer (which passes it to MHD_add_connection). Every endpoint, limit,
+ * timeout and log line is therefore identical over TLS, and the HTTP layer
+ * never sees ciphertext. A fixed set of relay loops (tls_loop.h, one thread
+ * each, --tls-threads) drives all relays: the thread count does not grow
+ * with connections. A relay ends when either side closes; the HTTP side's
+ * idle timeout thus also ends idle TLS connections. Once the HTTP side has
+ * closed, a relay gets TLS_CLOSE_FLUSH_MS (tls_relay.h) to deliver what it
+ * still holds and close_notify, then ends whether the client read it or
+ * not; after the handshake, records that wait for a client that takes none
+ * end the relay after the idle timeout. An error or hang-up on the client's
+ * socket ends it at once.
  *
  * Protocol profile: TLS 1.2 only, ECDHE key exchange with AEAD suites
  * (AES-GCM, ChaCha20-Poly1305), RSA 2048+ or EC P-256 server keys; ALPN
@@ -56,6 +58,7 @@ struct tls_server_options {
     unsigned max_connections;
     struct metrics *metrics; /* refusals at max_connections are counted here; may be NULL */
     unsigned session_cache_entries; /* 0: no session resumption */
+    unsigned threads;               /* relay loops; at least 1 */
 };
 
 /* Counters since start, for /metrics. */
@@ -63,6 +66,7 @@ struct tls_server_stats {
     unsigned open_connections;
     uint64_t handshakes_full;
     uint64_t handshakes_resumed; /* a cached session reused (tls_session_cache.h) */
+    unsigned threads;            /* relay loops */
 };
 
 struct tls_server;
@@ -91,16 +95,5 @@ unsigned tls_server_active(const struct tls_server *server);
 
 /* A snapshot of the counters; each is read atomically, not all at once. */
 void tls_server_stats(const struct tls_server *server, struct tls_server_stats *stats);
-
-/* Sets up a BearSSL server engine exactly as every relay does: the profile
- * above (TLS 1.2, ECDHE with the AEAD suites for the key's type, server
- * preference, no renegotiation), `iobuf` as its bidirectional buffer
- * (BR_SSL_BUFSIZE_BIDI bytes), seeded with `seed`, then reset for a new
- * handshake. Never allocates: ssl, iobuf and creds belong to the caller and
- * must outlive the engine. Returns false if the engine cannot be reset.
- * Public so that the fuzzer (fuzz/fuzz_tls_records.c) feeds its input to
- * the very engine configuration the server runs. */
-bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *creds,
-                     unsigned char *iobuf, size_t iobuf_size, const void *seed, size_t seed_len);
 
 #endif

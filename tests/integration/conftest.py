@@ -150,6 +150,7 @@ CONFIG_OPTIONS = [
     ("--tls-port", "TLS_PORT"),
     ("--tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT"),
     ("--max-tls-connections", "MAX_TLS_CONNECTIONS"),
+    ("--tls-threads", "TLS_THREADS"),
     ("--tls-session-cache", "TLS_SESSION_CACHE"),
 ]
 

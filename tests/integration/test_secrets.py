@@ -29,8 +29,11 @@ SRC = REPO / "src"
 
 # (file, function, what dies there)
 SECRET_SITES = [
-    ("tls.c", "relay_init_engine", "the seed of the engine's DRBG"),
-    ("tls.c", "relay_release", "the engine context: session keys, master secret, DRBG state"),
+    ("tls_relay.c", "relay_init_engine", "the seed of the engine's DRBG"),
+    ("tls_relay.c", "tls_relay_create", "a relay whose engine could not be set up"),
+    ("tls_relay.c", "tls_relay_destroy", "the engine context: session keys, master secret, DRBG state"),
+    ("tls_session_cache.c", "tls_session_cache_destroy",
+     "the cached sessions' master secrets and the key masking their IDs"),
     ("tls_keys.c", "read_file", "a file buffer refused after reading (it may hold a key)"),
     ("tls_keys.c", "load_pem_file", "the PEM text of the key file"),
     ("tls_keys.c", "append_der", "the old DER buffer when realloc() moves it"),

@@ -55,7 +55,7 @@ KEY_TYPES = ["ec", "rsa"]
 # The TLS settings; conftest.CONFIG_OPTIONS predates them, so clean_env()
 # would let them through from the caller's environment.
 TLS_ENV = ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_PORT", "TLS_HANDSHAKE_TIMEOUT",
-           "MAX_TLS_CONNECTIONS", "TLS_SESSION_CACHE"]
+           "MAX_TLS_CONNECTIONS", "TLS_SESSION_CACHE", "TLS_THREADS"]
 
 HEALTHY = {"status": "ok"}
 

@@ -9,11 +9,11 @@ int main(void)
 {
     struct fd_limit_needs plain = {.max_connections = 1024, .http_threads = 2};
     struct fd_limit_needs tls = {
-        .max_connections = 1024, .max_tls_connections = 256, .http_threads = 2};
+        .max_connections = 1024, .max_tls_connections = 256, .http_threads = 2, .tls_threads = 3};
     unsigned long base = FD_LIMIT_RESERVE + 2 * FD_LIMIT_PER_HTTP_THREAD;
     CHECK(fd_limit_needed(&plain) == base + 1024);
     /* The TLS socket and the relay's end; the HTTP end is a connection. */
-    CHECK(fd_limit_needed(&tls) == base + 1024 + 2 * 256);
+    CHECK(fd_limit_needed(&tls) == base + 1024 + 2 * 256 + 3 * FD_LIMIT_PER_TLS_THREAD);
     CHECK(fd_limit_needed(&tls) > 1024); /* the defaults exceed the usual soft limit */
 
     struct rlimit original;
