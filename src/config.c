@@ -145,7 +145,7 @@ static const struct config_option config_options[] = {
     CONFIG_UINT_OPTION("tls-handshake-timeout", "TLS_HANDSHAKE_TIMEOUT", tls_handshake_timeout_s,
                        "10", 1, 300, "SECONDS",
                        "close a TLS connection whose handshake has not finished by then"),
-    CONFIG_UINT_OPTION("max-tls-connections", "MAX_TLS_CONNECTIONS", max_tls_connections, "256", 1,
+    CONFIG_UINT_OPTION("max-tls-connections", "MAX_TLS_CONNECTIONS", max_tls_connections, "1024", 1,
                        65536, "N", "open TLS connections accepted at once"),
     CONFIG_UINT_OPTION("tls-threads", "TLS_THREADS", tls_threads, "0", 0, 256, "N",
                        "TLS relay threads, each an event loop over many connections; 0 = one per "

@@ -65,11 +65,6 @@ struct tls_server {
     struct log_throttle accept_errors; /* EMFILE and the like */
 };
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(clock_monotonic_ns() / CLOCK_NS_PER_MS);
-}
-
 /* Logs one line of a kind, unless one of that kind went out less than
  * TLS_LOG_INTERVAL_MS ago; then only counts it. */
 static void log_throttled(struct tls_server *server, struct log_throttle *throttle,
@@ -79,7 +74,7 @@ static void log_throttled(struct tls_server *server, struct log_throttle *thrott
 static void log_throttled(struct tls_server *server, struct log_throttle *throttle,
                           enum log_level level, const char *fmt, ...)
 {
-    int64_t now = now_ms();
+    int64_t now = tls_relay_now_ms();
     if (now < throttle->next_ms) {
         throttle->suppressed++;
         return;
@@ -152,7 +147,8 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
         atomic_fetch_sub(&server->active, 1);
         return;
     }
-    struct tls_relay *relay = tls_relay_create(&server->relay_shared, tcp_fd, pair[0], now_ms());
+    struct tls_relay *relay =
+        tls_relay_create(&server->relay_shared, tcp_fd, pair[0], tls_relay_now_ms());
     if (relay == NULL) {
         log_throttled(server, &server->drops, LOG_WARN,
                       "tls connection dropped: out of memory or engine setup failed");

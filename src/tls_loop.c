@@ -16,13 +16,6 @@
 
 #define TLS_LOOP_EVENTS 64
 
-static int64_t now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static struct tls_relay *relay_of_deadline(struct deadline_node *node)
 {
     return (struct tls_relay *)(void *)((char *)node - offsetof(struct tls_relay, deadline));
@@ -109,7 +102,7 @@ static void take_queue(struct tls_loop *loop)
     struct tls_relay *relay = loop->queue;
     loop->queue = NULL;
     pthread_mutex_unlock(&loop->queue_lock);
-    int64_t now = now_ms();
+    int64_t now = tls_relay_now_ms();
     while (relay != NULL) {
         struct tls_relay *next = relay->next;
         list_insert(loop, relay);
@@ -171,8 +164,8 @@ static void *loop_main(void *arg)
     /* Relays ended while handling a batch: a later event of the same batch
      * may point into one, so they are destroyed only after it. */
     while (!atomic_load(&loop->stopping)) {
-        int ready =
-            epoll_wait(loop->epoll_fd, events, TLS_LOOP_EVENTS, wait_timeout(loop, now_ms()));
+        int ready = epoll_wait(loop->epoll_fd, events, TLS_LOOP_EVENTS,
+                               wait_timeout(loop, tls_relay_now_ms()));
         if (ready < 0) {
             if (errno == EINTR) {
                 continue;
@@ -180,7 +173,7 @@ static void *loop_main(void *arg)
             log_message(loop->log, LOG_ERROR, "tls relay loop: epoll_wait: %s", strerror(errno));
             break;
         }
-        int64_t now = now_ms();
+        int64_t now = tls_relay_now_ms();
         struct tls_relay *ended = NULL;
         bool woken = false;
         for (int i = 0; i < ready; i++) {

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TLS_SEED_BYTES 32
@@ -58,6 +59,13 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
     br_ssl_engine_set_buffer(engine, iobuf, iobuf_size, 1);
     br_ssl_engine_inject_entropy(engine, seed, seed_len);
     return br_ssl_server_reset(ssl) != 0;
+}
+
+int64_t tls_relay_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 const char *tls_relay_end_name(enum tls_relay_end end)

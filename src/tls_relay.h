@@ -63,6 +63,9 @@ enum tls_relay_end {
     TLS_RELAY_SERVER_STOPPING,
 };
 
+/* The clock every relay deadline is on: CLOCK_MONOTONIC, in ms. */
+int64_t tls_relay_now_ms(void);
+
 /* For the log line of an ended connection. */
 const char *tls_relay_end_name(enum tls_relay_end end);
 
