@@ -33,9 +33,11 @@ HALF_HELLO_BYTES = 50
 def open_many(port, context, count, bound_s):
     """`count` TLS connections to 127.0.0.1:port with the handshake done,
     driven together. Returns (connections, handshakes left unfinished after
-    bound_s); the connections are blocking again."""
+    bound_s, handshakes the server failed or reset); the connections are
+    blocking again."""
     selector = selectors.DefaultSelector()
     done = []
+    failed = 0
     try:
         for _ in range(count):
             # Connected first: newer Pythons refuse to wrap a socket that
@@ -55,11 +57,15 @@ def open_many(port, context, count, bound_s):
                     selector.modify(tls, selectors.EVENT_READ)
                 except ssl.SSLWantWriteError:
                     selector.modify(tls, selectors.EVENT_WRITE)
+                except OSError:  # ssl.SSLError included
+                    selector.unregister(tls)
+                    tls.close()
+                    failed += 1
                 else:
                     selector.unregister(tls)
                     tls.setblocking(True)
                     done.append(tls)
-        return done, len(selector.get_map())
+        return done, len(selector.get_map()), failed
     except BaseException:
         for tls in done:
             tls.close()
@@ -121,7 +127,7 @@ def process_figures(pid):
 def measure_many(args, context):
     before = process_figures(args.pid)
     start = time.monotonic()
-    connections, unfinished = open_many(args.port, context, args.connections, args.bound)
+    connections, unfinished, failed = open_many(args.port, context, args.connections, args.bound)
     handshakes_s = time.monotonic() - start
     try:
         held = process_figures(args.pid)
@@ -143,6 +149,7 @@ def measure_many(args, context):
         "connections": args.connections,
         "handshakes_s": round(handshakes_s, 2),
         "unfinished_handshakes": unfinished,
+        "failed_handshakes": failed,
         "answered_200": ok,
         "errors": args.connections - ok,
         "threads_before": before["threads"],
