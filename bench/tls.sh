@@ -214,7 +214,7 @@ scale_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[
 	echo
 	echo "| $clients TLS clients | figure |"
 	echo "| --- | --- |"
-	echo "| handshakes, all at once | $(scale_field many handshakes_s) s, $(scale_field many unfinished_handshakes) unfinished |"
+	echo "| handshakes, all at once | $(scale_field many handshakes_s) s, $(scale_field many unfinished_handshakes) unfinished, $(scale_field many failed_handshakes) failed |"
 	echo "| GET /healthz on each | $(scale_field many answered_200) answered 200, $(scale_field many errors) errors |"
 	echo "| server threads before / held / answered | $(scale_field many threads_before) / $(scale_field many threads_held) / $(scale_field many threads_answered) |"
 	echo "| RSS before / held / answered / 1 s after closing | $(scale_field many rss_kib_before) / $(scale_field many rss_kib_held) / $(scale_field many rss_kib_answered) / $(scale_field many rss_kib_after) KiB |"
