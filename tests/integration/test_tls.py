@@ -659,7 +659,7 @@ def test_hostile_clients_lose_only_their_connection(server, tls_files, curl, key
     print(f"\nhostile clients: fds {base_fds} -> {fd_count(pid)}, threads {base_threads}, "
           f"VmRSS {base_rss} kB -> {rss} kB")
     # Hundreds of connections went through; a per-connection leak of the
-    # relay (~40 KB plus a 128 KiB stack) would show far above this. Under
+    # relay (25 KB, plus the HTTP side's) would show far above this. Under
     # ASan freed memory waits in its quarantine (256 MB) on purpose; there
     # LeakSanitizer, at the server's exit, is the leak check. Under qemu-user
     # the RSS is mostly the emulator's translated code, which grows with
