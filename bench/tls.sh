@@ -11,8 +11,8 @@
 # Prints Markdown (also OUT/tls.md), with the load average before and after.
 # Figures only: nothing here passes or fails on them.
 set -euo pipefail
-# shellcheck source=scripts/lib.sh
-. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=scripts/lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 
 usage() {
 	cat <<EOF

@@ -21,26 +21,9 @@ static struct tls_relay *relay_of_deadline(struct deadline_node *node)
     return (struct tls_relay *)(void *)((char *)node - offsetof(struct tls_relay, deadline));
 }
 
-static void list_insert(struct tls_loop *loop, struct tls_relay *relay)
+static struct tls_relay *relay_of_link(struct list_link *link)
 {
-    relay->prev = NULL;
-    relay->next = loop->first;
-    if (loop->first != NULL) {
-        loop->first->prev = relay;
-    }
-    loop->first = relay;
-}
-
-static void list_remove(struct tls_loop *loop, struct tls_relay *relay)
-{
-    if (relay->prev != NULL) {
-        relay->prev->next = relay->next;
-    } else {
-        loop->first = relay->next;
-    }
-    if (relay->next != NULL) {
-        relay->next->prev = relay->prev;
-    }
+    return LIST_ELEMENT(link, struct tls_relay, link);
 }
 
 /* Brings one socket's epoll registration in line with what the relay
@@ -86,7 +69,7 @@ static void relay_end(struct tls_loop *loop, struct tls_relay *relay, enum tls_r
     log_message(loop->log, LOG_DEBUG, "tls connection ended: %s (BearSSL error %d)",
                 tls_relay_end_name(end), br_ssl_engine_last_error(&relay->ssl.eng));
     deadline_heap_set(&loop->deadlines, &relay->deadline, -1);
-    list_remove(loop, relay);
+    list_unlink(&loop->relays_served, &relay->link);
     /* Closing the sockets takes them out of the epoll set. */
     tls_relay_destroy(relay);
     atomic_fetch_sub(&loop->relays, 1);
@@ -104,8 +87,8 @@ static void take_queue(struct tls_loop *loop)
     pthread_mutex_unlock(&loop->queue_lock);
     int64_t now = tls_relay_now_ms();
     while (relay != NULL) {
-        struct tls_relay *next = relay->next;
-        list_insert(loop, relay);
+        struct tls_relay *next = relay->next_handed;
+        list_push(&loop->relays_served, &relay->link);
         /* Sends nothing yet (the client speaks first), but sets up the
          * registrations and the handshake deadline. */
         enum tls_relay_end end = tls_relay_on_events(relay, &relay->tcp, 0, now);
@@ -142,16 +125,16 @@ static int wait_timeout(const struct tls_loop *loop, int64_t now)
 
 static void end_all(struct tls_loop *loop)
 {
-    while (loop->first != NULL) {
-        relay_end(loop, loop->first, TLS_RELAY_SERVER_STOPPING);
+    while (loop->relays_served != NULL) {
+        relay_end(loop, relay_of_link(loop->relays_served), TLS_RELAY_SERVER_STOPPING);
     }
     pthread_mutex_lock(&loop->queue_lock);
     struct tls_relay *relay = loop->queue;
     loop->queue = NULL;
     pthread_mutex_unlock(&loop->queue_lock);
     while (relay != NULL) {
-        struct tls_relay *next = relay->next;
-        list_insert(loop, relay);
+        struct tls_relay *next = relay->next_handed;
+        list_push(&loop->relays_served, &relay->link);
         relay_end(loop, relay, TLS_RELAY_SERVER_STOPPING);
         relay = next;
     }
@@ -191,15 +174,13 @@ static void *loop_main(void *arg)
                 if (relay->end == TLS_RELAY_RUNNING) {
                     relay->end = TLS_RELAY_IO_ERROR;
                 }
-                /* Out of the list now, onto the batch's list of ended. */
-                list_remove(loop, relay);
-                relay->next = ended;
+                /* Destroyed after the batch: a later event may point at it. */
+                relay->next_handed = ended;
                 ended = relay;
             }
         }
         while (ended != NULL) {
-            struct tls_relay *next = ended->next;
-            list_insert(loop, ended); /* relay_end() takes it out again */
+            struct tls_relay *next = ended->next_handed;
             relay_end(loop, ended, ended->end);
             ended = next;
         }
@@ -259,7 +240,7 @@ void tls_loop_add(struct tls_loop *loop, struct tls_relay *relay)
 {
     atomic_fetch_add(&loop->relays, 1);
     pthread_mutex_lock(&loop->queue_lock);
-    relay->next = loop->queue;
+    relay->next_handed = loop->queue;
     loop->queue = relay;
     pthread_mutex_unlock(&loop->queue_lock);
     wake(loop);

@@ -28,11 +28,11 @@ struct tls_loop {
     int epoll_fd;
     int wake_fd; /* eventfd: relays queued, or asked to stop */
     pthread_mutex_t queue_lock;
-    struct tls_relay *queue; /* handed over, not yet registered; via ->next */
+    struct tls_relay *queue; /* handed over, not yet registered; via ->next_handed */
     atomic_bool stopping;
-    atomic_uint relays;      /* queued and registered: the loop's load */
-    atomic_uint *open_total; /* the server's count, decremented as relays end */
-    struct tls_relay *first; /* registered relays, a doubly linked list */
+    atomic_uint relays;              /* queued and registered: the loop's load */
+    atomic_uint *open_total;         /* the server's count, decremented as relays end */
+    struct list_link *relays_served; /* registered relays */
     struct deadline_heap deadlines;
     const struct logger *log;
 };

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "tls_relay.h"
 
+#include "array.h"
+#include "clock.h"
 #include "wipe.h"
 
 #include <errno.h>
@@ -12,15 +14,12 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TLS_SEED_BYTES 32
 /* Moves per event before the relay yields to the others in its loop; the
  * sockets stay ready, so epoll reports them again at once. */
 #define TLS_RELAY_MAX_ROUNDS 16
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Offered to clients that ask (ALPN); one that asks for something else
  * only is served without ALPN, as if it had not asked. */
@@ -44,18 +43,18 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
     br_ssl_engine_context *engine = &ssl->eng;
     if (creds->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_init_full_rsa(ssl, creds->chain, creds->chain_len, &creds->rsa);
-        br_ssl_engine_set_suites(engine, tls_suites_rsa, ARRAY_LEN(tls_suites_rsa));
+        br_ssl_engine_set_suites(engine, tls_suites_rsa, ARRAY_SIZE(tls_suites_rsa));
     } else {
         /* The issuer key type only matters for static-ECDH suites, which
          * are not enabled. */
         br_ssl_server_init_full_ec(ssl, creds->chain, creds->chain_len, BR_KEYTYPE_EC, &creds->ec);
-        br_ssl_engine_set_suites(engine, tls_suites_ec, ARRAY_LEN(tls_suites_ec));
+        br_ssl_engine_set_suites(engine, tls_suites_ec, ARRAY_SIZE(tls_suites_ec));
     }
     br_ssl_engine_set_versions(engine, BR_TLS12, BR_TLS12);
     br_ssl_engine_add_flags(engine, BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
     /* BearSSL keeps the pointer and never writes through it. */
     br_ssl_engine_set_protocol_names(engine, (const char **)tls_alpn_protocols,
-                                     ARRAY_LEN(tls_alpn_protocols));
+                                     ARRAY_SIZE(tls_alpn_protocols));
     br_ssl_engine_set_buffer(engine, iobuf, iobuf_size, 1);
     br_ssl_engine_inject_entropy(engine, seed, seed_len);
     return br_ssl_server_reset(ssl) != 0;
@@ -63,9 +62,7 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
 
 int64_t tls_relay_now_ms(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return (int64_t)(clock_monotonic_ns() / CLOCK_NS_PER_MS);
 }
 
 const char *tls_relay_end_name(enum tls_relay_end end)
@@ -138,7 +135,8 @@ struct tls_relay *tls_relay_create(struct tls_relay_shared *shared, int tcp_fd, 
     };
     relay->end = TLS_RELAY_RUNNING;
     deadline_node_init(&relay->deadline);
-    relay->prev = relay->next = NULL;
+    relay->link = (struct list_link){NULL, NULL};
+    relay->next_handed = NULL;
     if (!relay_init_engine(relay)) {
         wipe(relay, sizeof(*relay));
         free(relay);

@@ -27,6 +27,7 @@
 #define TINYSERVER_TLS_RELAY_H
 
 #include "deadline_heap.h"
+#include "list.h"
 #include "tls_keys.h"
 #include "tls_session_cache.h"
 
@@ -95,7 +96,8 @@ struct tls_relay {
     struct tls_relay_progress progress;
     enum tls_relay_end end;
     struct deadline_node deadline; /* owned by the loop's heap */
-    struct tls_relay *prev, *next; /* owned by the loop's lists */
+    struct list_link link;         /* on the loop's list of relays it serves */
+    struct tls_relay *next_handed; /* in the hand-over queue, or a batch's ended ones */
     struct tls_session_handle session;
     br_ssl_server_context ssl;
     unsigned char iobuf[TLS_RELAY_IOBUF_BYTES];
