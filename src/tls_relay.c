@@ -240,13 +240,21 @@ static enum tls_relay_end relay_pass(struct tls_relay *relay, int64_t now_ms, bo
         }
     }
     state = br_ssl_engine_current_state(engine);
-    if ((state & BR_SSL_RECVAPP) && (relay->plain.ready & EPOLLOUT)) {
+    if ((state & BR_SSL_RECVAPP) && progress->http_refuses) {
+        br_ssl_engine_recvapp_buf(engine, &len);
+        br_ssl_engine_recvapp_ack(engine, len); /* nobody will read it */
+        *moved = true;
+    } else if ((state & BR_SSL_RECVAPP) && (relay->plain.ready & EPOLLOUT)) {
         buf = br_ssl_engine_recvapp_buf(engine, &len);
         n = move_bytes(&relay->plain, buf, len, true);
         if (n == -1 || n == 0) {
-            return TLS_RELAY_HTTP_CLOSED;
-        }
-        if (n > 0) {
+            /* The HTTP side closed while the client still sent (it
+             * answered an oversized request early, say): the rest of the
+             * request is dropped, and the answer it wrote before closing
+             * is still read and delivered below. */
+            progress->http_refuses = true;
+            *moved = true;
+        } else if (n > 0) {
             br_ssl_engine_recvapp_ack(engine, (size_t)n);
             *moved = true;
         }
@@ -339,7 +347,7 @@ void tls_relay_interest(const struct tls_relay *relay, uint32_t *tcp_events, boo
     /* Once the HTTP side hung up, its socket is only watched while BearSSL
      * can take its remaining bytes. */
     *watch_plain = !progress->http_closed && (!progress->http_hungup || (state & BR_SSL_SENDAPP));
-    *plain_events = ((state & BR_SSL_RECVAPP) ? EPOLLOUT : 0u) |
+    *plain_events = ((state & BR_SSL_RECVAPP) && !progress->http_refuses ? EPOLLOUT : 0u) |
                     ((state & BR_SSL_SENDAPP) && !progress->http_closed ? EPOLLIN : 0u);
 }
 

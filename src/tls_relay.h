@@ -85,8 +85,9 @@ struct tls_relay_progress {
     int64_t flush_deadline;     /* -1 until the HTTP side hangs up or closes */
     int64_t send_blocked_since; /* -1 unless records wait for the client */
     bool handshake_done;
-    bool http_hungup; /* the HTTP side hung up; bytes may still be queued */
-    bool http_closed; /* read its end: close_notify is queued */
+    bool http_hungup;  /* the HTTP side hung up; bytes may still be queued */
+    bool http_closed;  /* read its end: close_notify is queued */
+    bool http_refuses; /* writing to it failed: it closed while the client still sent */
 };
 
 struct tls_relay {
