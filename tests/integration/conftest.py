@@ -517,9 +517,17 @@ def curl(tmp_path):
     return Curl(tmp_path)
 
 
-@pytest.fixture(scope="session")
-def long_bench_iterations():
-    """Iterations per thread that make a LONG_BENCH_THREADS run take about
+def elapsed_s(bench_json):
+    """Wall time of a --bench answer: one run's, or a comparison's total."""
+    if "results" in bench_json:
+        return sum(run["elapsed_ms"] for entry in bench_json["results"]
+                   for run in entry["runs"]) / 1000.0
+    return bench_json["elapsed_ms"] / 1000.0
+
+
+def calibrate_long_bench(*extra_args):
+    """Iterations per thread that make a LONG_BENCH_THREADS run (with
+    extra_args, e.g. a comparison of every allocator) take about
     LONG_BENCH_TARGET_S here, measured with the binary's own --bench. The
     probe grows until it runs long enough to measure, so the slow musl
     allocator build is not held up by a probe sized for mimalloc."""
@@ -527,13 +535,28 @@ def long_bench_iterations():
     while True:
         result = run_binary("--bench", "--threads", str(LONG_BENCH_THREADS),
                             "--iterations", str(probe), "--max-bench-iterations", str(probe),
-                            timeout=120)
+                            *extra_args, timeout=120)
         assert result.returncode == 0, result.stderr
-        elapsed_s = max(json.loads(result.stdout)["elapsed_ms"] / 1000.0, 1e-3)
-        if elapsed_s >= LONG_BENCH_PROBE_S or probe >= 5_000_000:
+        elapsed = max(elapsed_s(json.loads(result.stdout)), 1e-3)
+        if elapsed >= LONG_BENCH_PROBE_S or probe >= 5_000_000:
             break
         probe *= 4
-    return max(probe, min(int(probe * LONG_BENCH_TARGET_S / elapsed_s), 1_000_000_000))
+    return max(probe, min(int(probe * LONG_BENCH_TARGET_S / elapsed), 1_000_000_000))
+
+
+@pytest.fixture(scope="session")
+def long_bench_iterations():
+    """Iterations for a long run of the default allocator."""
+    return calibrate_long_bench()
+
+
+@pytest.fixture(scope="session")
+def long_comparison_iterations():
+    """Iterations for a long allocator=all comparison: sized on the whole
+    comparison, whose slowest allocator (musl's) can be tens of times
+    slower than the default one, so a run sized for mimalloc alone would
+    outlast the client's patience."""
+    return calibrate_long_bench("--allocator", "all")
 
 
 # Lets a server accept the calibrated long runs.

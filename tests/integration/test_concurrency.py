@@ -60,12 +60,12 @@ def test_second_bench_is_429_then_slot_frees(server, curl, long_bench_iterations
     assert_bench_ok(after, 1, 1000)
 
 
-def test_allocator_all_is_one_benchmark(server, curl, long_bench_iterations):
+def test_allocator_all_is_one_benchmark(server, curl, long_comparison_iterations):
     """allocator=all runs its allocators one after another under one slot:
     with one slot it is accepted, and while it runs another is refused."""
     srv = server(*LONG_BENCH_ARGS)
-    # The first allocator's run alone outlasts the check below.
-    long_run, _ = start_long_bench(srv, curl, long_bench_iterations, extra="&allocator=all")
+    # The whole comparison is sized to outlast the check below.
+    long_run, _ = start_long_bench(srv, curl, long_comparison_iterations, extra="&allocator=all")
     try:
         assert_json_error(curl(srv.url + "/bench?threads=1&iterations=1"), 429)
         assert long_run.running(), "the comparison ended before the 429 check"
@@ -73,7 +73,7 @@ def test_allocator_all_is_one_benchmark(server, curl, long_bench_iterations):
         result = long_run.result()
     assert result.status == 200, result.describe()
     for entry in result.json["results"]:
-        assert entry["runs"][0]["total_counter"] == LONG_BENCH_THREADS * long_bench_iterations
+        assert entry["runs"][0]["total_counter"] == LONG_BENCH_THREADS * long_comparison_iterations
 
 
 def test_max_concurrent_bench_two_runs_at_once(server, curl, long_bench_iterations):
