@@ -142,6 +142,24 @@ def read_response(sock, bound_s=IO_TIMEOUT_S):
         data += chunk
 
 
+def served_connection(port, source="127.0.0.1", tls=None, patience_s=IO_TIMEOUT_S):
+    """A kept-alive connection that has had one GET /healthz answered, so
+    the server has certainly accepted and counted it. The server counts a
+    connection from an address until it has processed its close, and a
+    connection just closed (the server fixture's readiness probe, say) may
+    not be processed yet on a slow build: a 503 is retried until then.
+    Returns (socket, the response); the caller checks the response."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        sock = connect(port, source, tls=tls)
+        sock.sendall(request("/healthz"))
+        response = read_response(sock)
+        if response is None or response.status != 503 or time.monotonic() > deadline:
+            return sock, response
+        sock.close()
+        time.sleep(0.05)
+
+
 class LoadClient(threading.Thread):
     """Sends requests on kept-alive connections until the server refuses
     new ones (or .stop is set). A response is either complete (and

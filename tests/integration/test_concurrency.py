@@ -6,10 +6,10 @@ process gains one job thread plus one thread per benchmark thread
 comfortably outlasts the handful of requests made while it runs; nothing
 here asserts how long anything takes.
 """
-import socket
 import time
 
-from conftest import (CURL_TIMEOUT_S, LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_INTERVAL_S,
+import rawhttp
+from conftest import (LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_INTERVAL_S,
                       STARTUP_TIMEOUT_S, assert_json_error)
 
 
@@ -97,14 +97,9 @@ def open_served_connection(port):
     """A keep-alive connection that has had one request answered, so the
     server has certainly accepted and counted it. (Raw socket: the
     connection must stay open while curl runs.)"""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=CURL_TIMEOUT_S)
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
-    reply = b""
-    while not reply.endswith(b'{"status":"ok"}\n'):
-        chunk = sock.recv(4096)
-        assert chunk, f"connection closed early: {reply!r}"
-        reply += chunk
-    assert reply.startswith(b"HTTP/1.1 200 "), reply
+    sock, response = rawhttp.served_connection(port)
+    assert response is not None and response.status == 200, response
+    assert response.json == {"status": "ok"}, response
     return sock
 
 

@@ -47,20 +47,9 @@ def assert_healthy(srv, source="127.0.0.1"):
 
 def held_connection(srv, source="127.0.0.1", port=None, tls=None):
     """A kept-alive connection that has had one answer, so the server has
-    certainly accepted it (to the HTTPS port, given port and tls). The
-    server counts a connection from this address until it has processed its
-    close, and the fixture's own readiness probe may not be processed yet
-    (on a slow build): a 503 over the per-address limit is retried until
-    that earlier connection is gone."""
-    deadline = time.monotonic() + CLOSE_BOUND_S
-    while True:
-        sock = rawhttp.connect(port or srv.port, source, tls=tls)
-        sock.sendall(rawhttp.request("/healthz"))
-        response = rawhttp.read_response(sock)
-        if response is None or response.status != 503 or time.monotonic() > deadline:
-            break
-        sock.close()
-        time.sleep(0.05)
+    certainly accepted it (to the HTTPS port, given port and tls)."""
+    sock, response = rawhttp.served_connection(port or srv.port, source, tls=tls,
+                                               patience_s=CLOSE_BOUND_S)
     assert response is not None and response.status == 200, response
     return sock
 
