@@ -515,3 +515,50 @@ def test_documented_defaults_are_the_server_defaults(spec, live, curl):
         assert result.json[name] == schema["default"], (name, result.describe())
         checked += 1
     assert checked, "no /bench parameter documents its default"
+
+
+# Redocly CLI, a standard OpenAPI linter, with its recommended rules
+# (docs/redocly.yaml; the ignored problems, each with its reason, are in
+# docs/.redocly.lint-ignore.yaml). Pinned like the validator above.
+REDOCLY = CACHE / "test-tools" / "node_modules" / ".bin" / "redocly"
+REDOCLY_CONFIG = REPO / "docs" / "redocly.yaml"
+# No telemetry or update check: CI reaches nothing but Debian and npm.
+REDOCLY_ENV = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
+
+
+def redocly_lint(path):
+    """Lints a document; its totals and the rules of its problems."""
+    import json
+    assert REDOCLY.is_file(), f"{REDOCLY} is missing: run scripts/test-tools.sh"
+    result = subprocess.run([str(REDOCLY), "lint", "--config", str(REDOCLY_CONFIG),
+                             "--format=json", str(path)], capture_output=True, text=True,
+                            timeout=120, env=REDOCLY_ENV, cwd=REPO)
+    report = json.loads(result.stdout)
+    rules = sorted({problem["ruleId"] for problem in report["problems"]})
+    assert (result.returncode != 0) == (report["totals"]["errors"] > 0), result.stderr
+    return report["totals"], rules
+
+
+def test_redocly_recommended_rules_pass_without_an_error_or_a_warning():
+    totals, rules = redocly_lint(SPEC_PATH)
+    assert totals["errors"] == 0 and totals["warnings"] == 0, (totals, rules)
+
+
+def test_redocly_flags_a_licence_without_url_and_an_operation_without_security(tmp_path, spec):
+    broken = copy.deepcopy(spec)
+    del broken["info"]["license"]["url"]
+    del broken["security"]
+    path = tmp_path / "openapi.yaml"
+    path.write_text(yaml.safe_dump(broken, sort_keys=False))
+    totals, rules = redocly_lint(path)
+    assert totals["errors"] > 0, (totals, rules)
+    assert "info-license-strict" in rules and "security-defined" in rules, rules
+
+
+def test_bench_takes_the_bearer_scheme_and_the_other_routes_need_none(spec):
+    scheme = spec["components"]["securitySchemes"]["benchToken"]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
+    assert spec["security"] == [{}]
+    assert {"benchToken": []} in spec["paths"]["/bench"]["get"]["security"]
+    for path in ("/", "/healthz", "/metrics"):
+        assert "security" not in spec["paths"][path]["get"], path
