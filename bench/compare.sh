@@ -14,6 +14,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$REPO/scripts/lib/report.sh"
 
 VARIANTS=(musl mimalloc-secure mimalloc) # the published table's order
 SWEEP_THREADS=(1 2 4 8 16 32)
@@ -201,7 +203,7 @@ SUBJECTS=()
 for v in "${VARIANTS[@]}"; do SUBJECTS+=("variant|$v"); done
 for r in "${REF_ROWS[@]}"; do SUBJECTS+=("reference|${r%%|*}"); done
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+report_begin
 echo "kind,label,workload,threads,iterations,rep,operations,elapsed_ms,ops_per_sec" >"$RUNS"
 for w in "${WORKLOADS[@]}"; do
 	t=$threads
@@ -231,7 +233,6 @@ if ((sweep)); then
 		done
 	done
 fi
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- reports
 
@@ -272,15 +273,12 @@ for r in "${REF_ROWS[@]}"; do
 	[[ -n $preload ]] || DISPLAY[$name]+=" malloc"
 done
 
-cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 {
 	echo "# Allocator comparison"
 	echo
-	echo "- Machine: ${cpu_model:-unknown CPU}, $(nproc) CPUs available, Linux $(uname -r)"
-	echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after"
-	echo "- Command: \`bench/compare.sh --reps $reps --threads $threads --iterations $iterations --workloads $workloads\`$( ((quick)) && echo " (--quick: figures mean nothing)")"
-	echo "- Each row is the median of $reps interleaved runs of \`tinyserver --bench\`; reference rows"
-	echo "  run the same workload source as a plain glibc program (context only, not shipped)."
+	echo "Each row is the median of $reps interleaved runs of \`tinyserver --bench\`; reference rows"
+	echo "run the same workload source as a plain glibc program (context only, not shipped)."
+	((quick)) && echo "This was a --quick run: its figures mean nothing."
 	medians "$RUNS" | awk -F, -v workloads="$workloads" -v labels="$(printf '%s\n' "${SUBJECTS[@]#*|}")" \
 		-v names="$(for k in "${!DISPLAY[@]}"; do printf '%s=%s\n' "$k" "${DISPLAY[$k]}"; done)" '
 	function si(x) {
@@ -307,7 +305,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 		for (w = 1; w <= wn; w++) {
 			wl = order[w]
 			split(row[wl, label[1]], f, ",")
-			printf "\n## %s: %s threads x %s iterations\n\n", wl, f[3], grouped(f[4])
+			printf "\n### %s: %s threads x %s iterations\n\n", wl, f[3], grouped(f[4])
 			print "| variant | operations | elapsed | ops/s (median) | vs musl |"
 			print "| --- | --- | --- | --- | --- |"
 			for (i = 1; i <= ln; i++) {
@@ -322,6 +320,9 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 		echo
 		echo "Thread sweep: sweep.csv and sweep.png ($sweep_ops operations per point, median of $reps)."
 	fi
+	echo
+	report_context "bench/compare.sh --reps $reps --threads $threads --iterations $iterations --workloads $workloads$( ((quick)) && echo " --quick")" \
+		"Toolchain: $(gcc --version | head -1), musl-dev $(dpkg-query -W -f='${Version}' musl-dev 2>/dev/null || echo '?')"
 } >"$out/compare.md"
 
 if ((sweep)); then

@@ -3,10 +3,11 @@
 # binaries side by side as servers and asks each for the same /bench runs,
 # interleaved round by round (each round starting with the next binary), so
 # load on this shared machine hits all alike.
-# Prints, per workload and binary, the median ops/s and the spread (min-max),
-# with the load average before and after. Then counts instructions per
-# operation with callgrind (`--bench`, 1 thread, by difference of N and 2N
-# iterations), which wall time cannot resolve at this scale.
+# Prints, per workload and binary, the median ops/s and the spread (min-max).
+# Then counts instructions per operation with callgrind (`--bench`, 1 thread,
+# by difference of N and 2N iterations), which wall time cannot resolve at
+# this scale. The report (also in --out, bench/results/stop-check.md by
+# default) ends with the machine, date, load average and command.
 #
 # Typical use: the binary before a change, the binary after it, and one built
 # with the check compiled out (see docs/benchmarks.md for how it was made).
@@ -14,23 +15,28 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$REPO/scripts/lib/report.sh"
 
 usage() {
 	cat <<USAGE
 usage: bench/stop-check.sh [-h] [--rounds N] [--threads N] [--iterations N]
-                           [--workloads LIST] [--no-callgrind] NAME=BINARY...
+                           [--workloads LIST] [--no-callgrind] [--out FILE] NAME=BINARY...
 Interleaved /bench runs of each binary (served on a free port), medians and spread.
   --rounds N        interleaved rounds (default 9)
   --threads N       threads per run (default 2)
   --iterations N    iterations per thread (default 2000000)
   --workloads LIST  comma-separated (default: seed,xthread,larson)
   --no-callgrind    skip the instruction counts
+  --out FILE        the report's copy (default: bench/results/stop-check.md)
 Each server gets the server-side extras of the binary given after ':', e.g.
   new=build/src/tinyserver:--max-bench-seconds=600
 USAGE
 }
 
 rounds=9 threads=2 iterations=2000000 workloads=seed,xthread,larson callgrind=1
+out=$REPO/bench/results/stop-check.md
+command_line="bench/stop-check.sh${*:+ $*}"
 binaries=()
 while (($#)); do
 	case $1 in
@@ -40,6 +46,7 @@ while (($#)); do
 	--iterations) iterations=$2; shift 2 ;;
 	--workloads) workloads=$2; shift 2 ;;
 	--no-callgrind) callgrind=0; shift ;;
+	--out) out=$2; shift 2 ;;
 	*=*) binaries+=("$1"); shift ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -82,7 +89,7 @@ for spec in "${binaries[@]}"; do
 	names+=("$name") ports+=("$port")
 done
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+report_begin
 IFS=, read -r -a workload_list <<<"$workloads"
 count=${#names[@]}
 for ((round = 0; round < rounds; round++)); do
@@ -98,9 +105,12 @@ for ((round = 0; round < rounds; round++)); do
 		done
 	done
 done
-echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+report=$work/report.md
+exec 3>&1 >"$report"
+echo "# The stop check's cost"
 echo
 echo "$threads threads x $iterations iterations, $rounds interleaved rounds; ops/s"
+echo
 python3 - "$work/runs" "${names[@]}" <<'PY'
 import statistics
 import sys
@@ -121,29 +131,36 @@ for workload, by_name in table.items():
     print(f"| {workload} | " + " | ".join(cells) + f" | {ratio:.3f} |")
 PY
 
-((callgrind == 1)) || exit 0
 # Instructions per operation: callgrind counts of N and 2N iterations, one
 # thread, so everything but the loop cancels out in the difference. xthread
 # needs two threads, whose interleaving makes its count vary run to run.
-n=200000
-echo
-echo "Instructions per operation (1 thread, by difference of $n and $((2 * n)) iterations)"
-echo
-echo "| binary | seed | larson |"
-echo "| --- | --- | --- |"
-for spec in "${binaries[@]}"; do
-	name=${spec%%=*} rest=${spec#*=} binary=${rest%%:*}
-	row="| $name |"
-	for workload in seed larson; do
-		counts=()
-		for its in "$n" "$((2 * n))"; do
-			out="$work/callgrind.$name.$workload.$its"
-			valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --bench --threads 1 \
-				--workload "$workload" --iterations "$its" >/dev/null 2>&1
-			counts+=("$(callgrind_annotate "$out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
+if ((callgrind)); then
+	n=200000
+	echo
+	echo "Instructions per operation (1 thread, by difference of $n and $((2 * n)) iterations)"
+	echo
+	echo "| binary | seed | larson |"
+	echo "| --- | --- | --- |"
+	for spec in "${binaries[@]}"; do
+		name=${spec%%=*} rest=${spec#*=} binary=${rest%%:*}
+		row="| $name |"
+		for workload in seed larson; do
+			counts=()
+			for its in "$n" "$((2 * n))"; do
+				cg_out="$work/callgrind.$name.$workload.$its"
+				valgrind --tool=callgrind --callgrind-out-file="$cg_out" "$binary" --bench --threads 1 \
+					--workload "$workload" --iterations "$its" >/dev/null 2>&1
+				counts+=("$(callgrind_annotate "$cg_out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
+			done
+			row+=$(python3 -c "import sys; print(f' {(int(sys.argv[2]) - int(sys.argv[1])) / $n:.2f} |')" \
+				"${counts[@]}")
 		done
-		row+=$(python3 -c "import sys; print(f' {(int(sys.argv[2]) - int(sys.argv[1])) / $n:.2f} |')" \
-			"${counts[@]}")
+		echo "$row"
 	done
-	echo "$row"
-done
+fi
+echo
+report_context "$command_line" "Tools: curl $(curl --version | awk 'NR == 1 { print $2 }')$( ((callgrind)) && echo ", $(valgrind --version)")"
+exec >&3 3>&-
+mkdir -p "$(dirname -- "$out")"
+cp "$report" "$out"
+cat "$report"

@@ -8,11 +8,14 @@
 #   - bench/tls_clients.py: N concurrent TLS connections each making a
 #     request (threads, RSS), then N clients stuck mid-handshake while a
 #     well-behaved client asks for /healthz over HTTPS.
-# Prints Markdown (also OUT/tls.md), with the load average before and after.
+# Prints Markdown (also OUT/tls.md), ending with the machine, the date, the
+# load average before and after and the command (scripts/lib/report.sh).
 # Figures only: nothing here passes or fails on them.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$REPO/scripts/lib/report.sh"
 
 usage() {
 	cat <<EOF
@@ -29,6 +32,7 @@ EOF
 
 binary=$REPO/build/src/tinyserver baseline='' duration=10 rounds=3 clients=2000
 out=$REPO/bench/results
+command_line="bench/tls.sh${*:+ $*}"
 while (($#)); do
 	case $1 in
 	-h | --help)
@@ -134,7 +138,7 @@ s_time_rate() {
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-load_before=$(load)
+report_begin
 start_tinyserver "$binary"
 tiny_pid=$PID tiny_port=$PORT tiny_tls=$TLS_PORT
 if [[ -n $baseline ]]; then
@@ -177,7 +181,6 @@ log "$clients concurrent, then $clients stuck TLS clients"
 scale=$(/usr/bin/python3 "$REPO/bench/tls_clients.py" --port "$TLS_PORT" --cafile "$ca" \
 	--pid "$PID" --connections "$clients" --stuck "$clients")
 printf '%s\n' "$scale" >"$LOGS/tls-scale.json"
-load_after=$(load)
 
 # summary KEY: "median (min-max)" of the samples.
 summary() {
@@ -190,8 +193,10 @@ ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2fx
 scale_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[sys.argv[1]][sys.argv[2]])' "$1" "$2" <<<"$scale"; }
 
 {
-	echo "Load average before $load_before, after the wrk/s_time rounds $load_mid, at the end $load_after."
+	echo "# HTTPS against plain HTTP"
+	echo
 	echo "$rounds interleaved rounds of ${duration}s; median (min-max). EC P-256 certificate."
+	echo "Load average after the wrk and s_time rounds, before the $clients clients: $load_mid."
 	echo
 	echo "| wrk -t2 -c64 /healthz | req/s | vs HTTP |"
 	echo "| --- | --- | --- |"
@@ -221,4 +226,6 @@ scale_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[
 	echo "| RSS per connection (answered - before) | $(scale_field many rss_bytes_per_connection) bytes |"
 	echo "| $clients stuck mid-handshake: threads, RSS | $(scale_field stuck threads_with_stuck), $(scale_field stuck rss_kib_with_stuck) KiB |"
 	echo "| meanwhile, new HTTPS connection + /healthz | median $(scale_field stuck healthz_ms_median) ms, max $(scale_field stuck healthz_ms_max) ms, $(scale_field stuck healthz_failures) failed of $(scale_field stuck healthz_samples) |"
+	echo
+	report_context "$command_line" "Tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(openssl version)"
 } | tee "$out/tls.md"

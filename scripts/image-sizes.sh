@@ -3,12 +3,16 @@
 # (scripts/container-images.sh), saves each as the engine would push it,
 # measures it (scripts/lib/image_sizes.py), breaks the binary down by component
 # from the linker map of the very binary in the image, and prints the
-# Markdown report, which it also writes to docs/image-sizes.md. The FROM
+# Markdown report, which it also writes to bench/results/image-sizes.md (the
+# docs quote it from there: scripts/docs-figures.py), ending with the machine,
+# date and command (scripts/lib/report.sh). The FROM
 # scratch image gets a row per architecture (amd64 and arm64), built with
 # container-images.sh --platforms.
 set -euo pipefail
 # shellcheck source=scripts/container.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/container.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$REPO/scripts/lib/report.sh"
 
 usage() {
 	cat <<EOF
@@ -18,14 +22,15 @@ their sizes as Markdown.
   --no-build     measure the images as they are
   --name NAME    image name (default: tinyserver; another name keeps a
                  concurrent build on the same engine apart)
-  --output FILE  also write the report there (default: docs/image-sizes.md;
+  --output FILE  also write the report there (default: bench/results/image-sizes.md;
                  '-' for none)
 EOF
 }
 
 build=1
 name=tinyserver
-output=$REPO/docs/image-sizes.md
+output=$REPO/bench/results/image-sizes.md
+command_line="scripts/image-sizes.sh${*:+ $*}"
 while (($#)); do
 	case $1 in
 	-h | --help)
@@ -50,6 +55,7 @@ while (($#)); do
 done
 need_cmd python3 tar
 
+report_begin
 if ((build)); then
 	"$REPO/scripts/container-images.sh" --name "$name"
 	"$REPO/scripts/container-images.sh" --name "$name" --platforms linux/amd64,linux/arm64
@@ -80,6 +86,10 @@ python3 "$REPO/scripts/lib/image_sizes.py" \
 	--image "$name:latest-arm64" "$tmp/latest-arm64.tar" scratch \
 	--map "$tmp/builder/tinyserver.map" --elf "$tmp/builder/tinyserver" \
 	--stripped "$tmp/builder/tinyserver-stripped" >"$tmp/report.md"
+{
+	echo
+	report_context "$command_line" "Engine: $(engine --version | head -1)"
+} >>"$tmp/report.md"
 cat "$tmp/report.md"
 if [[ $output != - ]]; then
 	mkdir -p "$(dirname -- "$output")"

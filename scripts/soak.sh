@@ -9,24 +9,31 @@
 #     load (once wrk's connections are gone) the descriptors and threads
 #     are back to the starting figures and the resident memory is within
 #     RSS_GROWTH_KB of what it was after a short warm-up.
-# It prints every figure; docs/reliability.md records a run.
+# It prints every figure. With --report FILE it also writes them as Markdown
+# ending with the machine, date, load average and command
+# (scripts/lib/report.sh); docs/reliability.md quotes bench/results/soak.md.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$REPO/scripts/lib/report.sh"
 
 usage() {
 	cat <<EOF
-usage: scripts/soak.sh [-h] [--duration SECONDS] [--connections N] [--binary PATH]
+usage: scripts/soak.sh [-h] [--duration SECONDS] [--connections N] [--binary PATH] [--report FILE]
 Soak tinyserver with wrk and check it stays healthy and stable.
   --duration SECONDS  length of the measured load (default 60)
   --connections N     wrk connections (default 64, over 2 wrk threads)
   --binary PATH       server to soak (default build/src/tinyserver)
+  --report FILE       also write the figures there as Markdown (e.g. bench/results/soak.md)
 EOF
 }
 
 duration=60
 connections=64
 binary=$REPO/build/src/tinyserver
+report=
+command_line="scripts/soak.sh${*:+ $*}"
 while (($#)); do
 	case $1 in
 	-h | --help)
@@ -43,6 +50,10 @@ while (($#)); do
 		;;
 	--binary)
 		binary=${2:?--binary needs a value}
+		shift 2
+		;;
+	--report)
+		report=${2:?--report needs a value}
 		shift 2
 		;;
 	*)
@@ -67,7 +78,9 @@ need_cmd wrk curl
 [[ -x $binary ]] || die "no server at $binary (run scripts/build.sh)"
 
 work=$(mktemp -d)
+report_begin
 server_pid=
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
 	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
 		kill -KILL "$server_pid"
@@ -118,7 +131,8 @@ rc=0
 wait "$server_pid" || rc=$?
 server_pid=
 
-/usr/bin/python3 - "$work" "$duration" "$connections" "$health" "$rc" "$RSS_GROWTH_KB" <<'PY'
+status=0
+/usr/bin/python3 - "$work" "$duration" "$connections" "$health" "$rc" "$RSS_GROWTH_KB" <<'PY' || status=$?
 import sys
 from pathlib import Path
 
@@ -181,5 +195,35 @@ if settled[2] != start[2]:
 for failure in failures:
     print(f"soak: FAILED: {failure}")
 print("soak: " + ("FAILED" if failures else "clean"))
+
+rate = requests / max(summary.get("duration_us", 1) / 1e6, 1e-9)
+kb = lambda label: f"{figures[label][0]:,} kB / {figures[label][1]} / {figures[label][2]}"
+(work / "report.md").write_text("\n".join([
+    "# Soak", "",
+    f"{duration} s of wrk, 2 threads, {connections} connections, one request in ten a short"
+    " `/bench` (scripts/lib/soak.lua), after a 5 s warm-up.", "",
+    "| | |", "| --- | --- |",
+    f"| Requests | {requests:,} in {duration} s ({rate:,.0f}/s) |",
+    f"| Latency | p50 {latency.get('p50_ms', 0):.2f} ms, p99 {latency.get('p99_ms', 0):.2f} ms,"
+    f" max {latency.get('max_ms', 0):.2f} ms |",
+    "| Statuses | " + "; ".join(f"{s}: {n:,}" for s, n in sorted(statuses.items())) + " |",
+    "| Benchmark runs (server's count, warm-up included) | "
+    + ", ".join(f"{k} {v:,}" for k, v in sorted(runs.items())) + " |",
+    f"| Socket errors | {socket_errors} |",
+    f"| VmRSS, open descriptors, threads | start {kb('start')}; after warm-up {kb('warm')};"
+    f" after the load {kb('loaded')}; {3} s later {kb('settled')} |",
+    f"| After | `/healthz` {health}; SIGTERM: exit {rc} |",
+    f"| Verdict | {'FAILED: ' + '; '.join(failures) if failures else 'clean'} |", ""]))
 sys.exit(1 if failures else 0)
 PY
+if [[ -n $report ]]; then
+	{
+		cat "$work/report.md"
+		echo
+		report_context "$command_line" "Tools: $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); server: $("$binary" --version)"
+	} >"$work/report-full.md"
+	mkdir -p "$(dirname -- "$report")"
+	cp "$work/report-full.md" "$report"
+	log "wrote $report"
+fi
+exit "$status"

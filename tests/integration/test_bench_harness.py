@@ -42,7 +42,7 @@ def test_table_has_a_section_per_workload_with_every_variant(quick_run):
     out, stdout = quick_run
     table = (out / "compare.md").read_text()
     assert table in stdout  # also printed
-    sections = re.split(r"^## ", table, flags=re.M)[1:]
+    sections = re.split(r"^### ", table, flags=re.M)[1:]
     assert [s.split(":")[0] for s in sections] == WORKLOADS, table
     for section in sections:
         lines = section.splitlines()
@@ -56,6 +56,12 @@ def test_table_has_a_section_per_workload_with_every_variant(quick_run):
         assert rows[0]["ratio"] == "1x", section  # musl is the baseline
         # References come after the variants, each marked as one.
         assert all(name.startswith("reference: ") for name in names[3:]), names
+    # It ends with the provenance block of scripts/lib/report.sh.
+    tail = table.rstrip("\n").split("\n\n")[-1].splitlines()
+    assert [line.split(":")[0] for line in tail] == [
+        "- Machine", "- Date", "- Load average (1, 5, 15 min) before", "- Command",
+        "- Toolchain"], tail
+    assert tail[3].startswith("- Command: `bench/compare.sh ") and tail[3].endswith(" --quick`")
 
 
 def test_runs_csv_has_every_run_and_checked_counters(quick_run):
