@@ -11,6 +11,8 @@ set -euo pipefail
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 # shellcheck source=scripts/lib/report.sh
 . "$REPO/scripts/lib/report.sh"
+# shellcheck source=scripts/lib/callgrind.sh
+. "$REPO/scripts/lib/callgrind.sh"
 
 usage() {
 	cat <<EOF
@@ -51,24 +53,6 @@ done
 work=$(mktemp -d)
 trap 'rm -rf -- "$work"' EXIT
 
-# instructions BINARY WORKLOAD ITERATIONS [ARG]...: callgrind's program total.
-instructions() {
-	local binary=$1 workload=$2 its=$3
-	shift 3
-	valgrind --tool=callgrind --callgrind-out-file="$work/cg" "$binary" --bench --threads 1 \
-		--workload "$workload" --iterations "$its" "$@" >/dev/null 2>&1
-	callgrind_annotate "$work/cg" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
-}
-
-# per_operation BINARY WORKLOAD [ARG]...: (I(2N) - I(N)) / N.
-per_operation() {
-	local binary=$1 workload=$2 one two
-	shift 2
-	one=$(instructions "$binary" "$workload" "$iterations" "$@")
-	two=$(instructions "$binary" "$workload" $((2 * iterations)) "$@")
-	awk -v a="$one" -v b="$two" -v n="$iterations" 'BEGIN { printf "%.1f", (b - a) / n }'
-}
-
 report_begin
 {
 	echo "# musl's malloc in the default build and in the musl build"
@@ -79,8 +63,8 @@ report_begin
 	echo "| --- | ---: | ---: | ---: |"
 	for workload in seed larson; do
 		log "$workload"
-		a=$(per_operation "$in_binary" "$workload" --allocator musl)
-		b=$(per_operation "$musl_build" "$workload")
+		a=$(callgrind_per_operation "$work" "$in_binary" "$workload" "$iterations" --allocator musl)
+		b=$(callgrind_per_operation "$work" "$musl_build" "$workload" "$iterations")
 		awk -v w="$workload" -v a="$a" -v b="$b" 'BEGIN { printf "| %s | %s | %s | %.2f |\n", w, a, b, a / b }'
 	done
 	echo

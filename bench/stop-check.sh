@@ -17,6 +17,8 @@ set -euo pipefail
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 # shellcheck source=scripts/lib/report.sh
 . "$REPO/scripts/lib/report.sh"
+# shellcheck source=scripts/lib/callgrind.sh
+. "$REPO/scripts/lib/callgrind.sh"
 
 usage() {
 	cat <<USAGE
@@ -131,8 +133,7 @@ for workload, by_name in table.items():
     print(f"| {workload} | " + " | ".join(cells) + f" | {ratio:.3f} |")
 PY
 
-# Instructions per operation: callgrind counts of N and 2N iterations, one
-# thread, so everything but the loop cancels out in the difference. xthread
+# Instructions per operation (scripts/lib/callgrind.sh). Not xthread: it
 # needs two threads, whose interleaving makes its count vary run to run.
 if ((callgrind)); then
 	n=200000
@@ -145,15 +146,7 @@ if ((callgrind)); then
 		name=${spec%%=*} rest=${spec#*=} binary=${rest%%:*}
 		row="| $name |"
 		for workload in seed larson; do
-			counts=()
-			for its in "$n" "$((2 * n))"; do
-				cg_out="$work/callgrind.$name.$workload.$its"
-				valgrind --tool=callgrind --callgrind-out-file="$cg_out" "$binary" --bench --threads 1 \
-					--workload "$workload" --iterations "$its" >/dev/null 2>&1
-				counts+=("$(callgrind_annotate "$cg_out" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
-			done
-			row+=$(python3 -c "import sys; print(f' {(int(sys.argv[2]) - int(sys.argv[1])) / $n:.2f} |')" \
-				"${counts[@]}")
+			row+=" $(callgrind_per_operation "$work" "$binary" "$workload" "$n") |"
 		done
 		echo "$row"
 	done
