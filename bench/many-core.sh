@@ -7,7 +7,11 @@
 # the same parameters, and writes:
 #   OUT/runs.jsonl   one line per thread count: the machine, the load
 #                    average before the run, and the binary's own JSON
-#   OUT/table.md     medians and the ratio to musl, as a Markdown table
+#   OUT/table.md     medians and the ratio to musl, as a Markdown table,
+#                    ending with the machine, date, load average and
+#                    command in the layout of scripts/lib/report.sh (this
+#                    script runs without the repository, so it prints them
+#                    itself); copy it to bench/results/ to quote it
 #   OUT/machine.txt  CPUs, model, kernel, cgroup CPU limit
 # Every run's total_counter must equal threads * iterations (src/bench.h),
 # or the script stops: a figure is never kept for a run that did not do its
@@ -34,6 +38,7 @@ die() {
 	exit 1
 }
 
+command_line="bench/many-core.sh${*:+ $*}"
 binary=""
 out=./many-core-out
 iterations=100000
@@ -107,6 +112,8 @@ thread_counts() {
 }
 
 : >"$out/runs.jsonl"
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for workload in $workloads; do
 	for threads in $(thread_counts); do
 		[ "$workload" = xthread ] && [ "$threads" -lt 2 ] && continue
@@ -144,6 +151,8 @@ function rate(v) {
 	return sprintf("%.0fk", v / 1e3)
 }
 BEGIN {
+	print "# Many cores: the allocator sweep"
+	print ""
 	print "| workload | threads | load avg | mimalloc | mimalloc-secure | musl | mimalloc / musl |"
 	print "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
 }
@@ -165,4 +174,13 @@ BEGIN {
 		("musl" in ops) ? rate(ops["musl"]) : "-",
 		(ratio["mimalloc"] != "") ? ratio["mimalloc"] "x" : "-"
 }' "$out/runs.jsonl" >"$out/table.md"
+model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+{
+	echo
+	echo "- Machine: ${model:-unknown CPU}, $cpus CPUs available, Linux $(uname -r)"
+	echo "- Date: $started"
+	echo "- Load average (1, 5, 15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- Command: \`$command_line\`"
+	echo "- Binary: $("$binary" --version), $iterations iterations per thread, $repeat interleaved rounds per point"
+} >>"$out/table.md"
 cat "$out/table.md"

@@ -117,10 +117,19 @@ def test_many_core_runner_needs_only_the_binary(tmp_path):
         assert names == ["mimalloc", "mimalloc-secure", "musl"], names
         for entry in line["r"]["results"]:
             assert entry["runs"][0]["total_counter"] == line["threads"] * 500
-    table = (out / "table.md").read_text().splitlines()
+    text = (out / "table.md").read_text()
+    title, table, provenance = text.split("\n\n")
+    assert title == "# Many cores: the allocator sweep", text
+    table = table.splitlines()
     assert table[0].startswith("| workload | threads | load avg | mimalloc |"), table
     assert len(table) == 2 + len(lines), table
     assert all(re.search(r"\| [\d.]+x \|$", row) for row in table[2:]), table
+    # The provenance block, in scripts/lib/report.sh's layout.
+    assert [line.split(":")[0] for line in provenance.splitlines()] == [
+        "- Machine", "- Date", "- Load average (1, 5, 15 min) before", "- Command",
+        "- Binary"], provenance
+    assert "- Command: `bench/many-core.sh --iterations 500 --repeat 1 --max-threads 4`" \
+        in provenance
 
 
 INSTRUCTIONS_ROW = re.compile(r"^\| (tinyserver|nginx) \| (\d+) \| ([\d.]+)x \|$")
