@@ -135,6 +135,17 @@ static const struct config_option config_options[] = {
                          "least severe level logged: debug, info, warn or error"),
     CONFIG_CHOICE_OPTION("log-format", "LOG_FORMAT", log_format, "text", log_format_names, "FORMAT",
                          "log lines as text, or json (one object per line)"),
+    CONFIG_STRING_OPTION("log-file", "LOG_FILE", log_file, "", CONFIG_PATH_MAX, "FILE",
+                         "append log lines to this file (created 0640) instead of writing them to "
+                         "stdout; it must be openable at startup, else exit 2"),
+    CONFIG_UINT_OPTION(
+        "log-buffer", "LOG_BUFFER", log_buffer, "65536", 0, 16777216, "BYTES",
+        "with --log-file: access lines are kept per HTTP worker thread and written in one write "
+        "when the next would not fit or the oldest is --log-flush-ms old; 0 = one write per "
+        "line. At most 4096 (PIPE_BUF) when the file is a pipe or terminal; stdout is never "
+        "buffered"),
+    CONFIG_UINT_OPTION("log-flush-ms", "LOG_FLUSH_MS", log_flush_ms, "1000", 1, 60000, "MS",
+                       "longest time a buffered access line waits before it is written"),
     CONFIG_STRING_OPTION("tls-cert", "TLS_CERT_FILE", tls_cert_file, "", CONFIG_PATH_MAX, "FILE",
                          "PEM certificate chain, leaf first; with --tls-key, turns HTTPS on"),
     CONFIG_STRING_OPTION(

@@ -44,6 +44,9 @@ struct config {
     unsigned shutdown_grace_s;
     unsigned log_level;        /* an enum log_level value, see log.h */
     unsigned log_format;       /* an enum log_format value */
+    const char *log_file;      /* "" for stdout */
+    unsigned log_buffer;       /* bytes per HTTP worker thread; 0 = a write per line */
+    unsigned log_flush_ms;     /* a buffered line waits at most this long */
     const char *tls_cert_file; /* "" when HTTPS is off */
     const char *tls_key_file;
     unsigned tls_port;

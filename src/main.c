@@ -235,33 +235,33 @@ static void ensure_descriptors(const struct config *cfg, unsigned http_threads,
     }
 }
 
+/* The logger is main's: every way out of serve(), error or not, leads
+ * back to main, which flushes it. */
 static int serve(const struct config *cfg, const struct build_info *build,
-                 const struct tls_credentials *creds, const struct auth_token *token)
+                 const struct tls_credentials *creds, const struct auth_token *token,
+                 const struct logger *log)
 {
-    struct logger log = {.fd = STDOUT_FILENO,
-                         .min_level = (enum log_level)cfg->log_level,
-                         .format = (enum log_format)cfg->log_format};
     char err[ERROR_MAX];
     if (!build->allocator_verified) {
-        log_message(&log, LOG_ERROR, "%s does not own %s(); refusing to start",
+        log_message(log, LOG_ERROR, "%s does not own %s(); refusing to start",
                     build->allocator.name, build->allocator_failure);
         return EXIT_RUNTIME_FAILURE;
     }
     sigset_t stop_signals;
     if (!take_over_signals(&stop_signals)) {
-        log_message(&log, LOG_ERROR, "cannot install signal handling");
+        log_message(log, LOG_ERROR, "cannot install signal handling");
         return EXIT_RUNTIME_FAILURE;
     }
     unsigned cpus = cpus_available();
     unsigned http_threads = cfg->http_threads != 0 ? cfg->http_threads : cpus;
     unsigned tls_threads = cfg->tls_threads != 0 ? cfg->tls_threads : cpus;
-    ensure_descriptors(cfg, http_threads, tls_threads, creds != NULL, &log);
+    ensure_descriptors(cfg, http_threads, tls_threads, creds != NULL, log);
     struct bench_limits limits = bench_limits_from(cfg, cpus);
     const char *paths[METRICS_MAX_ROUTES];
     size_t path_count = routes_paths(paths, METRICS_MAX_ROUTES);
     struct metrics metrics;
     if (!metrics_init(&metrics, paths, path_count)) {
-        log_message(&log, LOG_ERROR, "cannot initialise metrics");
+        log_message(log, LOG_ERROR, "cannot initialise metrics");
         return EXIT_RUNTIME_FAILURE;
     }
     struct bench_policy policy = {
@@ -271,8 +271,8 @@ static int serve(const struct config *cfg, const struct build_info *build,
         .rate = cfg->bench_rate,
     };
     struct app app;
-    if (!app_init(&app, build, &log, &metrics, &limits, &policy)) {
-        log_message(&log, LOG_ERROR, "out of memory for the --bench-rate table");
+    if (!app_init(&app, build, log, &metrics, &limits, &policy)) {
+        log_message(log, LOG_ERROR, "out of memory for the --bench-rate table");
         metrics_destroy(&metrics);
         return EXIT_RUNTIME_FAILURE;
     }
@@ -292,9 +292,9 @@ static int serve(const struct config *cfg, const struct build_info *build,
     size_t route_count;
     const struct http_route *routes = routes_table(&route_count);
     struct http_server *server =
-        http_server_start(&options, routes, route_count, &app, &log, err, sizeof(err));
+        http_server_start(&options, routes, route_count, &app, log, err, sizeof(err));
     if (server == NULL) {
-        log_message(&log, LOG_ERROR, "%s", err);
+        log_message(log, LOG_ERROR, "%s", err);
         app_destroy(&app);
         metrics_destroy(&metrics);
         return EXIT_RUNTIME_FAILURE;
@@ -304,7 +304,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
     build_info_version_line(build, version, sizeof(version));
     config_describe(cfg, settings, sizeof(settings));
     /* Whether a token is set, never the token. */
-    log_message(&log, LOG_INFO,
+    log_message(log, LOG_INFO,
                 "%s listening on %s:%u; http worker threads %u; bench default threads %u, at "
                 "most %u; /bench %s; %s",
                 version, cfg->bind, cfg->port, options.threads, limits.default_threads,
@@ -312,7 +312,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
                 token->set ? "requires a bearer token (set)" : "is open (no token)", settings);
     struct tls_server *tls = NULL;
     if (creds != NULL) {
-        tls = start_tls(cfg, creds, tls_threads, server, &metrics, &log);
+        tls = start_tls(cfg, creds, tls_threads, server, &metrics, log);
         if (tls == NULL) {
             http_server_begin_shutdown(server);
             http_server_stop(server);
@@ -327,9 +327,9 @@ static int serve(const struct config *cfg, const struct build_info *build,
     while (sigwait(&stop_signals, &signo) != 0) {
         /* sigwait only fails for an invalid set; retry rather than exit */
     }
-    log_message(&log, LOG_INFO, "received %s; shutting down (grace %us)",
+    log_message(log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
-    shut_down(server, tls, &app, &log, cfg->shutdown_grace_s);
+    shut_down(server, tls, &app, log, cfg->shutdown_grace_s);
     app_destroy(&app);
     metrics_destroy(&metrics);
     return EXIT_SUCCESS;
@@ -389,8 +389,24 @@ int main(int argc, char *argv[])
         }
         return EXIT_USAGE;
     }
+    /* So is a log file that cannot be opened. */
+    struct logger log;
+    struct log_destination destination = {
+        .path = cfg.log_file,
+        .buffer_size = cfg.log_buffer,
+        .flush_ms = cfg.log_flush_ms,
+    };
+    if (!log_open(&log, (enum log_level)cfg.log_level, (enum log_format)cfg.log_format,
+                  &destination, err, sizeof(err))) {
+        fprintf(stderr, "tinyserver: --log-file (LOG_FILE): %s\n", err);
+        if (tls_on) {
+            tls_credentials_free(&creds);
+        }
+        return EXIT_USAGE;
+    }
     build_info_collect(&build);
-    int status = serve(&cfg, &build, tls_on ? &creds : NULL, &token);
+    int status = serve(&cfg, &build, tls_on ? &creds : NULL, &token, &log);
+    log_close(&log);
     if (tls_on) {
         tls_credentials_free(&creds);
     }
