@@ -1,9 +1,14 @@
-/* Unit tests for log.c: escaping of client-controlled text, and that each
- * message is exactly one line. */
+/* Unit tests for log.c: escaping of client-controlled text, that each
+ * message is exactly one line, and log_open's destinations: a file that is
+ * appended to, access lines held back by its buffer until a message or
+ * log_close, stdout never buffered. */
 #include "log.h"
 #include "check.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static size_t read_all(int fd, char *buf, size_t size)
@@ -11,6 +16,91 @@ static size_t read_all(int fd, char *buf, size_t size)
     ssize_t n = read(fd, buf, size - 1);
     buf[n > 0 ? n : 0] = '\0';
     return n > 0 ? (size_t)n : 0;
+}
+
+static size_t read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        buf[0] = '\0';
+        return 0;
+    }
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n;
+}
+
+static void test_log_file(void)
+{
+    char dir[] = "/tmp/test_log_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[64];
+    snprintf(path, sizeof(path), "%s/access.log", dir);
+    FILE *earlier = fopen(path, "w");
+    CHECK(earlier != NULL && fputs("earlier\n", earlier) >= 0 && fclose(earlier) == 0);
+    CHECK(chmod(path, 0600) == 0);
+
+    char err[256];
+    char text[4096];
+    struct logger log;
+    struct log_destination dest = {.path = path, .buffer_size = 4096, .flush_ms = 600000};
+    CHECK_MSG(log_open(&log, LOG_INFO, LOG_FORMAT_TEXT, &dest, err, sizeof(err)), "%s", err);
+    CHECK(log.sink != NULL && log.fd != STDOUT_FILENO);
+    struct log_access_entry one = {"10.0.0.1", "GET", "/one", 200, 1000, false};
+    struct log_access_entry two = {"10.0.0.1", "GET", "/two", 404, 2000, false};
+    log_access(&log, &one);
+    log_access(&log, &two);
+    read_file(path, text, sizeof(text));
+    CHECK_MSG(strcmp(text, "earlier\n") == 0, "access lines not held back: %s", text);
+    /* a message goes out at once, after the access lines before it */
+    log_message(&log, LOG_WARN, "after two");
+    read_file(path, text, sizeof(text));
+    const char *at_one = strstr(text, "\"GET /one\" 200 1.000ms\n");
+    const char *at_two = strstr(text, "\"GET /two\" 404 2.000ms\n");
+    const char *at_warn = strstr(text, " warn after two\n");
+    CHECK(strncmp(text, "earlier\n", 8) == 0);
+    CHECK_MSG(at_one != NULL && at_two > at_one && at_warn > at_two, "order: %s", text);
+    /* log_close writes out what is held back */
+    struct log_access_entry three = {"10.0.0.1", "GET", "/three", 200, 3000, false};
+    log_access(&log, &three);
+    log_close(&log);
+    read_file(path, text, sizeof(text));
+    const char *at_three = strstr(text, "\"GET /three\" 200 3.000ms\n");
+    CHECK(at_three > at_warn && at_three[strlen(at_three) - 1] == '\n');
+    CHECK(log.sink == NULL && log.fd == STDOUT_FILENO && !log.owns_fd);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600); /* an existing file's mode stays */
+
+    /* a new file is created 0640 (within the umask); unbuffered writes a
+     * line at once */
+    unlink(path);
+    mode_t mask = umask(022);
+    dest.buffer_size = 0;
+    CHECK_MSG(log_open(&log, LOG_INFO, LOG_FORMAT_JSON, &dest, err, sizeof(err)), "%s", err);
+    umask(mask);
+    CHECK(log.sink == NULL);
+    log_access(&log, &one);
+    read_file(path, text, sizeof(text));
+    CHECK(strstr(text, "\"path\":\"/one\",\"status\":200,\"duration_ms\":1.000}\n") != NULL);
+    log_close(&log);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+    unlink(path);
+
+    /* stdout is never buffered */
+    struct log_destination out = {.path = "", .buffer_size = 65536, .flush_ms = 1000};
+    CHECK(log_open(&log, LOG_INFO, LOG_FORMAT_TEXT, &out, err, sizeof(err)));
+    CHECK(log.sink == NULL && log.fd == STDOUT_FILENO && !log.owns_fd);
+    log_close(&log);
+
+    /* a path that cannot be opened: false, and the message says which */
+    char missing[96];
+    snprintf(missing, sizeof(missing), "%s/no-such-dir/x.log", dir);
+    struct log_destination bad = {.path = missing, .buffer_size = 4096, .flush_ms = 1000};
+    err[0] = '\0';
+    CHECK(!log_open(&log, LOG_INFO, LOG_FORMAT_TEXT, &bad, err, sizeof(err)));
+    CHECK_MSG(strstr(err, missing) != NULL && strstr(err, "No such file") != NULL, "%s", err);
+    CHECK(rmdir(dir) == 0);
 }
 
 int main(void)
@@ -77,5 +167,6 @@ int main(void)
         lines += *p == '\n';
     }
     CHECK(lines == 3);
+    test_log_file();
     return check_finish("log");
 }
