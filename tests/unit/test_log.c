@@ -5,6 +5,8 @@
 #include "log.h"
 #include "check.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,36 @@ static void test_log_file(void)
     CHECK(log_open(&log, LOG_INFO, LOG_FORMAT_TEXT, &out, err, sizeof(err)));
     CHECK(log.sink == NULL && log.fd == STDOUT_FILENO && !log.owns_fd);
     log_close(&log);
+
+    /* a FIFO (as a pipe) gets at most PIPE_BUF of buffer: 100 lines of
+     * about 60 bytes are out, in writes of at most PIPE_BUF, before any
+     * flush; with the 64 KiB asked for nothing would be */
+    char fifo[64];
+    snprintf(fifo, sizeof(fifo), "%s/pipe", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    int reader = open(fifo, O_RDONLY | O_NONBLOCK);
+    CHECK(reader >= 0);
+    struct log_destination pipe_dest = {.path = fifo, .buffer_size = 65536, .flush_ms = 60000};
+    CHECK_MSG(log_open(&log, LOG_INFO, LOG_FORMAT_TEXT, &pipe_dest, err, sizeof(err)), "%s", err);
+    CHECK(log.sink != NULL);
+    for (int i = 0; i < 100; i++) {
+        log_access(&log, &one);
+    }
+    static char piped[65536];
+    ssize_t early = read(reader, piped, sizeof(piped));
+    CHECK_MSG(early > 0 && early <= PIPE_BUF && piped[early - 1] == '\n',
+              "%zd bytes before any flush", early);
+    log_close(&log);
+    ssize_t rest = read(reader, piped + (early > 0 ? early : 0),
+                        sizeof(piped) - (size_t)(early > 0 ? early : 0));
+    size_t total = (size_t)(early > 0 ? early : 0) + (size_t)(rest > 0 ? rest : 0);
+    unsigned piped_lines = 0;
+    for (size_t i = 0; i < total; i++) {
+        piped_lines += piped[i] == '\n';
+    }
+    CHECK_MSG(piped_lines == 100, "%u lines through the pipe", piped_lines);
+    close(reader);
+    unlink(fifo);
 
     /* a path that cannot be opened: false, and the message says which */
     char missing[96];
