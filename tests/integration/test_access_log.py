@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import stat
 import threading
 import time
@@ -103,6 +104,13 @@ def test_every_buffered_line_is_written_on_stop(server, tmp_path, form, signo):
     last_access = max(i for i, line in enumerate(lines) if "/stop-" in line)
     assert last_access < received, lines[-10:]
     assert "stopped" in lines[-1], lines[-3:]
+
+
+def test_sighup_is_not_a_reopen_and_ends_the_process(server, tmp_path):
+    # Documented: no reopen on SIGHUP; it keeps its default action.
+    log = tmp_path / "access.log"
+    srv = server("--log-file", str(log))
+    assert srv.stop(signal.SIGHUP) == -signal.SIGHUP, srv.output()
 
 
 def test_a_line_goes_out_by_age_without_more_traffic(server, tmp_path):
@@ -221,6 +229,19 @@ def test_bad_buffer_values_exit_2_naming_them(args, env, named):
     result = run_binary(*args, "--port", str(free_port()), env=env, timeout=STARTUP_TIMEOUT_S)
     assert result.returncode == EXIT_USAGE, (result.returncode, result.stdout, result.stderr)
     assert named in result.stderr and "invalid value" in result.stderr, result.stderr
+
+
+def test_an_exit_through_an_error_writes_its_line_to_the_file(tmp_path):
+    log = tmp_path / "access.log"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_binary("--bind", "127.0.0.1", "--port", str(port), "--log-file", str(log),
+                            timeout=STARTUP_TIMEOUT_S)
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    lines = read_lines(log)
+    assert any(" error " in line and "in use" in line.lower() for line in lines), lines
 
 
 def test_unopenable_log_file_exits_2_naming_it(tmp_path):
