@@ -67,13 +67,6 @@ bool log_open(struct logger *log, enum log_level min_level, enum log_format form
     return true;
 }
 
-void log_flush(const struct logger *log)
-{
-    if (log->sink != NULL) {
-        log_sink_flush(log->sink);
-    }
-}
-
 void log_close(struct logger *log)
 {
     log_sink_stop(log->sink);

@@ -75,9 +75,6 @@ size_t log_effective_buffer(const struct log_destination *dest, bool regular_fil
 bool log_open(struct logger *log, enum log_level min_level, enum log_format format,
               const struct log_destination *dest, char *err, size_t err_size);
 
-/* Writes out every buffered line now. */
-void log_flush(const struct logger *log);
-
 /* Writes out every buffered line, stops buffering and closes the file
  * log_open opened. No thread may log through *log afterwards. */
 void log_close(struct logger *log);
