@@ -204,6 +204,17 @@ def test_stdout_is_written_a_line_at_a_time(server):
     srv.wait_for_log(r'"GET /on-stdout" 404 ')
 
 
+def test_log_file_dev_stdout_buffers_stdout(server):
+    # The way to buffer stdout: the line is held back, then written out on
+    # SIGTERM.
+    srv = server("--log-file", "/dev/stdout", "--log-flush-ms", NEVER_MS)
+    assert get_many(srv.port, ["/via-dev-stdout"]) == [404]
+    assert "listening on" in srv.stdout() and "/via-dev-stdout" not in srv.stdout()
+    assert srv.stop() == 0, srv.output()
+    assert '"GET /via-dev-stdout" 404 ' in srv.stdout(), srv.stdout()[-500:]
+    assert re.search(r" info stopped$", srv.stdout().splitlines()[-1]), srv.stdout()[-500:]
+
+
 def test_unbuffered_file_gets_each_line_at_once(server, tmp_path):
     log = tmp_path / "access.log"
     srv = server("--log-file", str(log), "--log-buffer", "0", "--log-flush-ms", NEVER_MS)
