@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static size_t read_all(int fd, char *buf, size_t size)
@@ -164,6 +165,18 @@ int main(void)
     close(fds[0]);
     CHECK(strstr(text, "hidden") == NULL);
     CHECK(strstr(text, " warn value 42\n") != NULL);
+    /* the time is UTC, now, in the documented shape */
+    struct tm stamp = {0};
+    int ms = -1;
+    char zone = 0;
+    CHECK(sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &stamp.tm_year, &stamp.tm_mon,
+                 &stamp.tm_mday, &stamp.tm_hour, &stamp.tm_min, &stamp.tm_sec, &ms, &zone) == 8);
+    stamp.tm_year -= 1900;
+    stamp.tm_mon -= 1;
+    time_t logged = timegm(&stamp);
+    time_t now = time(NULL);
+    CHECK_MSG(zone == 'Z' && ms >= 0 && ms < 1000 && logged <= now && now - logged < 60,
+              "logged at %.24s, %lld s from now", text, (long long)(now - logged));
     CHECK(strstr(text, " warn from outside: a\\x0d\\x0aforged \\x22line\\x22\n") != NULL);
     CHECK(strstr(text, "\"GET /x\\x0d\\x0ainjected\" 404 1.500ms\n") != NULL);
     CHECK(strstr(text, "\"GET /bench\" 499 2.000ms client_closed\n") != NULL);
