@@ -9,11 +9,15 @@
 # Reports each set-up's median with min and max, and the ratio to warn
 # taken within each round (median, min, max), since on a shared machine a
 # round's servers share its load. Checks that each logging run wrote at
-# least a line per request wrk counted. Prints Markdown (also written to
-# OUT/access-log.md). Figures only: nothing here passes or fails on them.
+# least a line per request wrk counted. Prints Markdown, also written to
+# OUT/access-log.md with its provenance (scripts/lib/report.sh), which
+# docs/benchmarks.md quotes (scripts/docs-figures.py). Figures only:
+# nothing here passes or fails on them.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/report.sh"
 
 usage() {
 	cat <<USAGE
@@ -28,6 +32,7 @@ usage: bench/access-log.sh [-h] [--rounds N] [--duration S] [--threads N] [--con
 USAGE
 }
 
+command_line="bench/access-log.sh${*:+ $*}"
 rounds=7 duration=4 wrk_threads=2 connections=64 bin=$REPO/build/src/tinyserver
 out=$REPO/bench/results
 while (($#)); do
@@ -112,7 +117,7 @@ run_setup() {
 
 csv=$out/access-log.csv
 echo "round,setup,requests_per_s,requests,log_lines" >"$csv"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+report_begin
 for ((r = 1; r <= rounds; r++)); do
 	for ((k = 0; k < ${#SETUPS[@]}; k++)); do
 		setup=${SETUPS[(k + r) % ${#SETUPS[@]}]}
@@ -125,15 +130,14 @@ for ((r = 1; r <= rounds; r++)); do
 		echo "$r,$setup,$rps,$requests,$lines" >>"$csv"
 	done
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$csv" "$load_before" "$load_after" "$wrk_threads" "$connections" "$duration" \
-	"$rounds" "$(nproc)" <<'PY' | tee "$out/access-log.md"
+{
+	python3 - "$csv" "$wrk_threads" "$connections" "$duration" "$rounds" <<'PY'
 import csv
 import statistics
 import sys
 
-path, load_before, load_after, threads, connections, duration, rounds, cpus = sys.argv[1:]
+path, threads, connections, duration, rounds = sys.argv[1:]
 rows = list(csv.DictReader(open(path)))
 rate = {(r["round"], r["setup"]): float(r["requests_per_s"]) for r in rows}
 setups = ["warn", "buffered", "unbuffered"]
@@ -149,9 +153,9 @@ def spread(values):
     return statistics.median(values), min(values), max(values)
 
 
+print("# Access log: buffered vs unbuffered\n")
 print(f"wrk -t{threads} -c{connections} -d{duration}s on GET /healthz, {rounds} interleaved "
-      f"rounds, {cpus} CPUs shared with wrk; load average {load_before} before, "
-      f"{load_after} after.\n")
+      "rounds, a fresh server per run, wrk on the same CPUs.\n")
 print("| set-up | req/s median (min-max) | ratio to warn, per round: median (min-max) |")
 print("| --- | --- | --- |")
 for setup in setups:
@@ -160,3 +164,9 @@ for setup in setups:
     ratio = "1" if setup == "warn" else "{:.2f}x ({:.2f}-{:.2f})".format(*spread(ratios))
     print(f"| {names[setup]} | {median:,.0f} ({low:,.0f}-{high:,.0f}) | {ratio} |")
 PY
+	echo
+	report_context "$command_line" "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)" \
+		"Binary: ${bin#"$REPO"/}, \`$("$bin" --version | head -1)\`"
+} >"$work/access-log.md"
+cp "$work/access-log.md" "$out/access-log.md"
+cat "$out/access-log.md"

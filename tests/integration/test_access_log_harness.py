@@ -28,7 +28,11 @@ def test_one_round_of_each_setup(tmp_path):
     assert [r["setup"] for r in rows] == ["--log-level warn", "--log-file FILE",
                                           "--log-file FILE --log-buffer 0"], table
     assert rows[0]["ratio"] == "1" and all(r["ratio"].endswith(")") for r in rows[1:]), table
-    assert re.search(r"load average [\d.]+ [\d.]+ [\d.]+ before", table), table
+    assert table.startswith("# Access log: buffered vs unbuffered\n"), table
+    # the provenance block of scripts/lib/report.sh
+    assert re.search(r"^- Load average \(1, 5, 15 min\) before: [\d.]+ [\d.]+ [\d.]+; after: ",
+                     table, re.M), table
+    assert "- Command: `bench/access-log.sh --rounds 1 " in table, table
     with open(tmp_path / "access-log.csv", newline="") as f:
         runs = list(csv.DictReader(f))
     assert sorted(r["setup"] for r in runs) == ["buffered", "unbuffered", "warn"], runs
