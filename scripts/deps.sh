@@ -262,7 +262,8 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0002-notify-completed-for-refusals.patch
 	patches/libmicrohttpd/0003-answer-request-lines-over-memory.patch
 	patches/libmicrohttpd/0004-transfer-encoding-chunked-not-final.patch
-	patches/libmicrohttpd/0005-queue-response-while-receiving-body.patch"
+	patches/libmicrohttpd/0005-queue-response-while-receiving-body.patch
+	patches/libmicrohttpd/0006-pool-no-zeroing.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
