@@ -263,7 +263,8 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0003-answer-request-lines-over-memory.patch
 	patches/libmicrohttpd/0004-transfer-encoding-chunked-not-final.patch
 	patches/libmicrohttpd/0005-queue-response-while-receiving-body.patch
-	patches/libmicrohttpd/0006-pool-no-zeroing.patch"
+	patches/libmicrohttpd/0006-pool-no-zeroing.patch
+	patches/libmicrohttpd/0007-cache-date-header.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather

@@ -115,6 +115,9 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
                             NULL);
         return http_queue_answer(state, &answer, NULL);
     }
+    if (route->fixed_body != NULL) {
+        return http_queue_fixed(state, route);
+    }
     struct http_request request = {
         .method = method,
         .path = url,
@@ -137,13 +140,22 @@ static const struct sockaddr *peer_address(struct MHD_Connection *connection)
     return info != NULL ? info->client_addr : NULL;
 }
 
-static void format_peer(struct MHD_Connection *connection, char *buf, size_t size)
+/* Copies the NUL-terminated `src` into `dst` of `size` bytes, cut short
+ * if it does not fit. */
+static void copy_truncated(char *dst, size_t size, const char *src)
 {
-    net_addr_format(peer_address(connection), buf, size);
+    size_t len = 0;
+    /* a plain loop: these are short, and a call to strnlen() costs more */
+    while (len + 1 < size && src[len] != '\0') {
+        dst[len] = src[len];
+        len++;
+    }
+    dst[len] = '\0';
 }
 
 static struct request_state *new_request_state(struct http_server *server,
-                                               struct MHD_Connection *connection, const char *url,
+                                               struct MHD_Connection *connection,
+                                               const struct http_conn *conn, const char *url,
                                                const char *method)
 {
     struct request_state *state = calloc(1, sizeof(*state));
@@ -156,9 +168,10 @@ static struct request_state *new_request_state(struct http_server *server,
     atomic_init(&state->client_gone, false);
     state->route_index = -1;
     state->start_ns = clock_monotonic_ns();
-    snprintf(state->method, sizeof(state->method), "%s", method);
-    snprintf(state->path, sizeof(state->path), "%s", url);
-    format_peer(connection, state->peer, sizeof(state->peer));
+    copy_truncated(state->method, sizeof(state->method), method);
+    copy_truncated(state->path, sizeof(state->path), url);
+    /* A connection without a record is being shut down unserved. */
+    state->peer = conn != NULL ? conn->peer : "unknown";
     atomic_fetch_add(&server->inflight, 1);
     return state;
 }
@@ -186,7 +199,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (conn != NULL) {
             http_deadline_pause(&conn->deadline);
         }
-        state = new_request_state(server, connection, url, method);
+        state = new_request_state(server, connection, conn, url, method);
         if (state == NULL) {
             return MHD_NO;
         }
@@ -290,17 +303,14 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 /* A connection over the per-address limit: said once at info level with
  * the address (the access line of its 503, if a request comes, says it
  * again), counted, and given a short deadline. */
-static void note_over_limit(struct http_server *server, struct MHD_Connection *connection,
-                            struct http_conn *conn)
+static void note_over_limit(struct http_server *server, struct http_conn *conn)
 {
-    char peer[HTTP_PEER_MAX];
     conn->over_limit = true;
     http_deadline_shorten(&server->deadline, &conn->deadline,
                           (uint64_t)HTTP_OVER_LIMIT_GRACE_MS * CLOCK_NS_PER_MS);
-    format_peer(connection, peer, sizeof(peer));
     log_message(server->log, LOG_INFO,
-                "refused a connection from %s: over the limit of %u per address; it gets 503", peer,
-                server->max_connections_per_ip);
+                "refused a connection from %s: over the limit of %u per address; it gets 503",
+                conn->peer, server->max_connections_per_ip);
     if (server->metrics != NULL) {
         metrics_record_connection_refusal(server->metrics, METRICS_REFUSED_PER_ADDRESS);
     }
@@ -324,10 +334,11 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             shutdown(info->connect_fd, SHUT_RDWR);
             return;
         }
+        net_addr_format(peer_address(connection), conn->peer, sizeof(conn->peer));
         http_deadline_add(&server->deadline, &conn->deadline, info->connect_fd);
         *socket_context = conn;
         if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
-            note_over_limit(server, connection, conn);
+            note_over_limit(server, conn);
         }
         return;
     }
@@ -370,6 +381,22 @@ static void on_mhd_message(void *cls, const char *fmt, va_list args)
     }
 }
 
+/* Stops and frees whatever of `server` was set up: its deadline registry and
+ * per-address limit at least, the rest when not NULL. */
+static void discard_server(struct http_server *server)
+{
+    if (server->daemon != NULL) {
+        MHD_stop_daemon(server->daemon);
+    }
+    http_deadline_destroy(&server->deadline);
+    if (server->hangups != NULL) {
+        hangup_watch_stop(server->hangups);
+    }
+    http_peer_limit_destroy(&server->peer_limit);
+    http_fixed_responses_free(server);
+    free(server);
+}
+
 struct http_server *http_server_start(const struct http_server_options *options,
                                       const struct http_route *routes, size_t route_count,
                                       void *app, const struct logger *log, char *err,
@@ -407,6 +434,11 @@ struct http_server *http_server_start(const struct http_server_options *options,
         free(server);
         return NULL;
     }
+    if (!http_fixed_responses_build(server)) {
+        snprintf(err, err_size, "out of memory");
+        discard_server(server);
+        return NULL;
+    }
     server->starting = true;
 
     /* epoll with one listening-and-serving thread per pool slot; ITC (part
@@ -441,26 +473,18 @@ struct http_server *http_server_start(const struct http_server_options *options,
         snprintf(err, err_size, "cannot serve on %s port %u: %s", options->bind, options->port,
                  server->start_error[0] != '\0' ? server->start_error
                                                 : "libmicrohttpd refused to start");
-        http_deadline_destroy(&server->deadline);
-        http_peer_limit_destroy(&server->peer_limit);
-        free(server);
+        discard_server(server);
         return NULL;
     }
     if (!http_deadline_start(&server->deadline)) {
         snprintf(err, err_size, "cannot start the request deadline thread");
-        MHD_stop_daemon(server->daemon);
-        http_deadline_destroy(&server->deadline);
-        http_peer_limit_destroy(&server->peer_limit);
-        free(server);
+        discard_server(server);
         return NULL;
     }
     server->hangups = hangup_watch_start();
     if (server->hangups == NULL) {
         snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
-        MHD_stop_daemon(server->daemon);
-        http_deadline_destroy(&server->deadline);
-        http_peer_limit_destroy(&server->peer_limit);
-        free(server);
+        discard_server(server);
         return NULL;
     }
     return server;
@@ -505,9 +529,5 @@ bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
 
 void http_server_stop(struct http_server *server)
 {
-    MHD_stop_daemon(server->daemon);
-    http_deadline_destroy(&server->deadline);
-    hangup_watch_stop(server->hangups);
-    http_peer_limit_destroy(&server->peer_limit);
-    free(server);
+    discard_server(server);
 }

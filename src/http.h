@@ -95,12 +95,16 @@ struct http_route {
     const char *path;
     unsigned methods; /* set of enum http_method; HEAD should accompany GET unless
                        * answering costs what the body does (see /bench) */
-    http_handler_fn handler;
+    http_handler_fn handler;  /* NULL when fixed_body answers */
     const char *description; /* listed by GET / */
     /* What the handler can answer, 0-terminated. The layer adds
      * http_layer_statuses to every route; GET / and docs/openapi.yaml list
      * the union, and a test holds the two to each other. */
     unsigned short statuses[HTTP_MAX_ROUTE_STATUSES];
+    /* When not NULL, the route always answers 200 with this JSON text. The
+     * layer builds that response once, at start-up, and queues the same
+     * one on every request: no handler, allocation or formatting. */
+    const char *fixed_body;
 };
 
 /* Answers the HTTP layer itself can give on any route (400 invalid

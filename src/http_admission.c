@@ -8,6 +8,7 @@
 #include "http_routing.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* Retry-After of the 503 over the per-address limit: by then a slot may
  * well have freed. */
@@ -33,24 +34,39 @@ const struct http_route *http_route_or_answer(struct request_state *state, const
     return NULL;
 }
 
-enum body_framing {
-    BODY_NONE,    /* no body, or Content-Length: 0 */
-    BODY_LENGTH,  /* a Content-Length over 0 */
-    BODY_CHUNKED, /* Transfer-Encoding: chunked; it may still be empty */
+/* The header fields the head is judged by, found in one pass over the
+ * headers (a lookup per field would walk them once each). The library has
+ * already refused a second Host, Content-Length with Transfer-Encoding,
+ * and every transfer coding but chunked (400 or 501 at client discipline
+ * level 1). */
+struct head_fields {
+    const char *host; /* NULL when absent */
+    size_t host_len;
+    bool chunked;        /* Transfer-Encoding: chunked; it may still be empty */
+    bool length_nonzero; /* a Content-Length over 0 */
 };
 
-/* How the request announces its body. The library has already refused
- * every other coding, and Content-Length with Transfer-Encoding (400 at
- * client discipline level 1). */
-static enum body_framing body_framing(struct MHD_Connection *connection)
+static bool field_is(const char *key, size_t key_len, const char *name, size_t name_len)
 {
-    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
-        return BODY_CHUNKED;
+    return key_len == name_len && strncasecmp(key, name, name_len) == 0;
+}
+
+#define FIELD_IS(key, key_len, name) field_is(key, key_len, name, sizeof(name) - 1)
+
+static enum MHD_Result collect_head_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          size_t key_len, const char *value, size_t value_len)
+{
+    (void)kind;
+    struct head_fields *fields = cls;
+    if (FIELD_IS(key, key_len, MHD_HTTP_HEADER_HOST)) {
+        fields->host = value;
+        fields->host_len = value_len;
+    } else if (FIELD_IS(key, key_len, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        fields->chunked = true;
+    } else if (FIELD_IS(key, key_len, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        fields->length_nonzero = strspn(value, "0") != value_len;
     }
-    const char *length =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return length != NULL && strspn(length, "0") != strlen(length) ? BODY_LENGTH : BODY_NONE;
+    return MHD_YES;
 }
 
 /* A request with a body: no endpoint takes one. The answer goes out before
@@ -80,16 +96,9 @@ static enum MHD_Result refuse_long_url(struct request_state *state)
 
 /* RFC 9112 section 3.2: 400 for an invalid Host. A missing one (in
  * HTTP/1.1) and several are the library's 400, at discipline level 1. */
-static bool host_invalid(struct MHD_Connection *connection)
+static bool host_invalid(const struct head_fields *fields)
 {
-    const char *host = NULL;
-    size_t host_len = 0;
-    if (MHD_lookup_connection_value_n(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST,
-                                      sizeof(MHD_HTTP_HEADER_HOST) - 1, &host,
-                                      &host_len) != MHD_YES) {
-        return false;
-    }
-    return !http_host_valid(host, host_len);
+    return fields->host != NULL && !http_host_valid(fields->host, fields->host_len);
 }
 
 /* 400 for a malformed request: the client that sent it may frame the next
@@ -118,20 +127,21 @@ static enum MHD_Result refuse_over_limit(struct request_state *state)
 enum MHD_Result http_judge_head(struct request_state *state, const struct http_conn *conn,
                                 const char *url, const char *method)
 {
-    struct MHD_Connection *connection = state->connection;
     if (conn != NULL && conn->over_limit) {
         return refuse_over_limit(state);
     }
     if (conn != NULL && !conn->target_valid) {
         return refuse_malformed(state, "request target has a control, space or non-ASCII byte");
     }
-    if (host_invalid(connection)) {
+    struct head_fields fields = {0};
+    MHD_get_connection_values_n(state->connection, MHD_HEADER_KIND, collect_head_field, &fields);
+    if (host_invalid(&fields)) {
         return refuse_malformed(state, "invalid Host header");
     }
     if (conn != NULL && conn->target_len > state->server->max_url_length) {
         return refuse_long_url(state);
     }
-    if (body_framing(connection) == BODY_LENGTH) {
+    if (fields.length_nonzero && !fields.chunked) {
         return http_refuse_body(state, http_origin_path(url), method);
     }
     return MHD_YES;

@@ -37,6 +37,9 @@ struct http_conn {
     /* Over the per-address limit: its one request gets 503, then it
      * closes. Not counted in the limit (nothing to release). */
     bool over_limit;
+    /* The client's address as text, formatted once per connection rather
+     * than per request, for the access log and the handlers. */
+    char peer[HTTP_PEER_MAX];
 };
 
 struct http_server {
@@ -54,6 +57,9 @@ struct http_server {
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
     struct hangup_watch *hangups;
+    /* The prebuilt response of each route with a fixed body, indexed like
+     * routes (NULL for the others); see http_fixed_responses_build(). */
+    struct MHD_Response **fixed_responses;
     /* While starting, libmicrohttpd's messages are kept to explain a
      * failure (such as "address in use") in the startup error. */
     bool starting;
@@ -82,7 +88,7 @@ struct request_state {
     uint64_t start_ns;
     char method[16];
     char path[HTTP_LOG_PATH_MAX];
-    char peer[HTTP_PEER_MAX];
+    const char *peer; /* the connection's (struct http_conn), which outlives it */
 };
 
 /* Queues `answer` on the request's connection, taking its body (a body
@@ -92,6 +98,18 @@ struct request_state {
  * closes the connection. */
 enum MHD_Result http_queue_answer(struct request_state *state, struct http_response *answer,
                                   const char *allow);
+
+/* Builds the responses of the routes with a fixed body (server->routes),
+ * into server->fixed_responses. False when out of memory. */
+bool http_fixed_responses_build(struct http_server *server);
+
+/* Frees what http_fixed_responses_build() made; NULL-safe. */
+void http_fixed_responses_free(struct http_server *server);
+
+/* Queues the fixed answer of `route` (its fixed_body is set): the prebuilt
+ * response itself, or, when this answer must close the connection, a copy
+ * that says so. Records the status as http_queue_answer() does. */
+enum MHD_Result http_queue_fixed(struct request_state *state, const struct http_route *route);
 
 /* The route for `path` and `method`, or NULL after queueing the 404 or 405
  * (with Allow) that routing decides; the queueing result is in *queued. */

@@ -14,6 +14,34 @@
 /* Sent when even the error body could not be allocated. */
 static const char http_oom_body[] = "{\"error\":\"out of memory\"}\n";
 
+static const char http_json_type[] = "application/json";
+
+/* The headers every answer carries. */
+static bool add_common_headers(struct MHD_Response *response, const char *content_type)
+{
+    return MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) ==
+               MHD_YES &&
+           MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+}
+
+/* Whether this answer must say "Connection: close". */
+static bool closes_connection(const struct request_state *state)
+{
+    return state->close_after || atomic_load(&state->server->stopping);
+}
+
+/* Queues `response` (which the caller still destroys) and records it. */
+static enum MHD_Result queue_and_record(struct request_state *state, unsigned status,
+                                        struct MHD_Response *response)
+{
+    enum MHD_Result queued = MHD_queue_response(state->connection, status, response);
+    if (queued == MHD_YES) {
+        state->status = status;
+        atomic_store(&state->phase, PHASE_ANSWERED);
+    }
+    return queued;
+}
+
 void http_response_error(struct http_response *response, unsigned status, const char *message,
                          const char *parameter)
 {
@@ -31,7 +59,7 @@ enum MHD_Result http_queue_answer(struct request_state *state, struct http_respo
     /* the out-of-memory fallback body is JSON whatever was planned */
     const char *content_type = answer->body != NULL && answer->content_type != NULL
                                    ? answer->content_type
-                                   : "application/json";
+                                   : http_json_type;
     if (answer->body != NULL) {
         response = MHD_create_response_from_buffer_with_free_callback(strlen(answer->body),
                                                                       answer->body, free);
@@ -52,9 +80,7 @@ enum MHD_Result http_queue_answer(struct request_state *state, struct http_respo
     if (response == NULL) {
         return MHD_NO; /* libmicrohttpd closes the connection */
     }
-    bool headers_ok =
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES &&
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+    bool headers_ok = add_common_headers(response, content_type);
     if (headers_ok && allow != NULL) {
         headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
     }
@@ -72,18 +98,66 @@ enum MHD_Result http_queue_answer(struct request_state *state, struct http_respo
         headers_ok =
             MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds) == MHD_YES;
     }
-    if (headers_ok && (state->close_after || atomic_load(&state->server->stopping))) {
+    if (headers_ok && closes_connection(state)) {
         headers_ok =
             MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     }
-    enum MHD_Result queued = MHD_NO;
-    if (headers_ok) {
-        queued = MHD_queue_response(state->connection, status, response);
-    }
+    enum MHD_Result queued = headers_ok ? queue_and_record(state, status, response) : MHD_NO;
     MHD_destroy_response(response);
-    if (queued == MHD_YES) {
-        state->status = status;
-        atomic_store(&state->phase, PHASE_ANSWERED);
-    }
     return queued;
+}
+
+bool http_fixed_responses_build(struct http_server *server)
+{
+    server->fixed_responses = calloc(server->route_count, sizeof(*server->fixed_responses));
+    if (server->fixed_responses == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < server->route_count; i++) {
+        const char *body = server->routes[i].fixed_body;
+        if (body == NULL) {
+            continue;
+        }
+        struct MHD_Response *response =
+            MHD_create_response_from_buffer_static(strlen(body), body);
+        if (response == NULL) {
+            http_fixed_responses_free(server);
+            return false;
+        }
+        server->fixed_responses[i] = response;
+        if (!add_common_headers(response, http_json_type)) {
+            http_fixed_responses_free(server);
+            return false;
+        }
+    }
+    return true;
+}
+
+void http_fixed_responses_free(struct http_server *server)
+{
+    if (server->fixed_responses == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < server->route_count; i++) {
+        if (server->fixed_responses[i] != NULL) {
+            MHD_destroy_response(server->fixed_responses[i]);
+        }
+    }
+    free(server->fixed_responses);
+    server->fixed_responses = NULL;
+}
+
+enum MHD_Result http_queue_fixed(struct request_state *state, const struct http_route *route)
+{
+    if (!closes_connection(state)) {
+        /* libmicrohttpd counts the references of a queued response, so the
+         * one prebuilt response serves every connection and thread. */
+        struct MHD_Response *shared = state->server->fixed_responses[state->route_index];
+        return queue_and_record(state, HTTP_STATUS_OK, shared);
+    }
+    struct http_response answer = {
+        .status = HTTP_STATUS_OK,
+        .body = strdup(route->fixed_body),
+    };
+    return http_queue_answer(state, &answer, NULL);
 }

@@ -75,6 +75,9 @@ bool http_target_valid(const char *target)
 const char *http_origin_path(const char *target)
 {
     static const char *const schemes[] = {"http://", "https://"};
+    if (target[0] == '/') {
+        return target; /* origin-form, what nearly every request sends */
+    }
     for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
         size_t len = strlen(schemes[i]);
         if (strncasecmp(target, schemes[i], len) == 0) {

@@ -88,16 +88,6 @@ char *json_error(const char *message, const char *parameter)
     return render(&b);
 }
 
-char *json_health(void)
-{
-    struct json_builder b;
-    if (!builder_init(&b)) {
-        return NULL;
-    }
-    need(&b, cJSON_AddStringToObject(b.root, "status", "ok"));
-    return render(&b);
-}
-
 /* The measured figures of one run. */
 static void add_run(struct json_builder *b, cJSON *parent, const struct bench_result *result)
 {

@@ -27,9 +27,6 @@ struct json_endpoint {
  * the name comes from the client and must not make the body invalid JSON. */
 char *json_error(const char *message, const char *parameter);
 
-/* {"status": "ok"} */
-char *json_health(void);
-
 /* The /bench and --bench result: the measurement plus the allocator and
  * libc that produced it, so a number is never detached from its build.
  * One allocator: its run's figures at the top level. allocator=all: a

@@ -17,9 +17,12 @@ static void no_handler(void *app, const struct http_request *request,
 }
 
 static const struct http_route routes[] = {
-    {"/", HTTP_GET | HTTP_HEAD, no_handler, "index", {200, 0}},
-    {"/healthz", HTTP_GET | HTTP_HEAD, no_handler, "health", {200, 0}},
-    {"/upload", HTTP_POST | HTTP_PUT, no_handler, "upload", {200, 0}},
+    {.path = "/", .methods = HTTP_GET | HTTP_HEAD, .handler = no_handler, .description = "index"},
+    {.path = "/healthz",
+     .methods = HTTP_GET | HTTP_HEAD,
+     .fixed_body = "{}\n",
+     .description = "health"},
+    {.path = "/upload", .methods = HTTP_POST | HTTP_PUT, .handler = no_handler, .description = "upload"},
 };
 
 static void test_match(void)

@@ -92,10 +92,6 @@ int main(void)
     CHECK(cJSON_GetObjectItem(doc, "parameter") == NULL);
     cJSON_Delete(doc);
 
-    doc = parse_line(json_health());
-    CHECK(strcmp(cJSON_GetObjectItem(doc, "status")->valuestring, "ok") == 0);
-    cJSON_Delete(doc);
-
     struct build_info build = sample_build();
     struct bench_result result = {.workload = BENCH_WORKLOAD_LARSON,
                                   .threads = 256,
