@@ -1,43 +1,67 @@
 #!/usr/bin/env bash
-# tinyserver as a server, against what one would otherwise run: wrk against
-# GET /healthz of tinyserver, nginx (Debian's, a private instance with
-# bench/nginx.conf) and a static Go net/http server (bench/go-server), with
-# the same wrk threads and connections, rounds interleaved; then /healthz
-# latency while a /bench runs, and the footprint: exec to first 200, idle
-# RSS, RSS after a /bench, binary size. Prints Markdown (also written to
-# OUT/http.md). Figures only: nothing here passes or fails on them.
+# tinyserver as an HTTP server, against what one would otherwise run: nginx
+# (Debian's, a private instance) and a static Go net/http server. Figures
+# only: nothing here passes or fails on them. Modes:
+#
+#   throughput    wrk against each server and request, rounds interleaved
+#                 (every round starts each server afresh, in a rotated
+#                 order), so that a change in the machine's load touches
+#                 every row alike; the median, min and max of the rounds.
+#   instructions  instructions per request, counted by valgrind's callgrind
+#                 rather than timed: each server serves N and then 2N
+#                 sequential requests on one kept-alive connection
+#                 (bench/keepalive_client.py) in two runs, and
+#                 (I(2N) - I(N)) / N is what one more request costs, start-up
+#                 and shutdown cancelled out. One HTTP thread or worker each.
+#                 Also where tinyserver's /healthz instructions go, by part
+#                 (bench/callgrind_parts.py), beside --baseline's if given.
+#   latency       GET /healthz answer times while a /bench runs, mimalloc
+#                 and musl builds.
+#
+# Each mode writes OUT/http-MODE.md, ending with the machine, date, load
+# average and command (scripts/lib/report.sh); docs/benchmarks.md quotes it.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+# shellcheck source=scripts/lib/report.sh
+. "$REPO/scripts/lib/report.sh"
 
 usage() {
 	cat <<EOF
-usage: bench/http.sh [-h] [--duration S] [--rounds N] [--threads N] [--connections N]
-                     [--starts N] [--out DIR]
-  --duration S      seconds per wrk run (default 10)
-  --rounds N        interleaved rounds per server; the median is reported (default 3)
-  --threads N       wrk threads (default 2)
-  --connections N   wrk connections (default 64)
-  --starts N        exec-to-first-200 samples per server (default 50)
-  --out DIR         where http.md, http.csv and logs go (default: bench/results)
+usage: bench/http.sh [-h] [--mode MODE] [--rounds N] [--duration S] [--threads N]
+                     [--connections N] [--requests N] [--bin FILE] [--baseline FILE] [--out DIR]
+  --mode MODE       throughput (default), instructions or latency
+  --rounds N        throughput: interleaved rounds (default 7)
+  --duration S      throughput, latency: seconds per wrk run (default 4)
+  --threads N       throughput: wrk threads (default 2)
+  --connections N   throughput: wrk connections (default 64)
+  --requests N      instructions: N of the N and 2N runs (default 2000)
+  --bin FILE        the tinyserver binary (default: build/src/tinyserver, from scripts/build.sh)
+  --baseline FILE   instructions: also break down this binary's /healthz, as "before"
+  --out DIR         where http-MODE.md and the logs go (default: bench/results)
 EOF
 }
 
-duration=10 rounds=3 wrk_threads=2 connections=64 starts=50 out=$REPO/bench/results
+mode=throughput rounds=7 duration=4 wrk_threads=2 connections=64 requests=2000
+bin=$REPO/build/src/tinyserver baseline='' out=$REPO/bench/results
+command_line="bench/http.sh${*:+ $*}"
 while (($#)); do
 	case $1 in
 	-h | --help)
 		usage
 		exit 0
 		;;
-	--duration | --rounds | --threads | --connections | --starts | --out)
+	--mode | --rounds | --duration | --threads | --connections | --requests | --bin | --baseline | --out)
 		(($# >= 2)) || die "$1 needs a value"
 		case $1 in
-		--duration) duration=$2 ;;
+		--mode) mode=$2 ;;
 		--rounds) rounds=$2 ;;
+		--duration) duration=$2 ;;
 		--threads) wrk_threads=$2 ;;
 		--connections) connections=$2 ;;
-		--starts) starts=$2 ;;
+		--requests) requests=$2 ;;
+		--bin) bin=$2 ;;
+		--baseline) baseline=$2 ;;
 		--out) out=$2 ;;
 		esac
 		shift
@@ -49,49 +73,70 @@ while (($#)); do
 	esac
 	shift
 done
-for n in "$duration" "$rounds" "$wrk_threads" "$connections" "$starts"; do
+case $mode in
+throughput | instructions | latency) ;;
+*) die "unknown mode '$mode' (throughput, instructions or latency)" ;;
+esac
+for n in "$rounds" "$duration" "$wrk_threads" "$connections" "$requests"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
 done
+[[ -x $bin ]] || die "no tinyserver binary at $bin (run scripts/build.sh first)"
+[[ -z $baseline || -x $baseline ]] || die "no baseline binary at $baseline"
 
 if [[ $(id -u) -eq 0 ]]; then
 	"$REPO/scripts/setup.sh" build test bench
 fi
-need_cmd wrk nginx go gcc curl jq python3 ps
+need_cmd wrk curl python3 valgrind callgrind_annotate
+[[ -x /usr/sbin/nginx ]] || die "nginx is not installed (scripts/setup.sh bench)"
 
-# The /bench that runs during a wrk run is longer than the default cap allows.
-export MAX_BENCH_ITERATIONS=1000000000
-
-work=$REPO/build-bench
-mkdir -p "$out/logs" "$work"
+work=$(mktemp -d)
 LOGS=$out/logs
+mkdir -p "$LOGS"
+SERVER_PID='' SERVER_PORT=''
+cleanup() {
+	if [[ -n $SERVER_PID ]]; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	rm -rf -- "$work"
+}
+trap cleanup EXIT
 
-# ------------------------------------------------------------------ build
-
-declare -A BIN
-for v in mimalloc mimalloc-secure musl; do
-	BIN[$v]=$REPO/build-$v/src/tinyserver
-	"$REPO/scripts/build.sh" --allocator "$v" --builddir "$REPO/build-$v" >"$LOGS/build-$v.log" 2>&1 ||
-		die "building the $v variant failed (see $LOGS/build-$v.log)"
-done
-log "building the Go server and the first-200 probe"
-(cd "$REPO/bench/go-server" && HOME=${HOME:-/root} GOCACHE=$CACHE/go-build CGO_ENABLED=0 \
-	go build -trimpath -ldflags='-s -w' -o "$work/go-server" main.go)
-gcc -O2 -Wall -Wextra -Werror -o "$work/first200" "$REPO/bench/first200.c"
+# The /bench requests measured here are small; the latency mode's is long.
+export MAX_BENCH_ITERATIONS=1000000000
+# What GET /bench costs as a request: one thread, a short run.
+BENCH_PATH='/bench?threads=1&iterations=1000'
 
 # ---------------------------------------------------------------- servers
 
-# server_command NAME PORT: the argv that runs server NAME on PORT, one per line.
+# nginx_config NAME PORT WORKERS: writes the private instance's nginx.conf
+# from bench/NAME.conf and prints its prefix. WORKERS 1 makes it one process
+# (master_process off), as callgrind needs.
+nginx_config() {
+	local name=$1 port=$2 workers=$3 prefix=$work/$1-$2
+	mkdir -p "$prefix/tmp" "$prefix/logs"
+	sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" "$REPO/bench/$name.conf" >"$prefix/nginx.conf"
+	if [[ $workers == 1 ]]; then
+		sed -i 's|^worker_processes auto;|worker_processes 1;\nmaster_process off;|' "$prefix/nginx.conf"
+	fi
+	printf '%s\n' "$prefix"
+}
+
+# server_command NAME PORT [one]: the argv that runs server NAME on PORT,
+# one per line; "one" asks for a single HTTP thread or worker.
 server_command() {
-	local name=$1 port=$2 prefix
+	local name=$1 port=$2 one=${3:-} tiny_threads=() prefix workers=auto
+	[[ -n $one ]] && tiny_threads=(--http-threads 1) workers=1
 	case $name in
-	tinyserver) printf '%s\n' "${BIN[mimalloc]}" --bind 127.0.0.1 --port "$port" --log-level warn ;;
-	tinyserver-log) printf '%s\n' "${BIN[mimalloc]}" --bind 127.0.0.1 --port "$port" ;;
-	tinyserver-musl) printf '%s\n' "${BIN[musl]}" --bind 127.0.0.1 --port "$port" --log-level warn ;;
-	tinyserver-secure) printf '%s\n' "${BIN[mimalloc-secure]}" --bind 127.0.0.1 --port "$port" --log-level warn ;;
-	nginx)
-		prefix=$work/nginx-$port
-		mkdir -p "$prefix/tmp" "$prefix/logs"
-		sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" "$REPO/bench/nginx.conf" >"$prefix/nginx.conf"
+	tinyserver) printf '%s\n' "$bin" --bind 127.0.0.1 --port "$port" --log-level warn "${tiny_threads[@]}" ;;
+	baseline) printf '%s\n' "$baseline" --bind 127.0.0.1 --port "$port" --log-level warn "${tiny_threads[@]}" ;;
+	tinyserver-log)
+		printf '%s\n' "$bin" --bind 127.0.0.1 --port "$port" --log-level info \
+			--log-file "$work/access-$port.log" "${tiny_threads[@]}"
+		;;
+	tinyserver-musl) printf '%s\n' "$MUSL_BIN" --bind 127.0.0.1 --port "$port" --log-level warn ;;
+	nginx | nginx-minimal)
+		prefix=$(nginx_config "$name" "$port" "$workers")
 		printf '%s\n' /usr/sbin/nginx -p "$prefix" -c "$prefix/nginx.conf"
 		;;
 	go) printf '%s\n' "$work/go-server" -addr "127.0.0.1:$port" ;;
@@ -99,41 +144,39 @@ server_command() {
 	esac
 }
 
-SERVER_PID='' SERVER_PORT=''
+# wait_for_200 PORT PID NAME TRIES: until GET /healthz answers 200.
+wait_for_200() {
+	local port=$1 pid=$2 name=$3 tries=$4 i
+	for ((i = 0; i < tries; i++)); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz") == 200 ]] && return 0
+		kill -0 "$pid" 2>/dev/null || die "$name exited (see $LOGS/servers.log)"
+		sleep 0.1
+	done
+	die "$name did not answer on port $port (see $LOGS/servers.log)"
+}
+
 start_server() {
-	local cmd i
+	local cmd
 	SERVER_PORT=$(free_port)
 	mapfile -t cmd < <(server_command "$1" "$SERVER_PORT")
 	"${cmd[@]}" >/dev/null 2>>"$LOGS/servers.log" &
 	SERVER_PID=$!
-	for ((i = 0; i < 500; i++)); do
-		if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/healthz") == 200 ]]; then
-			return 0
-		fi
-		sleep 0.01
-	done
-	die "$1 did not answer on port $SERVER_PORT (see $LOGS/servers.log)"
+	wait_for_200 "$SERVER_PORT" "$SERVER_PID" "$1" 100
 }
 
 stop_server() {
 	kill -TERM "$SERVER_PID" 2>/dev/null || true
 	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
-}
-trap '[[ -z $SERVER_PID ]] || stop_server' EXIT
-
-# RSS of the server and its children (nginx's workers), in KiB.
-rss_kib() {
-	ps -o rss= --pid "$SERVER_PID" --ppid "$SERVER_PID" | awk '{ s += $1 } END { print s + 0 }'
+	SERVER_PID=''
 }
 
-# wrk_run THREADS CONNECTIONS SECONDS: "req/s p50_ms p99_ms" for /healthz.
+# wrk_run THREADS CONNECTIONS SECONDS PATH: "req/s p50_ms p99_ms".
 wrk_run() {
 	local report
-	report=$(wrk -t"$1" -c"$2" -d"$3s" --latency "http://127.0.0.1:$SERVER_PORT/healthz")
+	report=$(wrk -t"$1" -c"$2" -d"$3s" --latency "http://127.0.0.1:$SERVER_PORT$4")
 	printf '%s\n' "$report" >>"$LOGS/wrk.log"
-	if grep -q 'Non-2xx' <<<"$report"; then
-		die "wrk saw non-200 answers (see $LOGS/wrk.log)"
+	if grep -q 'Non-2xx\|Socket errors' <<<"$report"; then
+		die "wrk saw errors or non-200 answers (see $LOGS/wrk.log)"
 	fi
 	awk 'function ms(v) {
 		if (v ~ /us$/) return v / 1000
@@ -147,153 +190,221 @@ wrk_run() {
 	END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }' <<<"$report"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# stats: "median min max" of the numbers on stdin, one per line.
+stats() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'
+}
 
-# ----------------------------------------------------------- throughput
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
 
-SERVERS=(tinyserver tinyserver-log nginx go)
-declare -A SERVER_NAME=(
-	[tinyserver]="tinyserver (mimalloc, --log-level warn)"
-	[tinyserver-log]="tinyserver (mimalloc, access log to /dev/null)"
-	[nginx]="nginx $(nginx -v 2>&1 | sed 's|.*/||') (access_log off)"
-	[go]="Go $(go env GOVERSION | sed 's/^go//') net/http (static)"
-)
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-CSV=$out/http.csv
-echo "server,round,requests_per_sec,p50_ms,p99_ms" >"$CSV"
-for ((round = 1; round <= rounds; round++)); do
-	for ((i = 0; i < ${#SERVERS[@]}; i++)); do
-		s=${SERVERS[(round + i) % ${#SERVERS[@]}]}
-		log "round $round/$rounds: $s"
+nginx_version() { /usr/sbin/nginx -v 2>&1 | sed 's|.*nginx/||'; }
+
+# ------------------------------------------------------------- throughput
+
+throughput() {
+	need_cmd go
+	log "building the Go server"
+	(cd "$REPO/bench/go-server" && HOME=${HOME:-/root} GOCACHE=$CACHE/go-build CGO_ENABLED=0 \
+		go build -trimpath -ldflags='-s -w' -o "$work/go-server" main.go)
+	# Rows: id server path wrk-threads wrk-connections. /bench runs one at a
+	# time (its slot), so one connection asks for it.
+	local rows=(
+		"healthz tinyserver /healthz $wrk_threads $connections"
+		"healthz-log tinyserver-log /healthz $wrk_threads $connections"
+		"nginx nginx /healthz $wrk_threads $connections"
+		"nginx-minimal nginx-minimal /healthz $wrk_threads $connections"
+		"go go /healthz $wrk_threads $connections"
+		"index tinyserver / $wrk_threads $connections"
+		"metrics tinyserver /metrics $wrk_threads $connections"
+		"bench tinyserver $BENCH_PATH 1 1"
+	)
+	local csv=$out/http-throughput.csv round i id server path t c rps p50 p99
+	echo "row,round,requests_per_sec,p50_ms,p99_ms" >"$csv"
+	report_begin
+	for ((round = 1; round <= rounds; round++)); do
+		for ((i = 0; i < ${#rows[@]}; i++)); do
+			read -r id server path t c <<<"${rows[(round + i) % ${#rows[@]}]}"
+			log "round $round/$rounds: $id"
+			start_server "$server"
+			wrk_run "$t" "$c" 1 "$path" >/dev/null # warm-up
+			read -r rps p50 p99 < <(wrk_run "$t" "$c" "$duration" "$path")
+			echo "$id,$round,$rps,$p50,$p99" >>"$csv"
+			stop_server
+		done
+	done
+
+	declare -A RPS P50 P99 NAME=(
+		[healthz]="tinyserver, --log-level warn"
+		[healthz-log]="tinyserver, access log to a file (--log-file, buffered)"
+		[nginx]="nginx $(nginx_version), bench/nginx.conf"
+		[nginx-minimal]="nginx $(nginx_version), bench/nginx-minimal.conf"
+		[go]="Go $(go env GOVERSION | sed 's/^go//') net/http (static)"
+		[index]="tinyserver, --log-level warn"
+		[metrics]="tinyserver, --log-level warn"
+		[bench]="tinyserver, --log-level warn"
+	)
+	# column ID N: column N of row ID's rounds, one per line.
+	column() { awk -F, -v r="$1" -v n="$2" '$1 == r { print $n }' "$csv"; }
+	for row in "${rows[@]}"; do
+		read -r id _ <<<"$row"
+		RPS[$id]=$(column "$id" 3 | stats)
+		P50[$id]=$(column "$id" 4 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		P99[$id]=$(column "$id" 5 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	done
+	local nginx_median vs
+	read -r nginx_median _ <<<"${RPS[nginx]}"
+	# The per-round ratio of tinyserver to each nginx: both ran in the same
+	# round, minutes apart at most, so it is the steadiest comparison.
+	round_ratios() {
+		awk -F, -v a="$1" -v b="$2" '$1 == a { x[$2] = $3 } $1 == b { y[$2] = $3 }
+			END { for (r in x) if (y[r] > 0) printf "%.3f\n", x[r] / y[r] }' "$csv" |
+			sort -g | awk '{ v[NR] = $1 } END { printf "%.2fx to %.2fx", v[1], v[NR] }'
+	}
+	{
+		echo "| server | request | req/s median | min | max | p50 | p99 | vs nginx (median) |"
+		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+		for row in "${rows[@]}"; do
+			read -r id server path t c <<<"$row"
+			read -r median min max <<<"${RPS[$id]}"
+			vs=-
+			[[ $path == /healthz ]] && vs=$(ratio "$median" "$nginx_median")
+			printf '| %s | GET %s (wrk -t%s -c%s) | %s | %s | %s | %s ms | %s ms | %s |\n' \
+				"${NAME[$id]}" "$path" "$t" "$c" "$median" "$min" "$max" "${P50[$id]}" "${P99[$id]}" "$vs"
+		done
+		echo
+		echo "- tinyserver against nginx, round by round: $(round_ratios healthz nginx) (bench/nginx.conf), $(round_ratios healthz nginx-minimal) (bench/nginx-minimal.conf)"
+		echo "- Access log on against off, round by round: $(round_ratios healthz-log healthz)"
+		echo "- $rounds interleaved rounds, wrk -d${duration}s each after a 1 s warm-up; every server at its default threads or workers (one per CPU); wrk runs on the same machine"
+		report_context "$command_line" "wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), nginx $(nginx_version)"
+	} >"$out/http-throughput.md"
+	cat "$out/http-throughput.md"
+}
+
+# ----------------------------------------------------------- instructions
+
+# count_instructions NAME PATH N PROFILE: runs server NAME (one thread)
+# under callgrind for N requests of PATH; prints its whole life's count.
+count_instructions() {
+	local name=$1 path=$2 n=$3 profile=$4 port cmd pid
+	port=$(free_port)
+	mapfile -t cmd < <(server_command "$name" "$port" one)
+	valgrind --tool=callgrind --callgrind-out-file="$profile" "${cmd[@]}" \
+		>/dev/null 2>>"$LOGS/valgrind-$name.log" &
+	SERVER_PID=$!
+	wait_for_200 "$port" "$SERVER_PID" "$name under valgrind" 600
+	python3 "$REPO/bench/keepalive_client.py" "$port" "$path" "$n"
+	stop_server
+	awk '/^(summary|totals):/ { print $2; exit }' "$profile"
+}
+
+# per_request NAME PATH: instructions one more request of PATH costs.
+per_request() {
+	local name=$1 path=$2 tag once twice
+	tag=$name-$(tr -c 'a-z0-9' '_' <<<"$path")
+	once=$(count_instructions "$name" "$path" "$requests" "$work/$tag-1.callgrind")
+	twice=$(count_instructions "$name" "$path" "$((2 * requests))" "$work/$tag-2.callgrind")
+	[[ -n $once && -n $twice ]] || die "no instruction total for $name $path"
+	log "$name GET $path: $once instructions for $requests requests, $twice for $((2 * requests))"
+	echo $(((twice - once) / requests))
+}
+
+instructions() {
+	local rows=(
+		"tinyserver /healthz"
+		"nginx /healthz"
+		"nginx-minimal /healthz"
+		"tinyserver /"
+		"tinyserver /metrics"
+		"tinyserver $BENCH_PATH"
+	)
+	local name path count nginx_count='' breakdown_args
+	declare -A COUNT
+	report_begin
+	for row in "${rows[@]}"; do
+		read -r name path <<<"$row"
+		COUNT[$row]=$(per_request "$name" "$path")
+	done
+	nginx_count=${COUNT[nginx /healthz]}
+	breakdown_args=("$requests" "$work/tinyserver-_healthz_-1.callgrind" "$work/tinyserver-_healthz_-2.callgrind")
+	if [[ -n $baseline ]]; then
+		COUNT[baseline /healthz]=$(per_request baseline /healthz)
+		breakdown_args+=("$work/baseline-_healthz_-1.callgrind" "$work/baseline-_healthz_-2.callgrind")
+	fi
+	{
+		echo "| server | request | instructions per request | vs nginx GET /healthz |"
+		echo "| --- | --- | ---: | ---: |"
+		for row in "${rows[@]}" ${baseline:+"baseline /healthz"}; do
+			read -r name path <<<"$row"
+			count=${COUNT[$row]}
+			case $name in
+			tinyserver) name="tinyserver" ;;
+			baseline) name="tinyserver before (--baseline)" ;;
+			nginx) name="nginx, bench/nginx.conf" ;;
+			nginx-minimal) name="nginx, bench/nginx-minimal.conf" ;;
+			esac
+			printf '| %s | GET %s | %s | %s |\n' "$name" "$path" "$count" "$(ratio "$count" "$nginx_count")"
+		done
+		echo
+		echo "Where tinyserver's GET /healthz instructions go (bench/callgrind_parts.py):"
+		echo
+		python3 "$REPO/bench/callgrind_parts.py" "${breakdown_args[@]}"
+		echo
+		echo "- (I(2N) - I(N)) / N with N = $requests sequential requests on one kept-alive connection; tinyserver --http-threads 1 --log-level warn, nginx master_process off with one worker"
+		report_context "$command_line" "valgrind $(valgrind --version | sed 's/valgrind-//'), nginx $(nginx_version)"
+	} >"$out/http-instructions.md"
+	cat "$out/http-instructions.md"
+}
+
+# ---------------------------------------------------------------- latency
+
+latency() {
+	need_cmd jq
+	MUSL_BIN=$REPO/build-musl/src/tinyserver
+	"$REPO/scripts/build.sh" --allocator musl --builddir "$REPO/build-musl" >"$LOGS/build-musl.log" 2>&1 ||
+		die "building the musl variant failed (see $LOGS/build-musl.log)"
+	# Light load, so that the figure is the answer time, not the queueing.
+	local threads=1 conns=4 v s b ms iterations bench_pid
+	declare -A LAT ITER
+	report_begin
+	for v in mimalloc musl; do
+		s=tinyserver b=$bin
+		[[ $v == musl ]] && s=tinyserver-musl b=$MUSL_BIN
 		start_server "$s"
-		wrk_run "$wrk_threads" "$connections" 1 >/dev/null # warm-up
-		read -r rps p50 p99 < <(wrk_run "$wrk_threads" "$connections" "$duration")
-		echo "$s,$round,$rps,$p50,$p99" >>"$CSV"
+		LAT[$v, idle]=$(wrk_run "$threads" "$conns" "$duration" /healthz)
+		# A /bench at the default threads (all CPUs) long enough to cover the
+		# wrk run: its length is calibrated with the binary's own --bench.
+		ms=$("$b" --bench --iterations 200000 | jq -r .elapsed_ms)
+		iterations=$(awk -v ms="$ms" -v d="$duration" 'BEGIN { n = 200000 * (d + 3) * 1000 / ms; print (n > 1e9 ? 1000000000 : int(n)) }')
+		curl -s -o "$LOGS/bench-during-wrk-$v.json" -w '%{http_code}\n' \
+			"http://127.0.0.1:$SERVER_PORT/bench?iterations=$iterations" >"$LOGS/bench-during-wrk-$v.status" &
+		bench_pid=$!
+		sleep 1
+		LAT[$v, bench]=$(wrk_run "$threads" "$conns" "$duration" /healthz)
+		wait "$bench_pid"
+		[[ $(cat "$LOGS/bench-during-wrk-$v.status") == 200 ]] ||
+			warn "$v: the /bench under wrk answered $(cat "$LOGS/bench-during-wrk-$v.status") (see $LOGS)"
+		ITER[$v]=$iterations
 		stop_server
 	done
-done
-
-declare -A RPS P50 P99
-for s in "${SERVERS[@]}"; do
-	RPS[$s]=$(awk -F, -v s="$s" '$1 == s { print $3 }' "$CSV" | median)
-	P50[$s]=$(awk -F, -v s="$s" '$1 == s { print $4 }' "$CSV" | median)
-	P99[$s]=$(awk -F, -v s="$s" '$1 == s { print $5 }' "$CSV" | median)
-done
-
-# ------------------------------------------------- latency during /bench
-
-# Light load, so that the figure is the answer time, not the queueing.
-LAT_THREADS=1 LAT_CONNECTIONS=4
-declare -A LAT
-for v in mimalloc musl; do
-	s=tinyserver
-	[[ $v == musl ]] && s=tinyserver-musl
-	start_server "$s"
-	LAT[$v, idle]=$(wrk_run "$LAT_THREADS" "$LAT_CONNECTIONS" "$duration")
-	# A /bench at the default threads (all CPUs) long enough to cover the
-	# wrk run: its length is calibrated with the binary's own --bench.
-	ms=$("${BIN[$v]}" --bench --iterations 200000 | jq -r .elapsed_ms)
-	iterations=$(awk -v ms="$ms" -v d="$duration" 'BEGIN { n = 200000 * (d + 3) * 1000 / ms; print (n > 1e9 ? 1000000000 : int(n)) }')
-	curl -s -o "$LOGS/bench-during-wrk-$v.json" -w '%{http_code}\n' \
-		"http://127.0.0.1:$SERVER_PORT/bench?iterations=$iterations" >"$LOGS/bench-during-wrk-$v.status" &
-	bench_pid=$!
-	sleep 1
-	LAT[$v, bench]=$(wrk_run "$LAT_THREADS" "$LAT_CONNECTIONS" "$duration")
-	wait "$bench_pid"
-	[[ $(cat "$LOGS/bench-during-wrk-$v.status") == 200 ]] ||
-		warn "$v: the /bench under wrk answered $(cat "$LOGS/bench-during-wrk-$v.status") (see $LOGS)"
-	LAT[$v, iterations]=$iterations
-	stop_server
-done
-
-# ------------------------------------------------------------- footprint
-
-declare -A FIRST
-for s in tinyserver nginx go; do
-	log "exec to first 200: $s x $starts"
-	samples=$LOGS/first200-$s.txt
-	: >"$samples"
-	for ((i = 0; i < starts; i++)); do
-		port=$(free_port)
-		mapfile -t cmd < <(server_command "$s" "$port")
-		"$work/first200" "$port" /healthz "${cmd[@]}" >>"$samples"
-	done
-	FIRST[$s]=$(median <"$samples")
-done
-
-declare -A IDLE AFTER LATER
-for s in tinyserver tinyserver-secure tinyserver-musl nginx go; do
-	start_server "$s"
-	sleep 1
-	IDLE[$s]=$(rss_kib)
-	if [[ $s == tinyserver* ]]; then
-		curl -s -o /dev/null "http://127.0.0.1:$SERVER_PORT/bench"
-		AFTER[$s]=$(rss_kib)
-		sleep 5
-		LATER[$s]=$(rss_kib)
-	fi
-	stop_server
-done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-
-size_of() { stat -c %s "$1"; }
-nginx_libs=$(ldd /usr/sbin/nginx | awk '$3 ~ /^\// { print $3 }' | xargs -r readlink -f | xargs -r stat -L -c %s | awk '{ s += $1; n++ } END { printf "%d libraries, %.1f MiB", n, s / 1048576 }')
-
-# ------------------------------------------------------------------ report
-
-kib() { awk -v k="$1" 'BEGIN { printf (k >= 1024 ? "%.1f MiB" : "%d KiB"), (k >= 1024 ? k / 1024 : k) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
-lat_row() {
-	local rps p50 p99
-	read -r rps p50 p99 <<<"$2"
-	printf '| %s | %s | %s ms | %s ms |\n' "$1" "$rps" "$p50" "$p99"
+	{
+		echo "| build, condition | req/s | p50 | p99 |"
+		echo "| --- | ---: | ---: | ---: |"
+		for v in mimalloc musl; do
+			for cond in idle bench; do
+				read -r rps p50 p99 <<<"${LAT[$v, $cond]}"
+				label="$v, idle"
+				[[ $cond == bench ]] && label="$v, during /bench?iterations=${ITER[$v]}"
+				printf '| %s | %s | %s ms | %s ms |\n' "$label" "$rps" "$p50" "$p99"
+			done
+		done
+		echo
+		echo "- wrk -t$threads -c$conns -d${duration}s on GET /healthz; the /bench uses the default threads (all CPUs) and runs through the whole wrk run"
+		report_context "$command_line"
+	} >"$out/http-latency.md"
+	cat "$out/http-latency.md"
 }
-cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-{
-	echo "# tinyserver as a server"
-	echo
-	echo "- Machine: ${cpu_model:-unknown CPU}, $(nproc) CPUs available, Linux $(uname -r); wrk runs on the same machine"
-	echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after"
-	echo "- Command: \`bench/http.sh --duration $duration --rounds $rounds --threads $wrk_threads --connections $connections --starts $starts\`"
-	echo
-	echo "## GET /healthz: wrk -t$wrk_threads -c$connections -d${duration}s --latency, median of $rounds interleaved rounds"
-	echo
-	echo "| server | req/s | p50 | p99 | vs nginx | vs Go |"
-	echo "| --- | --- | --- | --- | --- | --- |"
-	for s in "${SERVERS[@]}"; do
-		printf '| %s | %s | %s ms | %s ms | %s | %s |\n' "${SERVER_NAME[$s]}" "${RPS[$s]}" "${P50[$s]}" \
-			"${P99[$s]}" "$(ratio "${RPS[$s]}" "${RPS[nginx]}")" "$(ratio "${RPS[$s]}" "${RPS[go]}")"
-	done
-	echo
-	echo "## GET /healthz while a /bench runs: wrk -t$LAT_THREADS -c$LAT_CONNECTIONS -d${duration}s"
-	echo
-	echo "The /bench uses the default threads (all CPUs) and runs through the whole wrk run."
-	echo
-	echo "| build, condition | req/s | p50 | p99 |"
-	echo "| --- | --- | --- | --- |"
-	for v in mimalloc musl; do
-		lat_row "$v, idle" "${LAT[$v, idle]}"
-		lat_row "$v, during /bench?iterations=${LAT[$v, iterations]}" "${LAT[$v, bench]}"
-	done
-	echo
-	echo "## Footprint"
-	echo
-	echo "| server | exec to first 200 (median of $starts) | idle RSS | RSS right after GET /bench | 5 s later | binary |"
-	echo "| --- | --- | --- | --- | --- | --- |"
-	for s in tinyserver tinyserver-secure tinyserver-musl nginx go; do
-		case $s in
-		tinyserver) name="tinyserver (mimalloc)" bin=${BIN[mimalloc]%/*}/tinyserver-stripped ;;
-		tinyserver-secure) name="tinyserver (mimalloc secure)" bin=${BIN[mimalloc-secure]%/*}/tinyserver-stripped ;;
-		tinyserver-musl) name="tinyserver (musl mallocng)" bin=${BIN[musl]%/*}/tinyserver-stripped ;;
-		nginx) name="nginx (master + $(nproc) workers)" bin=/usr/sbin/nginx ;;
-		go) name="Go net/http" bin=$work/go-server ;;
-		esac
-		first=${FIRST[$s]:-}
-		printf '| %s | %s | %s | %s | %s | %s |\n' "$name" \
-			"${first:+$(awk -v us="$first" 'BEGIN { printf "%.2f ms", us / 1000 }')}" \
-			"$(kib "${IDLE[$s]}")" "${AFTER[$s]:+$(kib "${AFTER[$s]}")}" "${LATER[$s]:+$(kib "${LATER[$s]}")}" \
-			"$(size_of "$bin") bytes$([[ $s == nginx ]] && echo " + $nginx_libs")"
-	done
-} >"$out/http.md"
-cat "$out/http.md"
-log "wrote $out/http.md and $CSV"
+
+"$mode"
+log "wrote $out/http-$mode.md"

@@ -77,7 +77,11 @@ size_t http_request_header(const struct http_request *request, const char *name,
  * stays 503). */
 struct http_response {
     unsigned status; /* one of enum http_status */
-    char *body;
+    char *body;      /* taken: freed once sent */
+    /* Instead of body: text that outlives the server (never copied, never
+     * freed), static_body_len bytes long. */
+    const char *static_body;
+    size_t static_body_len;
     unsigned retry_after_s;       /* adds Retry-After when non-zero */
     const char *content_type;     /* NULL means application/json */
     const char *www_authenticate; /* adds WWW-Authenticate when not NULL; static text */

@@ -56,11 +56,14 @@ enum MHD_Result http_queue_answer(struct request_state *state, struct http_respo
 {
     struct MHD_Response *response;
     unsigned status = answer->status;
+    bool has_body = answer->body != NULL || answer->static_body != NULL;
     /* the out-of-memory fallback body is JSON whatever was planned */
-    const char *content_type = answer->body != NULL && answer->content_type != NULL
-                                   ? answer->content_type
-                                   : http_json_type;
-    if (answer->body != NULL) {
+    const char *content_type =
+        has_body && answer->content_type != NULL ? answer->content_type : http_json_type;
+    if (answer->static_body != NULL) {
+        response = MHD_create_response_from_buffer_static(answer->static_body_len,
+                                                          answer->static_body);
+    } else if (answer->body != NULL) {
         response = MHD_create_response_from_buffer_with_free_callback(strlen(answer->body),
                                                                       answer->body, free);
         if (response == NULL) {

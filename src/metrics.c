@@ -12,8 +12,20 @@
 #define METRICS_SERVER_CODE(name, code) code,
 #define METRICS_LIBRARY_CODE(code)      code,
 static const unsigned metrics_status_codes[] = {HTTP_SERVER_STATUSES(METRICS_SERVER_CODE)};
+
+/* Every answer is counted by its status's slot: a table indexed by code
+ * (slot + 1, 0 for "other") keeps that one load however many statuses the
+ * list grows to. */
+#define METRICS_SLOT_NAME(name, code)  METRICS_SLOT_##name,
+#define METRICS_SLOT_BY_CODE(name, code) [code] = METRICS_SLOT_##name + 1,
+enum metrics_status_slot { HTTP_SERVER_STATUSES(METRICS_SLOT_NAME) };
+static const unsigned char metrics_slot_by_code[600] = {HTTP_SERVER_STATUSES(METRICS_SLOT_BY_CODE)};
 static const unsigned metrics_refusal_codes[] = {HTTP_LIBRARY_STATUSES(METRICS_LIBRARY_CODE)};
 static const double metrics_bounds[] = METRICS_DURATION_BOUNDS;
+/* The bounds as the exposition writes them ("le"), in the same order. */
+static const char *const metrics_bound_labels[] = {"0.0001", "0.0005", "0.001", "0.005",
+                                                   "0.01",   "0.05",   "0.1",   "0.5",
+                                                   "1",      "5",      "10"};
 
 _Static_assert(ARRAY_SIZE(metrics_status_codes) + 1 == METRICS_STATUS_COUNT,
                "METRICS_STATUS_COUNT must be the code list plus one");
@@ -21,6 +33,8 @@ _Static_assert(ARRAY_SIZE(metrics_refusal_codes) + 1 == METRICS_REFUSAL_COUNT,
                "METRICS_REFUSAL_COUNT must be the code list plus one");
 _Static_assert(ARRAY_SIZE(metrics_bounds) == METRICS_BUCKET_COUNT,
                "METRICS_BUCKET_COUNT must match the bounds");
+_Static_assert(ARRAY_SIZE(metrics_bound_labels) == METRICS_BUCKET_COUNT,
+               "a label for each bound");
 
 static const char *const bench_outcome_names[METRICS_BENCH_OUTCOME_COUNT] = {
     "ok",           "invalid",      "busy",        "cancelled", "failed",
@@ -71,7 +85,10 @@ static size_t code_slot(const unsigned *codes, size_t count, unsigned status)
 
 static size_t status_slot(unsigned status)
 {
-    return code_slot(metrics_status_codes, METRICS_STATUS_COUNT - 1, status);
+    if (status < ARRAY_SIZE(metrics_slot_by_code) && metrics_slot_by_code[status] != 0) {
+        return metrics_slot_by_code[status] - 1u;
+    }
+    return METRICS_STATUS_COUNT - 1;
 }
 
 void metrics_record_request(struct metrics *metrics, int route_index, unsigned status,
@@ -134,11 +151,34 @@ void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
     pthread_mutex_unlock(&metrics->last_bench_lock);
 }
 
+/* The exposition is written with fputs() and put_u64() only: printf's
+ * format parsing was most of what a scrape cost. */
+static void put_u64(FILE *out, uint64_t value)
+{
+    char digits[20];
+    size_t at = sizeof(digits);
+    do {
+        digits[--at] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    fwrite(digits + at, 1, sizeof(digits) - at, out);
+}
+
+/* "} VALUE\n", which ends every sample with labels. */
+static void put_sample_end(FILE *out, uint64_t value)
+{
+    fputs("} ", out);
+    put_u64(out, value);
+    fputc('\n', out);
+}
+
 /* Label values need \\, \" and \n escaped; ours are plain, but build facts
  * come from the toolchain and are escaped anyway. */
 static void write_label_value(FILE *out, const char *value)
 {
-    for (const char *p = value; *p != '\0'; p++) {
+    size_t plain = strcspn(value, "\\\"\n");
+    fwrite(value, 1, plain, out);
+    for (const char *p = value + plain; *p != '\0'; p++) {
         if (*p == '\\' || *p == '"') {
             fputc('\\', out);
             fputc(*p, out);
@@ -152,7 +192,26 @@ static void write_label_value(FILE *out, const char *value)
 
 static void write_header(FILE *out, const char *name, const char *type, const char *help)
 {
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    fputs("# HELP ", out);
+    fputs(name, out);
+    fputc(' ', out);
+    fputs(help, out);
+    fputs("\n# TYPE ", out);
+    fputs(name, out);
+    fputc(' ', out);
+    fputs(type, out);
+    fputc('\n', out);
+}
+
+/* `family{label="value"` without the closing brace. */
+static void put_labelled(FILE *out, const char *family, const char *label, const char *value)
+{
+    fputs(family, out);
+    fputc('{', out);
+    fputs(label, out);
+    fputs("=\"", out);
+    write_label_value(out, value);
+    fputc('"', out);
 }
 
 static void write_requests(FILE *out, struct metrics *metrics)
@@ -166,14 +225,15 @@ static void write_requests(FILE *out, struct metrics *metrics)
             if (n == 0) {
                 continue;
             }
-            fputs("tinyserver_http_requests_total{route=\"", out);
-            write_label_value(out, metrics->route_names[r]);
+            put_labelled(out, "tinyserver_http_requests_total", "route", metrics->route_names[r]);
+            fputs(",code=\"", out);
             if (s < METRICS_STATUS_COUNT - 1) {
-                fprintf(out, "\",code=\"%u\"} %llu\n", metrics_status_codes[s],
-                        (unsigned long long)n);
+                put_u64(out, metrics_status_codes[s]);
             } else {
-                fprintf(out, "\",code=\"other\"} %llu\n", (unsigned long long)n);
+                fputs("other", out);
             }
+            fputc('"', out);
+            put_sample_end(out, n);
         }
     }
     write_header(out, "tinyserver_http_request_duration_seconds", "histogram",
@@ -183,9 +243,12 @@ static void write_requests(FILE *out, struct metrics *metrics)
         uint64_t cumulative = 0;
         for (size_t b = 0; b < METRICS_BUCKET_COUNT; b++) {
             cumulative += atomic_load_explicit(&route->buckets[b], memory_order_relaxed);
-            fputs("tinyserver_http_request_duration_seconds_bucket{route=\"", out);
-            write_label_value(out, metrics->route_names[r]);
-            fprintf(out, "\",le=\"%g\"} %llu\n", metrics_bounds[b], (unsigned long long)cumulative);
+            put_labelled(out, "tinyserver_http_request_duration_seconds_bucket", "route",
+                         metrics->route_names[r]);
+            fputs(",le=\"", out);
+            fputs(metrics_bound_labels[b], out);
+            fputc('"', out);
+            put_sample_end(out, cumulative);
         }
         uint64_t count = atomic_load_explicit(&route->count, memory_order_relaxed);
         /* A request recorded between the loads could make the buckets
@@ -193,16 +256,27 @@ static void write_requests(FILE *out, struct metrics *metrics)
         if (count < cumulative) {
             count = cumulative;
         }
-        fputs("tinyserver_http_request_duration_seconds_bucket{route=\"", out);
-        write_label_value(out, metrics->route_names[r]);
-        fprintf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)count);
-        fputs("tinyserver_http_request_duration_seconds_sum{route=\"", out);
-        write_label_value(out, metrics->route_names[r]);
-        fprintf(out, "\"} %.6f\n",
-                (double)atomic_load_explicit(&route->duration_sum_us, memory_order_relaxed) / 1e6);
-        fputs("tinyserver_http_request_duration_seconds_count{route=\"", out);
-        write_label_value(out, metrics->route_names[r]);
-        fprintf(out, "\"} %llu\n", (unsigned long long)count);
+        put_labelled(out, "tinyserver_http_request_duration_seconds_bucket", "route",
+                     metrics->route_names[r]);
+        fputs(",le=\"+Inf\"", out);
+        put_sample_end(out, count);
+        /* Seconds with six decimals, exactly, from the microseconds. */
+        uint64_t sum_us = atomic_load_explicit(&route->duration_sum_us, memory_order_relaxed);
+        char fraction[8];
+        fraction[0] = '.';
+        for (size_t d = 6, rest = (size_t)(sum_us % 1000000u); d > 0; d--, rest /= 10) {
+            fraction[d] = (char)('0' + rest % 10);
+        }
+        fraction[7] = '\0';
+        put_labelled(out, "tinyserver_http_request_duration_seconds_sum", "route",
+                     metrics->route_names[r]);
+        fputs("} ", out);
+        put_u64(out, sum_us / 1000000u);
+        fputs(fraction, out);
+        fputc('\n', out);
+        put_labelled(out, "tinyserver_http_request_duration_seconds_count", "route",
+                     metrics->route_names[r]);
+        put_sample_end(out, count);
     }
 }
 
@@ -215,13 +289,14 @@ static void write_refusals(FILE *out, struct metrics *metrics)
         if (n == 0) {
             continue;
         }
+        fputs("tinyserver_http_refused_total{code=\"", out);
         if (s < METRICS_REFUSAL_COUNT - 1) {
-            fprintf(out, "tinyserver_http_refused_total{code=\"%u\"} %llu\n",
-                    metrics_refusal_codes[s], (unsigned long long)n);
+            put_u64(out, metrics_refusal_codes[s]);
         } else {
-            fprintf(out, "tinyserver_http_refused_total{code=\"other\"} %llu\n",
-                    (unsigned long long)n);
+            fputs("other", out);
         }
+        fputc('"', out);
+        put_sample_end(out, n);
     }
 }
 
@@ -231,8 +306,8 @@ static void write_counters_by(FILE *out, const char *family, const char *label,
                               size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        fprintf(out, "%s{%s=\"%s\"} %llu\n", family, label, names[i],
-                (unsigned long long)atomic_load_explicit(&counters[i], memory_order_relaxed));
+        put_labelled(out, family, label, names[i]);
+        put_sample_end(out, atomic_load_explicit(&counters[i], memory_order_relaxed));
     }
 }
 
@@ -259,24 +334,35 @@ static void write_bench(FILE *out, struct metrics *metrics)
                  "Benchmark requests refused before running, by reason (token, rate, budget, "
                  "busy).");
     for (size_t i = 0; i < ARRAY_SIZE(bench_refusals); i++) {
-        fprintf(out, "tinyserver_bench_refused_total{reason=\"%s\"} %llu\n",
-                bench_refusals[i].reason,
-                (unsigned long long)atomic_load_explicit(
-                    &metrics->bench_outcomes[bench_refusals[i].outcome], memory_order_relaxed));
+        put_labelled(out, "tinyserver_bench_refused_total", "reason", bench_refusals[i].reason);
+        put_sample_end(out, atomic_load_explicit(&metrics->bench_outcomes[bench_refusals[i].outcome],
+                                                 memory_order_relaxed));
     }
     write_header(out, "tinyserver_bench_last_ops_per_second", "gauge",
                  "Operations per second of the last successful benchmark run, per allocator.");
     pthread_mutex_lock(&metrics->last_bench_lock);
     for (size_t i = 0; i < metrics->last_bench_count; i++) {
         const struct metrics_last_bench *last = &metrics->last_bench[i];
-        fputs("tinyserver_bench_last_ops_per_second{allocator=\"", out);
-        write_label_value(out, last->allocator);
-        fputs("\",workload=\"", out);
+        put_labelled(out, "tinyserver_bench_last_ops_per_second", "allocator", last->allocator);
+        fputs(",workload=\"", out);
         write_label_value(out, last->workload);
-        fprintf(out, "\",threads=\"%u\",iterations=\"%u\"} %.0f\n", last->threads, last->iterations,
-                last->ops_per_sec);
+        fputs("\",threads=\"", out);
+        put_u64(out, last->threads);
+        fputs("\",iterations=\"", out);
+        put_u64(out, last->iterations);
+        fputc('"', out);
+        put_sample_end(out, (uint64_t)(last->ops_per_sec + 0.5));
     }
     pthread_mutex_unlock(&metrics->last_bench_lock);
+}
+
+/* An unlabelled sample: "name value". */
+static void put_gauge(FILE *out, const char *name, uint64_t value)
+{
+    fputs(name, out);
+    fputc(' ', out);
+    put_u64(out, value);
+    fputc('\n', out);
 }
 
 static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
@@ -284,42 +370,40 @@ static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
 {
     write_header(out, "tinyserver_http_open_connections", "gauge",
                  "Connections the HTTP daemon has open (plain and TLS).");
-    fprintf(out, "tinyserver_http_open_connections %u\n", gauges->open_connections);
+    put_gauge(out, "tinyserver_http_open_connections", gauges->open_connections);
     write_header(out, "tinyserver_http_inflight_requests", "gauge",
                  "Requests received and not yet answered, running benchmarks included.");
-    fprintf(out, "tinyserver_http_inflight_requests %u\n", gauges->inflight_requests);
+    put_gauge(out, "tinyserver_http_inflight_requests", gauges->inflight_requests);
     write_header(out, "tinyserver_tls_open_connections", "gauge", "TLS connections being relayed.");
-    fprintf(out, "tinyserver_tls_open_connections %u\n", gauges->open_tls_connections);
+    put_gauge(out, "tinyserver_tls_open_connections", gauges->open_tls_connections);
     write_header(out, "tinyserver_tls_handshakes_total", "counter",
                  "TLS handshakes finished: full, or resumed from the session cache.");
-    fprintf(out, "tinyserver_tls_handshakes_total{kind=\"full\"} %llu\n",
-            (unsigned long long)gauges->tls_handshakes_full);
-    fprintf(out, "tinyserver_tls_handshakes_total{kind=\"resumed\"} %llu\n",
-            (unsigned long long)gauges->tls_handshakes_resumed);
+    put_gauge(out, "tinyserver_tls_handshakes_total{kind=\"full\"}", gauges->tls_handshakes_full);
+    put_gauge(out, "tinyserver_tls_handshakes_total{kind=\"resumed\"}",
+              gauges->tls_handshakes_resumed);
     write_header(out, "tinyserver_process_resident_memory_bytes", "gauge",
                  "Resident set size of the process.");
-    fprintf(out, "tinyserver_process_resident_memory_bytes %zu\n", gauges->resident_bytes);
+    put_gauge(out, "tinyserver_process_resident_memory_bytes", gauges->resident_bytes);
     write_header(out, "tinyserver_process_peak_resident_memory_bytes", "gauge",
                  "Largest resident set size the process has had.");
-    fprintf(out, "tinyserver_process_peak_resident_memory_bytes %zu\n",
-            gauges->peak_resident_bytes);
+    put_gauge(out, "tinyserver_process_peak_resident_memory_bytes", gauges->peak_resident_bytes);
     if (gauges->allocator_committed_bytes != 0) {
         write_header(out, "tinyserver_allocator_committed_bytes", "gauge",
                      "Memory the allocator has committed (mimalloc's mi_process_info).");
-        fprintf(out, "tinyserver_allocator_committed_bytes %zu\n",
-                gauges->allocator_committed_bytes);
+        put_gauge(out, "tinyserver_allocator_committed_bytes", gauges->allocator_committed_bytes);
     }
     write_header(out, "tinyserver_build_info", "gauge",
                  "Always 1; the labels describe the running binary.");
-    fputs("tinyserver_build_info{version=\"", out);
-    write_label_value(out, build->version);
-    fputs("\",libc=\"", out);
+    put_labelled(out, "tinyserver_build_info", "version", build->version);
+    fputs(",libc=\"", out);
     write_label_value(out, build->libc);
     fputs("\",allocator=\"", out);
     write_label_value(out, build->allocator.name);
     fputs("\",allocator_version=\"", out);
     write_label_value(out, build->allocator.version);
-    fprintf(out, "\",allocator_secure=\"%s\"} 1\n", build->allocator.secure ? "true" : "false");
+    fputs(build->allocator.secure ? "\",allocator_secure=\"true\"" : "\",allocator_secure=\"false\"",
+          out);
+    put_sample_end(out, 1);
 }
 
 char *metrics_render(struct metrics *metrics, const struct metrics_gauges *gauges,

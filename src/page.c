@@ -3,7 +3,6 @@
  */
 #include "page.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -57,13 +56,4 @@ bool page_wanted(const char *accept)
         range = end + 1;
     }
     return false;
-}
-
-char *page_copy(void)
-{
-    char *copy = malloc(page_html_size + 1);
-    if (copy != NULL) {
-        memcpy(copy, page_html, page_html_size + 1);
-    }
-    return copy;
 }

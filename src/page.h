@@ -20,8 +20,4 @@ extern const char page_csp[];
  * clients are false: they keep today's JSON. */
 bool page_wanted(const char *accept);
 
-/* A malloc'd copy of the page for a response body; NULL when out of
- * memory. */
-char *page_copy(void);
-
 #endif

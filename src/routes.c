@@ -36,6 +36,8 @@ struct bench_job {
     struct bench_comparison comparison;
 };
 
+static char *index_json(const struct build_info *build);
+
 bool app_init(struct app *app, const struct build_info *build, const struct logger *log,
               struct metrics *metrics, const struct bench_limits *limits,
               const struct bench_policy *policy)
@@ -50,9 +52,17 @@ bool app_init(struct app *app, const struct build_info *build, const struct logg
     atomic_init(&app->benches_running, 0);
     atomic_init(&app->cancel_benches, false);
     app->rate = NULL;
+    app->index_json = index_json(build);
+    if (app->index_json == NULL) {
+        return false;
+    }
+    app->index_json_len = strlen(app->index_json);
     if (policy->rate.count != 0) {
         app->rate = rate_limiter_new(&policy->rate, APP_RATE_CLIENTS);
-        return app->rate != NULL;
+        if (app->rate == NULL) {
+            app_destroy(app);
+            return false;
+        }
     }
     return true;
 }
@@ -61,6 +71,8 @@ void app_destroy(struct app *app)
 {
     rate_limiter_free(app->rate);
     app->rate = NULL;
+    free(app->index_json);
+    app->index_json = NULL;
 }
 
 void app_attach_servers(struct app *app, struct http_server *http, struct tls_server *tls)
@@ -347,6 +359,26 @@ static void merge_statuses(const unsigned short *own, unsigned short *out)
     out[n] = 0;
 }
 
+/* GET /'s JSON: the service, the build and every route with its methods
+ * and statuses. NULL when out of memory. */
+static char *index_json(const struct build_info *build)
+{
+    struct json_endpoint endpoints[ROUTES_MAX_ENDPOINTS];
+    char methods[ROUTES_MAX_ENDPOINTS][64];
+    unsigned short statuses[ROUTES_MAX_ENDPOINTS][HTTP_MAX_ROUTE_STATUSES * 2];
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        http_methods_format(route_table[i].methods, methods[i], sizeof(methods[i]));
+        merge_statuses(route_table[i].statuses, statuses[i]);
+        endpoints[i] = (struct json_endpoint){
+            .path = route_table[i].path,
+            .methods = methods[i],
+            .description = route_table[i].description,
+            .statuses = statuses[i],
+        };
+    }
+    return json_index(build, endpoints, ROUTE_COUNT);
+}
+
 /* Whether any Accept header asks for HTML (a client may send several). */
 static bool wants_page(const struct http_request *request)
 {
@@ -369,26 +401,15 @@ static void handle_index(void *ctx, const struct http_request *request,
     struct app *app = ctx;
     if (wants_page(request)) {
         response->status = HTTP_STATUS_OK;
-        response->body = page_copy();
+        response->static_body = page_html;
+        response->static_body_len = page_html_size;
         response->content_type = page_content_type;
         response->content_security_policy = page_csp;
         return;
     }
-    struct json_endpoint endpoints[ROUTES_MAX_ENDPOINTS];
-    char methods[ROUTES_MAX_ENDPOINTS][64];
-    unsigned short statuses[ROUTES_MAX_ENDPOINTS][HTTP_MAX_ROUTE_STATUSES * 2];
-    for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        http_methods_format(route_table[i].methods, methods[i], sizeof(methods[i]));
-        merge_statuses(route_table[i].statuses, statuses[i]);
-        endpoints[i] = (struct json_endpoint){
-            .path = route_table[i].path,
-            .methods = methods[i],
-            .description = route_table[i].description,
-            .statuses = statuses[i],
-        };
-    }
     response->status = HTTP_STATUS_OK;
-    response->body = json_index(app->build, endpoints, ROUTE_COUNT);
+    response->static_body = app->index_json;
+    response->static_body_len = app->index_json_len;
 }
 
 size_t routes_paths(const char **paths, size_t max)

@@ -46,10 +46,14 @@ struct app {
     struct rate_limiter *rate; /* NULL when there is no rate limit */
     atomic_uint benches_running;
     atomic_bool cancel_benches; /* set on shutdown: running benches stop early */
+    /* GET /'s JSON: the build and the route table never change while the
+     * process runs, so it is made once, by app_init(). */
+    char *index_json;
+    size_t index_json_len;
 };
 
 /* Initialises the application state. Returns false when out of memory
- * (for the rate table). */
+ * (for the rate table or GET /'s answer). */
 bool app_init(struct app *app, const struct build_info *build, const struct logger *log,
               struct metrics *metrics, const struct bench_limits *limits,
               const struct bench_policy *policy);
