@@ -132,23 +132,39 @@ def test_many_core_runner_needs_only_the_binary(tmp_path):
         in provenance
 
 
-INSTRUCTIONS_ROW = re.compile(r"^\| (tinyserver|nginx) \| (\d+) \| ([\d.]+)x \|$")
+INSTRUCTIONS_ROW = re.compile(r"^\| (tinyserver|nginx, bench/nginx\.conf|nginx, bench/nginx-minimal\.conf)"
+                              r" \| GET (\S+) \| (\d+) \| ([\d.]+)x \|$")
+PART_ROW = re.compile(r"^\| ([^|*][^|]*) \| (-?[\d,]+) \|$")
+PART_TOTAL = re.compile(r"^\| \*\*total\*\* \| \*\*([\d,]+)\*\* \|$")
 
 
-def test_instruction_count_compares_both_servers(tmp_path):
-    """bench/instructions.sh: tinyserver and nginx each run under callgrind
-    with N and 2N keep-alive requests; the table has one row per server
-    with a positive count per request, nginx's ratio is 1.00x, and the
-    machine, load and command are recorded. A small N: only the shape."""
-    proc = subprocess.run([str(REPO / "bench" / "instructions.sh"), "--requests", "50",
-                           "--bin", str(BINARY), "--out", str(tmp_path)],
+def test_instruction_count_compares_with_nginx(tmp_path):
+    """bench/http.sh --mode instructions: tinyserver's /healthz, /, /metrics
+    and /bench and nginx's /healthz (both configurations) each run under
+    callgrind with N and 2N keep-alive requests; every row has a positive
+    count per request, nginx's own ratio is 1.00x, the per-part breakdown
+    adds up to its total, and the machine, load and command are recorded.
+    A small N: only the shape."""
+    proc = subprocess.run([str(REPO / "bench" / "http.sh"), "--mode", "instructions",
+                           "--requests", "50", "--bin", str(BINARY), "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    lines = (tmp_path / "instructions.md").read_text().splitlines()
-    rows = {m.group(1): (int(m.group(2)), m.group(3))
+    lines = (tmp_path / "http-instructions.md").read_text().splitlines()
+    rows = {(m.group(1), m.group(2)): (int(m.group(3)), m.group(4))
             for m in map(INSTRUCTIONS_ROW.match, lines) if m}
-    assert set(rows) == {"tinyserver", "nginx"}, lines
+    assert set(rows) == {("tinyserver", "/healthz"), ("tinyserver", "/"),
+                         ("tinyserver", "/metrics"),
+                         ("tinyserver", "/bench?threads=1&iterations=1000"),
+                         ("nginx, bench/nginx.conf", "/healthz"),
+                         ("nginx, bench/nginx-minimal.conf", "/healthz")}, lines
     assert all(count > 0 for count, _ in rows.values()), rows
-    assert rows["nginx"][1] == "1.00", rows
+    assert rows[("nginx, bench/nginx.conf", "/healthz")][1] == "1.00", rows
+    parts = [int(m.group(2).replace(",", "")) for m in map(PART_ROW.match, lines) if m]
+    totals = [int(m.group(1).replace(",", "")) for m in map(PART_TOTAL.match, lines) if m]
+    assert len(parts) >= 10 and len(totals) == 1, lines
+    assert abs(sum(parts) - totals[0]) <= len(parts), (parts, totals)
+    assert abs(totals[0] - rows[("tinyserver", "/healthz")][0]) <= 1, (totals, rows)
     assert any(line.startswith("- Machine: ") for line in lines), lines
-    assert any(line.startswith("- Command: bench/instructions.sh --requests 50") for line in lines)
+    assert any(line.startswith("- Load average") for line in lines), lines
+    assert any(line.startswith("- Command: `bench/http.sh --mode instructions --requests 50")
+               for line in lines), lines
