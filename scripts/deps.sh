@@ -264,7 +264,9 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0004-transfer-encoding-chunked-not-final.patch
 	patches/libmicrohttpd/0005-queue-response-while-receiving-body.patch
 	patches/libmicrohttpd/0006-pool-no-zeroing.patch
-	patches/libmicrohttpd/0007-cache-date-header.patch"
+	patches/libmicrohttpd/0007-cache-date-header.patch
+	patches/libmicrohttpd/0008-number-formatting.patch
+	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
