@@ -155,23 +155,27 @@ static void copy_truncated(char *dst, size_t size, const char *src)
 
 static struct request_state *new_request_state(struct http_server *server,
                                                struct MHD_Connection *connection,
-                                               const struct http_conn *conn, const char *url,
+                                               struct http_conn *conn, const char *url,
                                                const char *method)
 {
-    struct request_state *state = calloc(1, sizeof(*state));
+    /* A connection without a record is being shut down unserved; its
+     * request still gets a state of its own, to be answered and logged. */
+    struct request_state *state = conn != NULL ? &conn->request : malloc(sizeof(*state));
     if (state == NULL) {
         return NULL;
     }
-    state->server = server;
-    state->connection = connection;
+    *state = (struct request_state){
+        .server = server,
+        .connection = connection,
+        .route_index = -1,
+        .start_ns = clock_monotonic_ns(),
+        .peer = conn != NULL ? conn->peer : "unknown",
+        .heap_allocated = conn == NULL,
+    };
     atomic_init(&state->phase, PHASE_NEW);
     atomic_init(&state->client_gone, false);
-    state->route_index = -1;
-    state->start_ns = clock_monotonic_ns();
     copy_truncated(state->method, sizeof(state->method), method);
     copy_truncated(state->path, sizeof(state->path), url);
-    /* A connection without a record is being shut down unserved. */
-    state->peer = conn != NULL ? conn->peer : "unknown";
     atomic_fetch_add(&server->inflight, 1);
     return state;
 }
@@ -280,7 +284,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
                                entry.duration_us);
     }
     free(state->answer.body); /* set only if a deferred answer was never sent */
-    free(state);
+    if (state->heap_allocated) {
+        free(state);
+    }
     *req_cls = NULL;
     atomic_fetch_sub(&server->inflight, 1);
 }

@@ -26,6 +26,34 @@
 #define HTTP_LOG_PATH_MAX 256
 #define HTTP_PEER_MAX     INET6_ADDRSTRLEN
 
+enum request_phase {
+    PHASE_NEW = 0,   /* waiting for the final call */
+    PHASE_SUSPENDED, /* a deferred handler owns the request */
+    PHASE_READY,     /* a deferred answer is stored in `answer` */
+    PHASE_ANSWERED,  /* a response has been queued */
+};
+
+/* Per-request state; the deferred token is this struct. */
+struct request_state {
+    struct http_server *server;
+    struct MHD_Connection *connection;
+    _Atomic enum request_phase phase;
+    struct http_response answer;
+    unsigned status; /* for the access log and metrics */
+    /* Set by the hangup watch while the request is deferred. */
+    atomic_bool client_gone;
+    struct hangup_entry hangup;
+    int route_index;  /* in the route table; -1 until matched */
+    bool close_after; /* the answer says "Connection: close" */
+    uint64_t start_ns;
+    char method[16];
+    char path[HTTP_LOG_PATH_MAX];
+    const char *peer; /* the connection's (struct http_conn), which outlives it */
+    /* Allocated on its own, for a connection without a record; otherwise
+     * it is the record's, and nothing is freed when the request ends. */
+    bool heap_allocated;
+};
+
 /* One open connection. Created by the STARTED notification, freed by the
  * CLOSED one. */
 struct http_conn {
@@ -40,6 +68,9 @@ struct http_conn {
     /* The client's address as text, formatted once per connection rather
      * than per request, for the access log and the handlers. */
     char peer[HTTP_PEER_MAX];
+    /* The request being served: HTTP/1.1 serves one at a time on a
+     * connection, so its state lives here rather than in an allocation. */
+    struct request_state request;
 };
 
 struct http_server {
@@ -64,31 +95,6 @@ struct http_server {
      * failure (such as "address in use") in the startup error. */
     bool starting;
     char start_error[HTTP_MHD_MESSAGE_MAX];
-};
-
-enum request_phase {
-    PHASE_NEW = 0,   /* waiting for the final call */
-    PHASE_SUSPENDED, /* a deferred handler owns the request */
-    PHASE_READY,     /* a deferred answer is stored in `answer` */
-    PHASE_ANSWERED,  /* a response has been queued */
-};
-
-/* Per-request state; the deferred token is this struct. */
-struct request_state {
-    struct http_server *server;
-    struct MHD_Connection *connection;
-    _Atomic enum request_phase phase;
-    struct http_response answer;
-    unsigned status; /* for the access log and metrics */
-    /* Set by the hangup watch while the request is deferred. */
-    atomic_bool client_gone;
-    struct hangup_entry hangup;
-    int route_index;  /* in the route table; -1 until matched */
-    bool close_after; /* the answer says "Connection: close" */
-    uint64_t start_ns;
-    char method[16];
-    char path[HTTP_LOG_PATH_MAX];
-    const char *peer; /* the connection's (struct http_conn), which outlives it */
 };
 
 /* Queues `answer` on the request's connection, taking its body (a body
