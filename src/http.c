@@ -333,15 +333,18 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         if (info == NULL) {
             return; /* cannot happen: the descriptor is known by now */
         }
+        /* Copied at once: libmicrohttpd answers every query in the same
+         * union, which the address query below overwrites. */
+        const int fd = info->connect_fd;
         conn = calloc(1, sizeof(*conn));
         if (conn == NULL) {
             /* Without a record no deadline could be enforced: refuse the
              * connection rather than serve it unprotected. */
-            shutdown(info->connect_fd, SHUT_RDWR);
+            shutdown(fd, SHUT_RDWR);
             return;
         }
         net_addr_format(peer_address(connection), conn->peer, sizeof(conn->peer));
-        http_deadline_add(&server->deadline, &conn->deadline, info->connect_fd);
+        http_deadline_add(&server->deadline, &conn->deadline, fd);
         *socket_context = conn;
         if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
             note_over_limit(server, conn);
