@@ -12,7 +12,8 @@
 #                 sequential requests on one kept-alive connection
 #                 (bench/keepalive_client.py) in two runs, and
 #                 (I(2N) - I(N)) / N is what one more request costs, start-up
-#                 and shutdown cancelled out. One HTTP thread or worker each.
+#                 and shutdown cancelled out. One HTTP thread or worker each;
+#                 the kernel's side of system calls is not counted.
 #                 Also where tinyserver's /healthz instructions go, by part
 #                 (bench/callgrind_parts.py), beside --baseline's if given.
 #   latency       GET /healthz answer times while a /bench runs, mimalloc
@@ -134,6 +135,10 @@ server_command() {
 		printf '%s\n' "$bin" --bind 127.0.0.1 --port "$port" --log-level info \
 			--log-file "$work/access-$port.log" "${tiny_threads[@]}"
 		;;
+	tinyserver-log-unbuffered)
+		printf '%s\n' "$bin" --bind 127.0.0.1 --port "$port" --log-level info \
+			--log-file "$work/access-$port.log" --log-buffer 0 "${tiny_threads[@]}"
+		;;
 	tinyserver-musl) printf '%s\n' "$MUSL_BIN" --bind 127.0.0.1 --port "$port" --log-level warn ;;
 	nginx | nginx-minimal)
 		prefix=$(nginx_config "$name" "$port" "$workers")
@@ -170,9 +175,9 @@ stop_server() {
 	SERVER_PID=''
 }
 
-# wrk_run THREADS CONNECTIONS SECONDS PATH: "req/s p50_ms p99_ms errors",
-# errors being wrk's socket errors (connect, read, write, timeout), which
-# the table reports; a wrong answer stops the run.
+# wrk_run THREADS CONNECTIONS SECONDS PATH: "req/s p50_ms p99_ms errors
+# requests", errors being wrk's socket errors (connect, read, write,
+# timeout), which the table reports; a wrong answer stops the run.
 wrk_run() {
 	local report
 	report=$(wrk -t"$1" -c"$2" -d"$3s" --latency "http://127.0.0.1:$SERVER_PORT$4")
@@ -190,7 +195,8 @@ wrk_run() {
 	$1 == "50%" { p50 = ms($2) }
 	$1 == "99%" { p99 = ms($2) }
 	/Socket errors:/ { gsub(",", ""); errors = $4 + $6 + $8 + $10 }
-	END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, errors }' <<<"$report"
+	/ requests in / { requests = $1 }
+	END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, errors, requests }' <<<"$report"
 }
 
 # stats: "median min max" of the numbers on stdin, one per line.
@@ -216,6 +222,7 @@ throughput() {
 	local rows=(
 		"healthz tinyserver /healthz $wrk_threads $connections"
 		"healthz-log tinyserver-log /healthz $wrk_threads $connections"
+		"healthz-log-unbuffered tinyserver-log-unbuffered /healthz $wrk_threads $connections"
 		"nginx nginx /healthz $wrk_threads $connections"
 		"nginx-minimal nginx-minimal /healthz $wrk_threads $connections"
 		"go go /healthz $wrk_threads $connections"
@@ -223,7 +230,7 @@ throughput() {
 		"metrics tinyserver /metrics $wrk_threads $connections"
 		"bench tinyserver $BENCH_PATH 1 1"
 	)
-	local csv=$out/http-throughput.csv round i id server path t c rps p50 p99 errors
+	local csv=$out/http-throughput.csv round i id server path t c rps p50 p99 errors requests lines
 	echo "row,round,requests_per_sec,p50_ms,p99_ms,socket_errors" >"$csv"
 	report_begin
 	for ((round = 1; round <= rounds; round++)); do
@@ -232,15 +239,23 @@ throughput() {
 			log "round $round/$rounds: $id"
 			start_server "$server"
 			wrk_run "$t" "$c" 1 "$path" >/dev/null # warm-up
-			read -r rps p50 p99 errors < <(wrk_run "$t" "$c" "$duration" "$path")
+			read -r rps p50 p99 errors requests < <(wrk_run "$t" "$c" "$duration" "$path")
 			echo "$id,$round,$rps,$p50,$p99,$errors" >>"$csv"
+			local port=$SERVER_PORT
 			stop_server
+			# A logging server must have written a line for every request
+			# wrk counted (and more: the warm-up's and the readiness probe's).
+			if [[ $server == tinyserver-log* ]]; then
+				lines=$(wc -l <"$work/access-$port.log")
+				((lines >= requests)) || die "$id: $lines access lines for $requests requests"
+			fi
 		done
 	done
 
 	declare -A RPS P50 P99 ERRORS NAME=(
 		[healthz]="tinyserver, --log-level warn"
 		[healthz-log]="tinyserver, access log to a file (--log-file, buffered)"
+		[healthz-log-unbuffered]="tinyserver, access log to a file, a write per line (--log-buffer 0)"
 		[nginx]="nginx $(nginx_version), bench/nginx.conf"
 		[nginx-minimal]="nginx $(nginx_version), bench/nginx-minimal.conf"
 		[go]="Go $(go env GOVERSION | sed 's/^go//') net/http (static)"
@@ -261,10 +276,16 @@ throughput() {
 	read -r nginx_median _ <<<"${RPS[nginx]}"
 	# The per-round ratio of tinyserver to each nginx: both ran in the same
 	# round, minutes apart at most, so it is the steadiest comparison.
-	round_ratios() {
+	# per_round_ratios A B: row A's req/s over row B's, one line per round.
+	per_round_ratios() {
 		awk -F, -v a="$1" -v b="$2" '$1 == a { x[$2] = $3 } $1 == b { y[$2] = $3 }
-			END { for (r in x) if (y[r] > 0) printf "%.3f\n", x[r] / y[r] }' "$csv" |
-			sort -g | awk '{ v[NR] = $1 } END { printf "%.2fx to %.2fx", v[1], v[NR] }'
+			END { for (r in x) if (y[r] > 0) printf "%.4f\n", x[r] / y[r] }' "$csv" | sort -g
+	}
+	# round_ratios A B: the lowest and highest of those; median_ratio A B: their median.
+	round_ratios() { per_round_ratios "$1" "$2" | awk '{ v[NR] = $1 } END { printf "%.2fx to %.2fx", v[1], v[NR] }'; }
+	median_ratio() {
+		per_round_ratios "$1" "$2" |
+			awk '{ v[NR] = $1 } END { printf "%.2fx", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 	}
 	{
 		echo "| server | request | req/s median | min | max | p50 | p99 | socket errors | vs nginx (median) |"
@@ -280,7 +301,7 @@ throughput() {
 		done
 		echo
 		echo "- tinyserver against nginx, round by round: $(round_ratios healthz nginx) (bench/nginx.conf), $(round_ratios healthz nginx-minimal) (bench/nginx-minimal.conf)"
-		echo "- Access log on against off, round by round: $(round_ratios healthz-log healthz)"
+		echo "- Access log on against off, round by round: buffered $(round_ratios healthz-log healthz), a write per line $(round_ratios healthz-log-unbuffered healthz); medians of the per-round ratios: $(median_ratio healthz-log healthz) and $(median_ratio healthz-log-unbuffered healthz)"
 		echo "- $rounds interleaved rounds, wrk -d${duration}s each after a 1 s warm-up; every server at its default threads or workers (one per CPU); wrk runs on the same machine"
 		report_context "$command_line" "wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), nginx $(nginx_version)"
 	} >"$out/http-throughput.md"
@@ -320,6 +341,8 @@ instructions() {
 		"tinyserver /healthz"
 		"nginx /healthz"
 		"nginx-minimal /healthz"
+		"tinyserver-log /healthz"
+		"tinyserver-log-unbuffered /healthz"
 		"tinyserver /"
 		"tinyserver /metrics"
 		"tinyserver $BENCH_PATH"
@@ -345,6 +368,8 @@ instructions() {
 			count=${COUNT[$row]}
 			case $name in
 			tinyserver) name="tinyserver" ;;
+			tinyserver-log) name="tinyserver, buffered access log to a file" ;;
+			tinyserver-log-unbuffered) name="tinyserver, access log, a write per line" ;;
 			baseline) name="tinyserver before (--baseline)" ;;
 			nginx) name="nginx, bench/nginx.conf" ;;
 			nginx-minimal) name="nginx, bench/nginx-minimal.conf" ;;
@@ -398,7 +423,7 @@ latency() {
 		echo "| --- | ---: | ---: | ---: |"
 		for v in mimalloc musl; do
 			for cond in idle bench; do
-				read -r rps p50 p99 _ <<<"${LAT[$v, $cond]}"
+				read -r rps p50 p99 _ _ <<<"${LAT[$v, $cond]}"
 				label="$v, idle"
 				[[ $cond == bench ]] && label="$v, during /bench?iterations=${ITER[$v]}"
 				printf '| %s | %s | %s ms | %s ms |\n' "$label" "$rps" "$p50" "$p99"

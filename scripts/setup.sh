@@ -63,7 +63,9 @@ group_pkgs() {
 		# bench/compare.sh: gnuplot for the sweep plot; jemalloc and tcmalloc
 		# are LD_PRELOADed under the glibc reference program. bench/http.sh:
 		# wrk, nginx and Go (a static net/http server to compare against).
-		echo wrk nginx gnuplot-nox hyperfine libjemalloc2 libtcmalloc-minimal4 golang-go
+		# valgrind: callgrind counts instructions (bench/http.sh --mode
+		# instructions, bench/stop-check.sh, bench/musl-paths.sh).
+		echo wrk nginx gnuplot-nox hyperfine libjemalloc2 libtcmalloc-minimal4 golang-go valgrind
 		;;
 	fuzz)
 		# scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes

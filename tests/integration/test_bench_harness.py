@@ -132,15 +132,18 @@ def test_many_core_runner_needs_only_the_binary(tmp_path):
         in provenance
 
 
-INSTRUCTIONS_ROW = re.compile(r"^\| (tinyserver|nginx, bench/nginx\.conf|nginx, bench/nginx-minimal\.conf)"
+INSTRUCTIONS_ROW = re.compile(r"^\| (tinyserver|tinyserver, buffered access log to a file"
+                              r"|tinyserver, access log, a write per line"
+                              r"|nginx, bench/nginx\.conf|nginx, bench/nginx-minimal\.conf)"
                               r" \| GET (\S+) \| (\d+) \| ([\d.]+)x \|$")
 PART_ROW = re.compile(r"^\| ([^|*][^|]*) \| (-?[\d,]+) \|$")
 PART_TOTAL = re.compile(r"^\| \*\*total\*\* \| \*\*([\d,]+)\*\* \|$")
 
 
 def test_instruction_count_compares_with_nginx(tmp_path):
-    """bench/http.sh --mode instructions: tinyserver's /healthz, /, /metrics
-    and /bench and nginx's /healthz (both configurations) each run under
+    """bench/http.sh --mode instructions: tinyserver's /healthz (without and
+    with the access log), /, /metrics and /bench and nginx's /healthz (both
+    configurations) each run under
     callgrind with N and 2N keep-alive requests; every row has a positive
     count per request, nginx's own ratio is 1.00x, the per-part breakdown
     adds up to its total, and the machine, load and command are recorded.
@@ -155,6 +158,8 @@ def test_instruction_count_compares_with_nginx(tmp_path):
     assert set(rows) == {("tinyserver", "/healthz"), ("tinyserver", "/"),
                          ("tinyserver", "/metrics"),
                          ("tinyserver", "/bench?threads=1&iterations=1000"),
+                         ("tinyserver, buffered access log to a file", "/healthz"),
+                         ("tinyserver, access log, a write per line", "/healthz"),
                          ("nginx, bench/nginx.conf", "/healthz"),
                          ("nginx, bench/nginx-minimal.conf", "/healthz")}, lines
     assert all(count > 0 for count, _ in rows.values()), rows
@@ -168,3 +173,38 @@ def test_instruction_count_compares_with_nginx(tmp_path):
     assert any(line.startswith("- Load average") for line in lines), lines
     assert any(line.startswith("- Command: `bench/http.sh --mode instructions --requests 50")
                for line in lines), lines
+
+
+THROUGHPUT_ROW = re.compile(r"^\| (?P<server>[^|]+) \| GET (?P<path>\S+) \(wrk -t\d+ -c\d+\) \| "
+                            r"(?P<median>\d+) \| (?P<min>\d+) \| (?P<max>\d+) \| [\d.]+ ms \| "
+                            r"[\d.]+ ms \| (?P<errors>\d+) \| (?P<vs>[\d.]+x|-) \|$")
+
+
+def test_throughput_rounds_cover_every_server(tmp_path):
+    """bench/http.sh in one short round: every row ran (tinyserver with and
+    without the access log, both nginx configurations, Go, and tinyserver's
+    other routes), each logging server wrote a line per request (the script
+    stops otherwise), nginx's own ratio is 1.00x, and the per-round ratios,
+    load and command are recorded. One-second runs: only the shape."""
+    proc = subprocess.run([str(REPO / "bench" / "http.sh"), "--rounds", "1", "--duration", "1",
+                           "--connections", "8", "--bin", str(BINARY), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = (tmp_path / "http-throughput.md").read_text().splitlines()
+    rows = [m.groupdict() for m in map(THROUGHPUT_ROW.match, lines) if m]
+    paths = sorted(row["path"] for row in rows)
+    assert paths == sorted(["/healthz"] * 6 + ["/", "/metrics",
+                                                "/bench?threads=1&iterations=1000"]), lines
+    assert all(int(row["min"]) <= int(row["median"]) <= int(row["max"]) for row in rows), rows
+    assert all(int(row["median"]) > 0 for row in rows), rows
+    nginx = [row for row in rows if row["server"].endswith("bench/nginx.conf")]
+    assert len(nginx) == 1 and nginx[0]["vs"] == "1.00x", rows
+    assert any(line.startswith("- tinyserver against nginx, round by round: ") for line in lines)
+    assert any(line.startswith("- Access log on against off, round by round: buffered ")
+               for line in lines), lines
+    assert any(line.startswith("- Load average (1, 5, 15 min) before: ") for line in lines)
+    assert any(line.startswith("- Command: `bench/http.sh --rounds 1 --duration 1")
+               for line in lines), lines
+    with open(tmp_path / "http-throughput.csv", newline="") as f:
+        runs = list(csv.DictReader(f))
+    assert len(runs) == 9 and all(float(run["requests_per_sec"]) > 0 for run in runs), runs
