@@ -64,14 +64,6 @@ ALLOWED_TABLES.update({header: "test cases of docs/reliability.md" for header in
     "| Finding | Fix | Before the fix | Test |",
 )})
 
-# Sections whose tables another branch is moving into figures regions now;
-# each names who. Remove an entry when its regions have landed.
-PENDING_SECTIONS = {
-    ("docs/benchmarks.md", "## The server: `bench/http.sh`"):
-        "bench/http.sh and bench/instructions.sh, converted on the issue 13 branch",
-}
-
-
 class Region:
     def __init__(self, results, begin, end):
         self.results = results  # path as written in the marker
@@ -124,12 +116,11 @@ def loose_tables(doc, lines, regions):
     inside = set()
     for region in regions:
         inside.update(range(region.begin, region.end + 1))
-    found, table, start, fenced, section = [], [], 0, False, ""
+    found, table, start, fenced = [], [], 0, False
 
     def close():
         if len(table) >= 3 and table[0] not in ALLOWED_TABLES and measured(table):
-            if (doc, section) not in PENDING_SECTIONS:
-                found.append((start + 1, table[0]))
+            found.append((start + 1, table[0]))
 
     for number, line in enumerate(lines + ["\n"]):
         text = line.rstrip("\n").strip()
@@ -144,8 +135,6 @@ def loose_tables(doc, lines, regions):
         if table:
             close()
             table = []
-        if not fenced and text.startswith("## "):
-            section = text
     return found
 
 
