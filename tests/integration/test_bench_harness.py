@@ -177,7 +177,8 @@ def test_instruction_count_compares_with_nginx(tmp_path):
 
 THROUGHPUT_ROW = re.compile(r"^\| (?P<server>[^|]+) \| GET (?P<path>\S+) \(wrk -t\d+ -c\d+\) \| "
                             r"(?P<median>\d+) \| (?P<min>\d+) \| (?P<max>\d+) \| [\d.]+ ms \| "
-                            r"[\d.]+ ms \| (?P<errors>\d+) \| (?P<vs>[\d.]+x|-) \|$")
+                            r"[\d.]+ ms \| (?P<errors>\d+) \| (?P<vs>[\d.]+x|-) \| "
+                            r"(?P<cpu>[\d.]+) µs \|$")
 
 
 def test_throughput_rounds_cover_every_server(tmp_path):
@@ -196,7 +197,7 @@ def test_throughput_rounds_cover_every_server(tmp_path):
     assert paths == sorted(["/healthz"] * 6 + ["/", "/metrics",
                                                 "/bench?threads=1&iterations=1000"]), lines
     assert all(int(row["min"]) <= int(row["median"]) <= int(row["max"]) for row in rows), rows
-    assert all(int(row["median"]) > 0 for row in rows), rows
+    assert all(int(row["median"]) > 0 and float(row["cpu"]) > 0 for row in rows), rows
     nginx = [row for row in rows if row["server"].endswith("bench/nginx.conf")]
     assert len(nginx) == 1 and nginx[0]["vs"] == "1.00x", rows
     assert any(line.startswith("- tinyserver against nginx, round by round: ") for line in lines)
