@@ -57,42 +57,13 @@ sweep_ops=2000000
 sweep=1
 reference=1
 out=
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--quick) quick=1 ;;
-	--reps | --threads | --iterations | --workloads | --sweep-ops | --out)
-		(($# >= 2)) || die "$1 needs a value"
-		case $1 in
-		--reps) reps=$2 ;;
-		--threads) threads=$2 ;;
-		--iterations) iterations=$2 ;;
-		--workloads) workloads=$2 ;;
-		--sweep-ops) sweep_ops=$2 ;;
-		--out) out=$2 ;;
-		esac
-		shift
-		;;
-	--no-sweep) sweep=0 ;;
-	--no-reference) reference=0 ;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-	shift
-done
+parse_options "--quick=quick:1 --reps=reps --threads=threads --iterations=iterations --workloads=workloads --sweep-ops=sweep_ops --out=out --no-sweep=sweep:0 --no-reference=reference:0" "$@"
 if ((quick)); then
 	reps=1 iterations=2000 sweep_ops=8000
 	out=${out:-$REPO/build-bench/quick}
 fi
 out=${out:-$REPO/bench/results}
-for n in "$reps" "$threads" "$iterations" "$sweep_ops"; do
-	[[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
-done
+need_positive_int "$reps" "$threads" "$iterations" "$sweep_ops"
 IFS=, read -r -a WORKLOADS <<<"$workloads"
 
 mkdir -p "$out/logs"

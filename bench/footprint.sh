@@ -24,29 +24,8 @@ EOF
 
 builddir=$REPO/build starts=30 idle=3 out=$REPO/bench/results/footprint.md
 command_line="bench/footprint.sh${*:+ $*}"
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--builddir | --starts | --idle | --out)
-		(($# >= 2)) || die "$1 needs a value"
-		case $1 in
-		--builddir) builddir=$2 ;;
-		--starts) starts=$2 ;;
-		--idle) idle=$2 ;;
-		--out) out=$2 ;;
-		esac
-		shift 2
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-done
-[[ $starts =~ ^[1-9][0-9]*$ && $idle =~ ^[1-9][0-9]*$ ]] || die "--starts and --idle take whole numbers from 1"
+parse_options "--builddir=builddir --starts=starts --idle=idle --out=out" "$@"
+need_positive_int "$starts" "$idle"
 binary=$builddir/src/tinyserver
 stripped=$builddir/src/tinyserver-stripped
 [[ -x $binary && -f $stripped ]] || die "no build in $builddir (run: scripts/build.sh --builddir $builddir)"

@@ -46,41 +46,12 @@ EOF
 mode=throughput rounds=7 duration=4 wrk_threads=2 connections=64 requests=2000
 bin=$REPO/build/src/tinyserver baseline='' out=$REPO/bench/results
 command_line="bench/http.sh${*:+ $*}"
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--mode | --rounds | --duration | --threads | --connections | --requests | --bin | --baseline | --out)
-		(($# >= 2)) || die "$1 needs a value"
-		case $1 in
-		--mode) mode=$2 ;;
-		--rounds) rounds=$2 ;;
-		--duration) duration=$2 ;;
-		--threads) wrk_threads=$2 ;;
-		--connections) connections=$2 ;;
-		--requests) requests=$2 ;;
-		--bin) bin=$2 ;;
-		--baseline) baseline=$2 ;;
-		--out) out=$2 ;;
-		esac
-		shift
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-	shift
-done
+parse_options "--mode=mode --rounds=rounds --duration=duration --threads=wrk_threads --connections=connections --requests=requests --bin=bin --baseline=baseline --out=out" "$@"
 case $mode in
 throughput | instructions | latency) ;;
 *) die "unknown mode '$mode' (throughput, instructions or latency)" ;;
 esac
-for n in "$rounds" "$duration" "$wrk_threads" "$connections" "$requests"; do
-	[[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
-done
+need_positive_int "$rounds" "$duration" "$wrk_threads" "$connections" "$requests"
 [[ -x $bin ]] || die "no tinyserver binary at $bin (run scripts/build.sh first)"
 [[ -z $baseline || -x $baseline ]] || die "no baseline binary at $baseline"
 

@@ -26,23 +26,7 @@ EOF
 
 iterations=200000 out=$REPO/bench/results/musl-paths.md
 command_line="bench/musl-paths.sh${*:+ $*}"
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--iterations | --out)
-		(($# >= 2)) || die "$1 needs a value"
-		[[ $1 == --out ]] && out=$2 || iterations=$2
-		shift 2
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-done
+parse_options "--iterations=iterations --out=out" "$@"
 [[ $iterations =~ ^[1-9][0-9]*$ ]] || die "--iterations takes a whole number from 1"
 need_cmd valgrind callgrind_annotate
 in_binary=$REPO/build/src/tinyserver

@@ -33,34 +33,8 @@ EOF
 binary=$REPO/build/src/tinyserver baseline='' duration=10 rounds=3 clients=2000
 out=$REPO/bench/results
 command_line="bench/tls.sh${*:+ $*}"
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--binary | --baseline | --duration | --rounds | --clients | --out)
-		(($# >= 2)) || die "$1 needs a value"
-		case $1 in
-		--binary) binary=$2 ;;
-		--baseline) baseline=$2 ;;
-		--duration) duration=$2 ;;
-		--rounds) rounds=$2 ;;
-		--clients) clients=$2 ;;
-		--out) out=$2 ;;
-		esac
-		shift
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-	shift
-done
-for n in "$duration" "$rounds" "$clients"; do
-	[[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive integer"
-done
+parse_options "--binary=binary --baseline=baseline --duration=duration --rounds=rounds --clients=clients --out=out" "$@"
+need_positive_int "$duration" "$rounds" "$clients"
 [[ -x $binary ]] || die "no binary at $binary (run scripts/build.sh)"
 [[ -z $baseline || -x $baseline ]] || die "no binary at $baseline"
 need_cmd wrk openssl curl python3

@@ -31,28 +31,7 @@ build=1
 name=tinyserver
 output=$REPO/bench/results/image-sizes.md
 command_line="scripts/image-sizes.sh${*:+ $*}"
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--no-build) build=0 ;;
-	--name)
-		name=${2:?--name needs a value}
-		shift
-		;;
-	--output)
-		output=${2:?--output needs a value}
-		shift
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-	shift
-done
+parse_options "--no-build=build:0 --name=name --output=output" "$@"
 need_cmd python3 tar
 
 report_begin

@@ -34,34 +34,7 @@ connections=64
 binary=$REPO/build/src/tinyserver
 report=
 command_line="scripts/soak.sh${*:+ $*}"
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--duration)
-		duration=${2:?--duration needs a value}
-		shift 2
-		;;
-	--connections)
-		connections=${2:?--connections needs a value}
-		shift 2
-		;;
-	--binary)
-		binary=${2:?--binary needs a value}
-		shift 2
-		;;
-	--report)
-		report=${2:?--report needs a value}
-		shift 2
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-done
+parse_options "--duration=duration --connections=connections --binary=binary --report=report" "$@"
 [[ $duration =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer"
 [[ $connections =~ ^[1-9][0-9]*$ ]] || die "--connections must be a positive integer"
 

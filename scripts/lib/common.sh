@@ -31,6 +31,50 @@ need_cmd() {
 	((${#missing[@]} == 0)) || die "missing command(s): ${missing[*]} (run: scripts/setup.sh build)"
 }
 
+# parse_options SPEC ARG...: the command line of a script whose options are
+# "--name VALUE" or plain flags. SPEC lists "--name=VAR" (the next argument
+# goes into VAR) and "--flag=VAR:VALUE" (VAR becomes VALUE), separated by
+# spaces. -h and --help print the caller's usage() and exit 0; an option not
+# in SPEC prints usage() to stderr and exits 2; a missing value dies. VARs
+# are the caller's variables, set through bash's dynamic scope.
+parse_options() {
+	local spec_entry option target
+	local -A target_of=()
+	for spec_entry in $1; do
+		target_of[${spec_entry%%=*}]=${spec_entry#*=}
+	done
+	shift
+	while (($#)); do
+		option=$1
+		shift
+		case $option in
+		-h | --help)
+			usage
+			exit 0
+			;;
+		esac
+		target=${target_of[$option]:-}
+		if [[ -z $target ]]; then
+			usage >&2
+			exit 2
+		elif [[ $target == *:* ]]; then
+			printf -v "${target%%:*}" '%s' "${target#*:}"
+		else
+			(($#)) || die "$option needs a value"
+			printf -v "$target" '%s' "$1"
+			shift
+		fi
+	done
+}
+
+# need_positive_int VALUE...: dies unless every VALUE is a whole number from 1.
+need_positive_int() {
+	local value
+	for value in "$@"; do
+		[[ $value =~ ^[1-9][0-9]*$ ]] || die "'$value' is not a positive integer"
+	done
+}
+
 # Seconds since the epoch, for the build-time report.
 now() { date +%s; }
 

@@ -1,0 +1,54 @@
+"""scripts/lib/common.sh's parse_options and need_positive_int, which the
+bench scripts and scripts/soak.sh parse their command lines with: run in
+bash as a script would, with the script's own usage()."""
+import subprocess
+from pathlib import Path
+
+COMMON = Path(__file__).resolve().parents[2] / "scripts" / "lib" / "common.sh"
+
+SCRIPT = f"""
+set -euo pipefail
+. '{COMMON}'
+usage() {{ echo "usage: demo"; }}
+rounds=7 out=results quick=0
+parse_options "--rounds=rounds --out=out --quick=quick:1" "$@"
+need_positive_int "$rounds"
+echo "rounds=$rounds out=$out quick=$quick"
+"""
+
+
+def run(*args):
+    return subprocess.run(["bash", "-c", SCRIPT, "demo", *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_defaults_stay_without_options():
+    result = run()
+    assert result.returncode == 0 and result.stdout == "rounds=7 out=results quick=0\n", result
+
+
+def test_values_and_flags_set_the_named_variables():
+    result = run("--quick", "--out", "a b", "--rounds", "3")
+    assert result.returncode == 0 and result.stdout == "rounds=3 out=a b quick=1\n", result
+
+
+def test_help_prints_usage_and_exits_0():
+    result = run("--rounds", "3", "--help")
+    assert result.returncode == 0 and result.stdout == "usage: demo\n", result
+
+
+def test_an_unknown_option_is_a_usage_error():
+    result = run("--round", "3")
+    assert result.returncode == 2 and result.stderr == "usage: demo\n" and not result.stdout
+
+
+def test_a_missing_value_is_named():
+    result = run("--out")
+    assert result.returncode == 1 and "--out needs a value" in result.stderr, result
+
+
+def test_a_value_that_is_not_a_positive_integer_is_refused():
+    for value in ("0", "-1", "3x", ""):
+        result = run("--rounds", value)
+        assert result.returncode == 1, (value, result)
+        assert f"'{value}' is not a positive integer" in result.stderr, (value, result)
