@@ -97,9 +97,9 @@ typedef void (*http_handler_fn)(void *app, const struct http_request *request,
 
 struct http_route {
     const char *path;
-    unsigned methods; /* set of enum http_method; HEAD should accompany GET unless
-                       * answering costs what the body does (see /bench) */
-    http_handler_fn handler;  /* NULL when fixed_body answers */
+    unsigned methods;        /* set of enum http_method; HEAD should accompany GET unless
+                              * answering costs what the body does (see /bench) */
+    http_handler_fn handler; /* NULL when fixed_body answers */
     const char *description; /* listed by GET / */
     /* What the handler can answer, 0-terminated. The layer adds
      * http_layer_statuses to every route; GET / and docs/openapi.yaml list

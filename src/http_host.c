@@ -18,24 +18,15 @@ enum host_char_class {
 /* Every request's Host goes through here, byte by byte: a table rather
  * than isalnum() and strchr() calls per byte. Bytes not listed are 0. */
 static const unsigned char host_char_classes[256] = {
-    ['a' ... 'z'] = HOST_UNRESERVED,
-    ['A' ... 'Z'] = HOST_UNRESERVED,
-    ['0' ... '9'] = HOST_UNRESERVED,
-    ['-'] = HOST_UNRESERVED,
-    ['.'] = HOST_UNRESERVED,
-    ['_'] = HOST_UNRESERVED,
-    ['~'] = HOST_UNRESERVED,
-    ['!'] = HOST_SUB_DELIM,
-    ['$'] = HOST_SUB_DELIM,
-    ['&'] = HOST_SUB_DELIM,
-    ['\''] = HOST_SUB_DELIM,
-    ['('] = HOST_SUB_DELIM,
-    [')'] = HOST_SUB_DELIM,
-    ['*'] = HOST_SUB_DELIM,
-    ['+'] = HOST_SUB_DELIM,
-    [','] = HOST_SUB_DELIM,
-    [';'] = HOST_SUB_DELIM,
-    ['='] = HOST_SUB_DELIM,
+    ['a' ... 'z'] = HOST_UNRESERVED, ['A' ... 'Z'] = HOST_UNRESERVED,
+    ['0' ... '9'] = HOST_UNRESERVED, ['-'] = HOST_UNRESERVED,
+    ['.'] = HOST_UNRESERVED,         ['_'] = HOST_UNRESERVED,
+    ['~'] = HOST_UNRESERVED,         ['!'] = HOST_SUB_DELIM,
+    ['$'] = HOST_SUB_DELIM,          ['&'] = HOST_SUB_DELIM,
+    ['\''] = HOST_SUB_DELIM,         ['('] = HOST_SUB_DELIM,
+    [')'] = HOST_SUB_DELIM,          ['*'] = HOST_SUB_DELIM,
+    ['+'] = HOST_SUB_DELIM,          [','] = HOST_SUB_DELIM,
+    [';'] = HOST_SUB_DELIM,          ['='] = HOST_SUB_DELIM,
 };
 
 static bool is_unreserved_or_sub_delim(unsigned char c)

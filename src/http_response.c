@@ -61,8 +61,8 @@ enum MHD_Result http_queue_answer(struct request_state *state, struct http_respo
     const char *content_type =
         has_body && answer->content_type != NULL ? answer->content_type : http_json_type;
     if (answer->static_body != NULL) {
-        response = MHD_create_response_from_buffer_static(answer->static_body_len,
-                                                          answer->static_body);
+        response =
+            MHD_create_response_from_buffer_static(answer->static_body_len, answer->static_body);
     } else if (answer->body != NULL) {
         response = MHD_create_response_from_buffer_with_free_callback(strlen(answer->body),
                                                                       answer->body, free);
@@ -121,8 +121,7 @@ bool http_fixed_responses_build(struct http_server *server)
         if (body == NULL) {
             continue;
         }
-        struct MHD_Response *response =
-            MHD_create_response_from_buffer_static(strlen(body), body);
+        struct MHD_Response *response = MHD_create_response_from_buffer_static(strlen(body), body);
         if (response == NULL) {
             http_fixed_responses_free(server);
             return false;

@@ -4,6 +4,8 @@
  */
 #include "log.h"
 
+#include "decimal.h"
+
 #include "log_buffer.h"
 
 #include <errno.h>
@@ -114,16 +116,11 @@ static void put_text(struct line *line, const char *text)
     put_bytes(line, text, strlen(text));
 }
 
-/* `value` in decimal, zero-padded to at least min_digits (at most 20). */
+/* `value` in decimal, zero-padded to at least min_digits. */
 static void put_decimal(struct line *line, unsigned long long value, unsigned min_digits)
 {
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[sizeof(digits) - ++n] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0 || n < min_digits);
-    put_bytes(line, digits + sizeof(digits) - n, n);
+    char digits[DECIMAL_MAX];
+    put_bytes(line, digits, decimal_format(digits, value, min_digits));
 }
 
 /* `value`'s last `count` decimal digits at `at`, zero-padded. */

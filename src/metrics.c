@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "metrics.h"
 #include "array.h"
+#include "decimal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +17,15 @@ static const unsigned metrics_status_codes[] = {HTTP_SERVER_STATUSES(METRICS_SER
 /* Every answer is counted by its status's slot: a table indexed by code
  * (slot + 1, 0 for "other") keeps that one load however many statuses the
  * list grows to. */
-#define METRICS_SLOT_NAME(name, code)  METRICS_SLOT_##name,
+#define METRICS_SLOT_NAME(name, code)    METRICS_SLOT_##name,
 #define METRICS_SLOT_BY_CODE(name, code) [code] = METRICS_SLOT_##name + 1,
 enum metrics_status_slot { HTTP_SERVER_STATUSES(METRICS_SLOT_NAME) };
 static const unsigned char metrics_slot_by_code[600] = {HTTP_SERVER_STATUSES(METRICS_SLOT_BY_CODE)};
 static const unsigned metrics_refusal_codes[] = {HTTP_LIBRARY_STATUSES(METRICS_LIBRARY_CODE)};
 static const double metrics_bounds[] = METRICS_DURATION_BOUNDS;
 /* The bounds as the exposition writes them ("le"), in the same order. */
-static const char *const metrics_bound_labels[] = {"0.0001", "0.0005", "0.001", "0.005",
-                                                   "0.01",   "0.05",   "0.1",   "0.5",
-                                                   "1",      "5",      "10"};
+static const char *const metrics_bound_labels[] = {
+    "0.0001", "0.0005", "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "10"};
 
 _Static_assert(ARRAY_SIZE(metrics_status_codes) + 1 == METRICS_STATUS_COUNT,
                "METRICS_STATUS_COUNT must be the code list plus one");
@@ -33,8 +33,7 @@ _Static_assert(ARRAY_SIZE(metrics_refusal_codes) + 1 == METRICS_REFUSAL_COUNT,
                "METRICS_REFUSAL_COUNT must be the code list plus one");
 _Static_assert(ARRAY_SIZE(metrics_bounds) == METRICS_BUCKET_COUNT,
                "METRICS_BUCKET_COUNT must match the bounds");
-_Static_assert(ARRAY_SIZE(metrics_bound_labels) == METRICS_BUCKET_COUNT,
-               "a label for each bound");
+_Static_assert(ARRAY_SIZE(metrics_bound_labels) == METRICS_BUCKET_COUNT, "a label for each bound");
 
 static const char *const bench_outcome_names[METRICS_BENCH_OUTCOME_COUNT] = {
     "ok",           "invalid",      "busy",        "cancelled", "failed",
@@ -155,13 +154,8 @@ void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
  * format parsing was most of what a scrape cost. */
 static void put_u64(FILE *out, uint64_t value)
 {
-    char digits[20];
-    size_t at = sizeof(digits);
-    do {
-        digits[--at] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    fwrite(digits + at, 1, sizeof(digits) - at, out);
+    char digits[DECIMAL_MAX];
+    fwrite(digits, 1, decimal_format(digits, value, 0), out);
 }
 
 /* "} VALUE\n", which ends every sample with labels. */
@@ -262,17 +256,13 @@ static void write_requests(FILE *out, struct metrics *metrics)
         put_sample_end(out, count);
         /* Seconds with six decimals, exactly, from the microseconds. */
         uint64_t sum_us = atomic_load_explicit(&route->duration_sum_us, memory_order_relaxed);
-        char fraction[8];
-        fraction[0] = '.';
-        for (size_t d = 6, rest = (size_t)(sum_us % 1000000u); d > 0; d--, rest /= 10) {
-            fraction[d] = (char)('0' + rest % 10);
-        }
-        fraction[7] = '\0';
+        char fraction[DECIMAL_MAX];
         put_labelled(out, "tinyserver_http_request_duration_seconds_sum", "route",
                      metrics->route_names[r]);
         fputs("} ", out);
         put_u64(out, sum_us / 1000000u);
-        fputs(fraction, out);
+        fputc('.', out);
+        fwrite(fraction, 1, decimal_format(fraction, sum_us % 1000000u, 6), out);
         fputc('\n', out);
         put_labelled(out, "tinyserver_http_request_duration_seconds_count", "route",
                      metrics->route_names[r]);
@@ -335,8 +325,9 @@ static void write_bench(FILE *out, struct metrics *metrics)
                  "busy).");
     for (size_t i = 0; i < ARRAY_SIZE(bench_refusals); i++) {
         put_labelled(out, "tinyserver_bench_refused_total", "reason", bench_refusals[i].reason);
-        put_sample_end(out, atomic_load_explicit(&metrics->bench_outcomes[bench_refusals[i].outcome],
-                                                 memory_order_relaxed));
+        put_sample_end(out,
+                       atomic_load_explicit(&metrics->bench_outcomes[bench_refusals[i].outcome],
+                                            memory_order_relaxed));
     }
     write_header(out, "tinyserver_bench_last_ops_per_second", "gauge",
                  "Operations per second of the last successful benchmark run, per allocator.");
@@ -401,7 +392,8 @@ static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
     write_label_value(out, build->allocator.name);
     fputs("\",allocator_version=\"", out);
     write_label_value(out, build->allocator.version);
-    fputs(build->allocator.secure ? "\",allocator_secure=\"true\"" : "\",allocator_secure=\"false\"",
+    fputs(build->allocator.secure ? "\",allocator_secure=\"true\""
+                                  : "\",allocator_secure=\"false\"",
           out);
     put_sample_end(out, 1);
 }

@@ -22,7 +22,10 @@ static const struct http_route routes[] = {
      .methods = HTTP_GET | HTTP_HEAD,
      .fixed_body = "{}\n",
      .description = "health"},
-    {.path = "/upload", .methods = HTTP_POST | HTTP_PUT, .handler = no_handler, .description = "upload"},
+    {.path = "/upload",
+     .methods = HTTP_POST | HTTP_PUT,
+     .handler = no_handler,
+     .description = "upload"},
 };
 
 static void test_match(void)
