@@ -3,20 +3,22 @@
  */
 #include "decimal.h"
 
-#include <string.h>
-
 size_t decimal_format(char out[DECIMAL_MAX], uint64_t value, unsigned min_digits)
 {
-    char digits[DECIMAL_MAX];
     size_t count = 0;
     if (min_digits > DECIMAL_MAX) {
         min_digits = DECIMAL_MAX;
     }
-    /* From the last digit: a number costs its own length. */
+    /* From the last digit, so a number costs its own length; then reversed
+     * in place, which for these short numbers is cheaper than a copy. */
     do {
-        digits[DECIMAL_MAX - ++count] = (char)('0' + value % 10);
+        out[count++] = (char)('0' + value % 10);
         value /= 10;
     } while (value != 0 || count < min_digits);
-    memcpy(out, digits + DECIMAL_MAX - count, count);
+    for (size_t left = 0, right = count - 1; left < right; left++, right--) {
+        char digit = out[left];
+        out[left] = out[right];
+        out[right] = digit;
+    }
     return count;
 }
