@@ -170,7 +170,7 @@ wrk_run() {
 	END { printf "%.0f %.3f %.3f %d %d\n", rps, p50, p99, errors, requests }' <<<"$report"
 }
 
-# cpu_ticks PID: the CPU time (user + system, in clock ticks) that process
+# cpu_ticks PID: "user system", the CPU time in clock ticks that process
 # PID and its children (nginx's workers) have used so far.
 cpu_ticks() {
 	local pid stats=()
@@ -179,7 +179,7 @@ cpu_ticks() {
 	done
 	# After the ") " that ends the command name, fields 12 and 13 are
 	# utime and stime.
-	awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }' "${stats[@]}"
+	awk '{ sub(/^.*\) /, ""); u += $12; s += $13 } END { print u + 0, s + 0 }' "${stats[@]}"
 }
 
 # stats: "median min max" of the numbers on stdin, one per line.
@@ -214,9 +214,9 @@ throughput() {
 		"bench tinyserver $BENCH_PATH 1 1"
 	)
 	local csv=$out/http-throughput.csv round i id server path t c rps p50 p99 errors requests lines
-	local ticks_before ticks_after cpu_us hz
+	local user_before system_before user_after system_after cpu_us hz
 	hz=$(getconf CLK_TCK)
-	echo "row,round,requests_per_sec,p50_ms,p99_ms,socket_errors,server_cpu_us_per_request" >"$csv"
+	echo "row,round,requests_per_sec,p50_ms,p99_ms,socket_errors,server_cpu_us_per_request,server_user_us_per_request,server_system_us_per_request" >"$csv"
 	report_begin
 	for ((round = 1; round <= rounds; round++)); do
 		for ((i = 0; i < ${#rows[@]}; i++)); do
@@ -224,11 +224,14 @@ throughput() {
 			log "round $round/$rounds: $id"
 			start_server "$server"
 			wrk_run "$t" "$c" 1 "$path" >/dev/null # warm-up
-			ticks_before=$(cpu_ticks "$SERVER_PID")
+			read -r user_before system_before < <(cpu_ticks "$SERVER_PID")
 			read -r rps p50 p99 errors requests < <(wrk_run "$t" "$c" "$duration" "$path")
-			ticks_after=$(cpu_ticks "$SERVER_PID")
-			cpu_us=$(awk -v a="$ticks_before" -v b="$ticks_after" -v n="$requests" -v hz="$hz" \
-				'BEGIN { printf "%.2f", (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')
+			read -r user_after system_after < <(cpu_ticks "$SERVER_PID")
+			# "total,user,system", each in µs per request.
+			cpu_us=$(awk -v u="$((user_after - user_before))" -v s="$((system_after - system_before))" \
+				-v n="$requests" -v hz="$hz" 'BEGIN {
+					k = n > 0 ? 1e6 / hz / n : 0
+					printf "%.2f,%.2f,%.2f", (u + s) * k, u * k, s * k }')
 			echo "$id,$round,$rps,$p50,$p99,$errors,$cpu_us" >>"$csv"
 			local port=$SERVER_PORT
 			stop_server
@@ -241,7 +244,7 @@ throughput() {
 		done
 	done
 
-	declare -A RPS P50 P99 ERRORS CPU NAME=(
+	declare -A RPS P50 P99 ERRORS CPU CPU_USER CPU_SYSTEM NAME=(
 		[healthz]="tinyserver, --log-level warn"
 		[healthz-log]="tinyserver, access log to a file (--log-file, buffered)"
 		[healthz-log-unbuffered]="tinyserver, access log to a file, a write per line (--log-buffer 0)"
@@ -261,6 +264,8 @@ throughput() {
 		P99[$id]=$(column "$id" 5 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 		ERRORS[$id]=$(column "$id" 6 | awk '{ s += $1 } END { print s + 0 }')
 		CPU[$id]=$(column "$id" 7 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		CPU_USER[$id]=$(column "$id" 8 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		CPU_SYSTEM[$id]=$(column "$id" 9 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 	done
 	local nginx_median vs
 	read -r nginx_median _ <<<"${RPS[nginx]}"
@@ -278,22 +283,22 @@ throughput() {
 			awk '{ v[NR] = $1 } END { printf "%.2fx", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 	}
 	{
-		echo "| server | request | req/s median | min | max | p50 | p99 | socket errors | vs nginx (median) | server CPU per request |"
-		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+		echo "| server | request | req/s median | min | max | p50 | p99 | socket errors | vs nginx (median) | server CPU per request | user | system |"
+		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 		for row in "${rows[@]}"; do
 			read -r id server path t c <<<"$row"
 			read -r median min max <<<"${RPS[$id]}"
 			vs=-
 			[[ $path == /healthz ]] && vs=$(ratio "$median" "$nginx_median")
-			printf '| %s | GET %s (wrk -t%s -c%s) | %s | %s | %s | %s ms | %s ms | %s | %s | %s µs |\n' \
+			printf '| %s | GET %s (wrk -t%s -c%s) | %s | %s | %s | %s ms | %s ms | %s | %s | %s µs | %s µs | %s µs |\n' \
 				"${NAME[$id]}" "$path" "$t" "$c" "$median" "$min" "$max" "${P50[$id]}" "${P99[$id]}" \
-				"${ERRORS[$id]}" "$vs" "${CPU[$id]}"
+				"${ERRORS[$id]}" "$vs" "${CPU[$id]}" "${CPU_USER[$id]}" "${CPU_SYSTEM[$id]}"
 		done
 		echo
 		echo "- tinyserver against nginx, round by round: $(round_ratios healthz nginx) (bench/nginx.conf), $(round_ratios healthz nginx-minimal) (bench/nginx-minimal.conf); medians of the per-round ratios: $(median_ratio healthz nginx) and $(median_ratio healthz nginx-minimal)"
 		echo "- Access log on against off, round by round: buffered $(round_ratios healthz-log healthz), a write per line $(round_ratios healthz-log-unbuffered healthz); medians of the per-round ratios: $(median_ratio healthz-log healthz) and $(median_ratio healthz-log-unbuffered healthz)"
 		echo "- $rounds interleaved rounds, wrk -d${duration}s each after a 1 s warm-up; every server at its default threads or workers (one per CPU); wrk runs on the same machine"
-		echo "- Server CPU per request: the user and system time the server's process and its children (nginx's workers) used during the measured run, over the requests wrk counted; median of the rounds"
+		echo "- Server CPU per request: the user and system time the server's process and its children (nginx's workers) used during the measured run, over the requests wrk counted, from /proc in clock ticks of $((1000 / hz)) ms; each column is the median of the rounds, so user and system need not add up to the total"
 		report_context "$command_line" "wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), nginx $(nginx_version)"
 	} >"$out/http-throughput.md"
 	cat "$out/http-throughput.md"

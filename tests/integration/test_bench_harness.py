@@ -178,7 +178,8 @@ def test_instruction_count_compares_with_nginx(tmp_path):
 THROUGHPUT_ROW = re.compile(r"^\| (?P<server>[^|]+) \| GET (?P<path>\S+) \(wrk -t\d+ -c\d+\) \| "
                             r"(?P<median>\d+) \| (?P<min>\d+) \| (?P<max>\d+) \| [\d.]+ ms \| "
                             r"[\d.]+ ms \| (?P<errors>\d+) \| (?P<vs>[\d.]+x|-) \| "
-                            r"(?P<cpu>[\d.]+) µs \|$")
+                            r"(?P<cpu>[\d.]+) µs \| (?P<user>[\d.]+) µs \| "
+                            r"(?P<system>[\d.]+) µs \|$")
 
 
 def test_throughput_rounds_cover_every_server(tmp_path):
@@ -209,3 +210,7 @@ def test_throughput_rounds_cover_every_server(tmp_path):
     with open(tmp_path / "http-throughput.csv", newline="") as f:
         runs = list(csv.DictReader(f))
     assert len(runs) == 9 and all(float(run["requests_per_sec"]) > 0 for run in runs), runs
+    # Each run's CPU time is its user and system time (rounded to 0.01 µs).
+    assert all(abs(float(run["server_user_us_per_request"])
+                   + float(run["server_system_us_per_request"])
+                   - float(run["server_cpu_us_per_request"])) <= 0.02 for run in runs), runs
