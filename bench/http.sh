@@ -182,6 +182,10 @@ cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); u += $12; s += $13 } END { print u + 0, s + 0 }' "${stats[@]}"
 }
 
+# middle: the middle of the numbers on stdin, one per line, as written
+# (the lower middle one for an even count).
+middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # stats: "median min max" of the numbers on stdin, one per line.
 stats() {
 	sort -g | awk '{ v[NR] = $1 } END {
@@ -260,12 +264,12 @@ throughput() {
 	for row in "${rows[@]}"; do
 		read -r id _ <<<"$row"
 		RPS[$id]=$(column "$id" 3 | stats)
-		P50[$id]=$(column "$id" 4 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-		P99[$id]=$(column "$id" 5 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		P50[$id]=$(column "$id" 4 | middle)
+		P99[$id]=$(column "$id" 5 | middle)
 		ERRORS[$id]=$(column "$id" 6 | awk '{ s += $1 } END { print s + 0 }')
-		CPU[$id]=$(column "$id" 7 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-		CPU_USER[$id]=$(column "$id" 8 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-		CPU_SYSTEM[$id]=$(column "$id" 9 | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+		CPU[$id]=$(column "$id" 7 | middle)
+		CPU_USER[$id]=$(column "$id" 8 | middle)
+		CPU_SYSTEM[$id]=$(column "$id" 9 | middle)
 	done
 	local nginx_median vs
 	read -r nginx_median _ <<<"${RPS[nginx]}"
