@@ -8,7 +8,7 @@
 # as a plain glibc program, with glibc's malloc, jemalloc and tcmalloc. A
 # thread sweep writes a CSV and a PNG plot (gnuplot).
 #
-# Every run's total_counter must equal its operations (see src/bench.h), or
+# Every run's total_counter must equal its operations (see src/bench/bench.h), or
 # the script stops: a figure is never printed for a run that did not do its
 # work. Nothing here judges the figures; they are for reading.
 set -euo pipefail
@@ -97,11 +97,12 @@ declare -a REF_ROWS=()
 if ((reference)); then
 	if command -v gcc >/dev/null && [[ -f /usr/include/dlfcn.h ]]; then
 		mkdir -p "$(dirname "$REF_BIN")"
-		# One allocator path: the workloads call malloc and free (src/bench_alloc.h).
+		# One allocator path: the workloads call malloc and free (src/bench/bench_alloc.h).
 		gcc -std=gnu11 -O3 -DNDEBUG -Wall -Wextra -Werror -fno-builtin-malloc -pthread \
 			-DBENCH_PATH_GLOBAL -DTINYSERVER_ALLOCATOR_OPTION='"glibc"' \
-			-I"$REPO/src" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
-			"$REPO"/src/bench.c "$REPO"/src/bench_[a-z]*.c "$REPO"/src/threads.c "$REPO"/src/clock.c
+			-I"$REPO/src/core" -I"$REPO/src/bench" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
+			"$REPO"/src/bench/bench.c "$REPO"/src/bench/bench_[a-z]*.c "$REPO"/src/core/threads.c \
+			"$REPO"/src/core/clock.c
 		for r in "${REFERENCES[@]}"; do
 			IFS='|' read -r name pkg preload _ <<<"$r"
 			if [[ -z $preload || -f $preload ]]; then

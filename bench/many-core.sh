@@ -13,7 +13,7 @@
 #                    script runs without the repository, so it prints them
 #                    itself); copy it to bench/results/ to quote it
 #   OUT/machine.txt  CPUs, model, kernel, cgroup CPU limit
-# Every run's total_counter must equal threads * iterations (src/bench.h),
+# Every run's total_counter must equal threads * iterations (src/bench/bench.h),
 # or the script stops: a figure is never kept for a run that did not do its
 # work. POSIX sh, awk and the binary; no jq, no Python.
 set -eu

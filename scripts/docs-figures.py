@@ -43,7 +43,7 @@ MEASURED_HEADER = re.compile(
 # Tables whose figures are not measurements, by their header row: each says why.
 ALLOWED_TABLES = {
     "| Flag | Environment | Default | Meaning |":
-        "the configuration table: defaults and limits, generated from src/config.c",
+        "the configuration table: defaults and limits, generated from src/app/config.c",
     "| metric | type | labels |":
         "the metrics the server exports, not their values",
     "| target | measured | |":

@@ -3,7 +3,7 @@
  * the reference rows of bench/compare.sh: glibc's malloc, and jemalloc or
  * tcmalloc through LD_PRELOAD. Context only; it is not shipped.
  *
- * It compiles tinyserver's own src/bench*.c unchanged (compare.sh passes
+ * It compiles tinyserver's own src/bench/bench*.c unchanged (compare.sh passes
  * them to the compiler), validates its arguments with the same
  * bench_params_parse, and prints the same result fields as --bench, plus
  * the file the malloc it actually called came from, so a preload that did

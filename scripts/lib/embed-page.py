@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns src/page/index.html into C source: the page's bytes and the
+"""Turns src/app/page/index.html into C source: the page's bytes and the
 Content-Security-Policy that lets exactly its one inline <script> and one
 <style> run (by their SHA-256), and nothing else, not even an inline event
 handler or style attribute. The hashes are computed here, at build time, so

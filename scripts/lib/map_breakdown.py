@@ -26,7 +26,7 @@ from pathlib import Path
 # the host build and the container build (/work/... vs /src/...), so only
 # file names are matched.
 COMPONENTS = [
-    # The page at / (src/page/index.html, embedded as C) and the workloads'
+    # The page at / (src/app/page/index.html, embedded as C) and the workloads'
     # extra copies for the in-binary musl and secure-mimalloc paths.
     ("the page at / (HTML)", re.compile(r"page_data\.c\.o\)?$")),
     ("workload copies for musl and mimalloc-secure",

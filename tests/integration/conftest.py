@@ -95,7 +95,7 @@ assert ALLOCATOR_VARIANT in ALLOCATOR_VARIANTS, (
 EXPECTED_ALLOCATOR = ALLOCATOR_VARIANTS[ALLOCATOR_VARIANT]()
 USES_MIMALLOC = EXPECTED_ALLOCATOR["name"] == "mimalloc"
 # The allocators /bench?allocator= offers in each build, sorted by name
-# (src/bench_alloc.h): the global one, plus musl's mallocng beside a
+# (src/bench/bench_alloc.h): the global one, plus musl's mallocng beside a
 # mimalloc global, plus the prefixed secure mimalloc beside plain mimalloc.
 # The sanitizer build is -Dallocator=musl on glibc: only its global.
 BENCH_ALLOCATORS = {

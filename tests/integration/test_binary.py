@@ -27,7 +27,7 @@ else:
     ALLOCATOR_OBJECT = re.compile(r"(^|/)libc\.a\(\w+\.lo\)$")
 # Each workload's functions share a prefix (bench_<workload>.c).
 WORKLOAD_FUNCTION_PREFIXES = ["seed", "xthread", "larson"]
-# Each workload is compiled once per allocator path (src/bench_alloc.h), into
+# Each workload is compiled once per allocator path (src/bench/bench_alloc.h), into
 # src/libbench_<path>.a, and must call that path's malloc and free.
 SECURE_PREFIX = "tinyserver_secure_"
 BENCH_PATHS = {

@@ -21,7 +21,7 @@ OPERATION_KEYS = ("get", "put", "post", "delete", "options", "head", "patch", "t
 # Small enough that every /bench request here finishes in milliseconds.
 SMALL_ITERATIONS = 10
 # libmicrohttpd's query parameters beyond this many are refused by the layer
-# (HTTP_MAX_QUERY_PARAMS in src/http.h).
+# (HTTP_MAX_QUERY_PARAMS in src/http/http.h).
 TOO_MANY_QUERY_PARAMS = 17
 
 

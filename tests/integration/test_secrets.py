@@ -5,7 +5,7 @@ A memset() before free() or before a buffer goes out of scope is a dead
 store, and the compiler removes it: the audit found the relay's engine
 context (session keys, DRBG), the PEM text of the private key, the decoded
 key on the stack and the seed freed or abandoned unwiped in the release
-binary. Every such site now calls wipe() (src/wipe.c, explicit_bzero).
+binary. Every such site now calls wipe() (src/core/wipe.c, explicit_bzero).
 
 The check reads the release binary's disassembly with its line table (the
 core library is compiled with -g1, which does not change the code):
@@ -44,6 +44,13 @@ SECRET_SITES = [
     ("auth.c", "auth_token_load", "the text of the /bench token file"),
     ("auth.c", "digest_of", "the hash context, which buffers a token's bytes"),
 ]
+
+def source_file(name):
+    """src/<layer>/<name>: file names are unique across the layers."""
+    found = sorted(SRC.rglob(name))
+    assert len(found) == 1, f"{name}: expected one file under src/, found {found}"
+    return found[0]
+
 
 WIPE_CALL = re.compile(r"(?<![\w.>])wipe\(")
 
@@ -93,8 +100,9 @@ def wipe_calls_by_line(listing):
 @pytest.mark.parametrize("file, function, secret", SECRET_SITES,
                          ids=[f"{f}:{fn}" for f, fn, _ in SECRET_SITES])
 def test_secret_site_calls_wipe(file, function, secret):
-    first, last = function_lines(SRC / file, function)
-    inside = [n for n in wipe_lines(SRC / file) if first <= n <= last]
+    source = source_file(file)
+    first, last = function_lines(source, function)
+    inside = [n for n in wipe_lines(source) if first <= n <= last]
     assert inside, f"{file}: {function}() does not wipe {secret}"
 
 
@@ -105,7 +113,7 @@ def test_every_wipe_in_the_source_is_a_call_in_the_binary(disassembly):
         "the binary has no line table: is the core library still built with -g1?"
     in_binary = wipe_calls_by_line(disassembly)
     missing = []
-    for path in sorted(SRC.glob("*.c")):
+    for path in sorted(SRC.rglob("*.c")):
         if path.name == "wipe.c":
             continue
         missing += [f"{path.name}:{n}" for n in sorted(wipe_lines(path))

@@ -69,7 +69,7 @@ def test_variant_bench_reports_its_allocator(variant, workload, threads):
     assert body["bench_allocator"] == name
 
 
-# What allocator=all runs in each variant (src/bench_alloc.h): a secure
+# What allocator=all runs in each variant (src/bench/bench_alloc.h): a secure
 # global keeps musl beside it; a musl global has nothing else.
 VARIANT_BENCH_ALLOCATORS = {"mimalloc-secure": ["mimalloc-secure", "musl"], "musl": ["musl"]}
 

@@ -2,7 +2,7 @@
  * hangup.c - the hangup watch; see hangup.h.
  */
 #define _GNU_SOURCE /* POLLRDHUP */
-#include "hangup.h"
+#include "http_hangup.h"
 
 #include "clock.h"
 #include "threads.h"

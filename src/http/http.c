@@ -41,7 +41,7 @@
  */
 #include "http_internal.h"
 
-#include "hangup.h"
+#include "http_hangup.h"
 #include "array.h"
 #include "clock.h"
 #include "http_deadline.h"

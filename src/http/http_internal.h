@@ -8,7 +8,7 @@
 #ifndef TINYSERVER_HTTP_INTERNAL_H
 #define TINYSERVER_HTTP_INTERNAL_H
 
-#include "hangup.h"
+#include "http_hangup.h"
 #include "http.h"
 #include "http_deadline.h"
 #include "http_mhd_messages.h"

@@ -392,7 +392,7 @@ static bool wants_page(const struct http_request *request)
     return false;
 }
 
-/* What a browser gets at / instead of JSON (src/page/index.html). */
+/* What a browser gets at / instead of JSON (src/app/page/index.html). */
 static const char page_content_type[] = "text/html; charset=utf-8";
 
 static void handle_index(void *ctx, const struct http_request *request,

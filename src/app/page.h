@@ -1,5 +1,5 @@
 /*
- * page.h - the HTML page GET / gives a browser: src/page/index.html,
+ * page.h - the HTML page GET / gives a browser: src/app/page/index.html,
  * embedded at build time by scripts/lib/embed-page.py together with the
  * Content-Security-Policy that admits exactly its inline script and style.
  * Programs asking for JSON keep getting JSON at /.
