@@ -1,7 +1,7 @@
 /*
  * fuzz_tls_records.c - libFuzzer target for the TLS input path: the bytes
  * a client sends to the HTTPS port, fed as records into a BearSSL server
- * engine configured exactly as tls.c configures each connection's
+ * engine configured exactly as tls_engine.c configures each connection's
  * (tls_harness.h).
  *
  * Input: the first byte picks the key (even: EC P-256, odd: RSA 2048), the

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 KEYS = {"ec": 0, "rsa": 1}
-# Suites per key type, as tls.c enables them, plus a client that offers
-# everything its OpenSSL has (the server then picks).
+# Suites per key type, as src/tls/tls_engine.c enables them, plus a client
+# that offers everything its OpenSSL has (the server then picks).
 PROFILES = {
     "ec": ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
            "ECDHE-ECDSA-CHACHA20-POLY1305", None],

@@ -3,8 +3,9 @@
  */
 #include "tls_harness.h"
 
-#include "tls_relay.h"
+#include "tls_engine.h"
 #include "tls_keys.h"
+#include "tls_relay.h"
 
 #include <stdio.h>
 #include <stdlib.h>

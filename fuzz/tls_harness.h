@@ -1,9 +1,10 @@
 /*
  * tls_harness.h - one BearSSL server engine, fed client bytes in memory.
  *
- * The engine is set up by tls.c's own tls_engine_init(), with the
- * server's credentials (certs/generate.sh output) and a fixed seed, so it
- * is exactly what a relay runs. With the fuzz build's BearSSL (no system
+ * The engine is set up by tls_engine_init() (src/tls/tls_engine.c), the
+ * function every relay calls, with the server's credentials
+ * (certs/generate.sh output) and a fixed seed, so it is exactly what a
+ * relay runs. With the fuzz build's BearSSL (no system
  * seeder: BR_RDRAND=0, BR_USE_URANDOM=0, see scripts/fuzz.sh) the fixed
  * seed makes the engine deterministic: the same client bytes always get
  * the same answer, which is what lets a recorded handshake replay to its

@@ -5,6 +5,7 @@
  * Exit status: 0 success, 1 runtime failure (cannot listen, benchmark
  * failed, health check failed), 2 invalid configuration or arguments.
  */
+#include "app.h"
 #include "array.h"
 #include "auth.h"
 #include "bench.h"

@@ -32,7 +32,7 @@ COMPONENTS = [
     ("workload copies for musl and mimalloc-secure",
      re.compile(r"(^|/)libbench_(musl|secure)\.a(\.p/|\()")),
     ("tinyserver (own code)",
-     re.compile(r"(^|/)(libtinyserver_core\.a|tinyserver\.p/|libbench_global\.a)")),
+     re.compile(r"(^|/)(libtinyserver_\w+\.a|tinyserver\.p/|libbench_global\.a)")),
     ("mimalloc-secure, second instance (prefixed symbols)",
      re.compile(r"(^|/)mimalloc-secure-prefixed\.o\)?$")),
     ("mimalloc", re.compile(r"(^|/)mimalloc(-secure)?\.o$")),

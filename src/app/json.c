@@ -8,13 +8,11 @@
  */
 #include "json.h"
 
-#include <cJSON.h>
+#include "json_line.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define JSON_PARAMETER_MAX 64
 
 /* Records whether every add succeeded. */
 struct json_builder {
@@ -36,24 +34,9 @@ static bool builder_init(struct json_builder *b)
     return b->ok;
 }
 
-/* Prints the document compactly with a trailing newline, so `curl` output
- * ends cleanly in a terminal, and frees the tree. */
 static char *render(struct json_builder *b)
 {
-    char *text = b->ok ? cJSON_PrintUnformatted(b->root) : NULL;
-    cJSON_Delete(b->root);
-    if (text == NULL) {
-        return NULL;
-    }
-    size_t len = strlen(text);
-    char *line = realloc(text, len + 2);
-    if (line == NULL) {
-        free(text);
-        return NULL;
-    }
-    line[len] = '\n';
-    line[len + 1] = '\0';
-    return line;
+    return json_line_take(b->root, b->ok);
 }
 
 static void add_allocator(struct json_builder *b, cJSON *parent, const struct alloc_info *alloc)
@@ -66,26 +49,6 @@ static void add_allocator(struct json_builder *b, cJSON *parent, const struct al
     need(b, cJSON_AddStringToObject(allocator, "name", alloc->name));
     need(b, cJSON_AddStringToObject(allocator, "version", alloc->version));
     need(b, cJSON_AddBoolToObject(allocator, "secure", alloc->secure));
-}
-
-char *json_error(const char *message, const char *parameter)
-{
-    struct json_builder b;
-    if (!builder_init(&b)) {
-        return NULL;
-    }
-    need(&b, cJSON_AddStringToObject(b.root, "error", message));
-    if (parameter != NULL) {
-        char safe[JSON_PARAMETER_MAX + 1];
-        size_t i = 0;
-        for (; parameter[i] != '\0' && i < JSON_PARAMETER_MAX; i++) {
-            unsigned char c = (unsigned char)parameter[i];
-            safe[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-        }
-        safe[i] = '\0';
-        need(&b, cJSON_AddStringToObject(b.root, "parameter", safe));
-    }
-    return render(&b);
 }
 
 /* The measured figures of one run. */

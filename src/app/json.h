@@ -1,5 +1,7 @@
 /*
- * json.h - every JSON body tinyserver sends, built with cJSON.
+ * json.h - the application's JSON bodies (GET / and the benchmark result),
+ * built with cJSON. Error bodies are the HTTP layer's
+ * (http_response_error in http.h).
  *
  * Each function returns a newly allocated, NUL-terminated, single-line
  * JSON text ending in '\n' that the caller releases with free(), or NULL
@@ -21,11 +23,6 @@ struct json_endpoint {
     const char *description;
     const unsigned short *statuses; /* 0-terminated */
 };
-
-/* {"error": message} plus "parameter" when parameter is not NULL. Bytes of
- * the parameter name outside printable ASCII are replaced by '?', because
- * the name comes from the client and must not make the body invalid JSON. */
-char *json_error(const char *message, const char *parameter);
 
 /* The /bench and --bench result: the measurement plus the allocator and
  * libc that produced it, so a number is never detached from its build.

@@ -19,7 +19,7 @@
  *                      <prefix>malloc. Built when the global allocator is
  *                      plain mimalloc.
  *
- * The core library learns which paths exist from TINYSERVER_BENCH_MUSL and
+ * The build says which paths exist with TINYSERVER_BENCH_MUSL and
  * TINYSERVER_BENCH_SECURE.
  */
 #ifndef TINYSERVER_BENCH_ALLOC_H

@@ -11,6 +11,11 @@ uint64_t clock_monotonic_ns(void)
     return (uint64_t)now.tv_sec * CLOCK_NS_PER_S + (uint64_t)now.tv_nsec;
 }
 
+int64_t clock_monotonic_ms(void)
+{
+    return (int64_t)(clock_monotonic_ns() / CLOCK_NS_PER_MS);
+}
+
 struct timespec clock_monotonic_after(const struct timespec *from, uint64_t after_ns)
 {
     struct timespec at;

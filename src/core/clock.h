@@ -19,6 +19,10 @@
  * may use 0 to mean "no time recorded". */
 uint64_t clock_monotonic_ns(void);
 
+/* The same clock in whole milliseconds, signed, for event loops whose
+ * deadlines are ms and use -1 for "none". */
+int64_t clock_monotonic_ms(void);
+
 /* The CLOCK_MONOTONIC time `after_ns` after `from` (NULL: after now), as
  * the deadline of pthread_cond_timedwait() on a condition whose clock is
  * CLOCK_MONOTONIC (threads_monotonic_cond_init). */

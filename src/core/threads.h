@@ -1,7 +1,8 @@
 /*
- * threads.h - starting the detached threads tinyserver uses for work that
- * owns its own lifetime (a benchmark job, a TLS relay), and the condition
- * variables their timed waits use (deadlines come from clock.h).
+ * threads.h - starting a detached thread for work that owns its own
+ * lifetime (a /bench job, routes_bench.c), and the condition variables
+ * that every timed wait uses (the benchmark's finish, the request deadline,
+ * the hangup watch, the log flusher; deadlines come from clock.h).
  */
 #ifndef TINYSERVER_THREADS_H
 #define TINYSERVER_THREADS_H

@@ -4,7 +4,7 @@
  * decides (http_admission.c), putting answers on the wire
  * (http_response.c), the handler's view of its request (http_request.c),
  * the request deadline (http_deadline.c), the watch on deferred requests'
- * clients (hangup.c) and the reading of libmicrohttpd's messages
+ * clients (http_hangup.c) and the reading of libmicrohttpd's messages
  * (http_mhd_messages.c) are modules of their own; this file wires them to
  * the daemon's callbacks.
  *
@@ -23,7 +23,7 @@
  *   final call (no upload data): route, run the handler, queue its answer,
  *      or suspend the connection for a deferred handler.
  *   while suspended: libmicrohttpd no longer watches the socket, so the
- *      hangup watch (hangup.h) does, to tell a deferred handler that its
+ *      hangup watch (http_hangup.h) does, to tell a deferred handler that its
  *      client left (http_deferred_client_gone); such a request is logged
  *      as 499 client_closed.
  *   after resume: the final call runs again and queues the stored answer.
@@ -399,7 +399,7 @@ static void discard_server(struct http_server *server)
     }
     http_deadline_destroy(&server->deadline);
     if (server->hangups != NULL) {
-        hangup_watch_stop(server->hangups);
+        http_hangup_watch_stop(server->hangups);
     }
     http_peer_limit_destroy(&server->peer_limit);
     http_fixed_responses_free(server);
@@ -490,7 +490,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
         discard_server(server);
         return NULL;
     }
-    server->hangups = hangup_watch_start();
+    server->hangups = http_hangup_watch_start();
     if (server->hangups == NULL) {
         snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
         discard_server(server);

@@ -172,7 +172,7 @@ struct http_deferred *http_request_defer(const struct http_request *request);
 
 /* A flag that becomes true if the client closes the connection while the
  * request is deferred (libmicrohttpd does not watch suspended connections;
- * the layer does, every HANGUP_POLL_MS, see hangup.h). Valid until
+ * the layer does, every HTTP_HANGUP_POLL_MS, see http_hangup.h). Valid until
  * http_deferred_complete(). Such a request is logged with status 499 and
  * "client_closed", whatever answer is then given, as nginx logs it. */
 const atomic_bool *http_deferred_client_gone(const struct http_deferred *deferred);
@@ -187,8 +187,13 @@ void http_server_stats(struct http_server *server, unsigned *open_connections,
                        unsigned *inflight_requests);
 
 /* Makes `response` a JSON error answer: {"error": message} plus
- * {"parameter": parameter} when parameter is not NULL. Every error body the
- * server writes itself comes from here. */
+ * {"parameter": parameter} when parameter is not NULL, on one line ending
+ * in '\n'. Bytes of the parameter name outside printable ASCII become '?'
+ * (the name comes from the client and must not make the body invalid
+ * JSON), and the name is cut at HTTP_ERROR_PARAMETER_MAX bytes. Every
+ * error body the server writes itself comes from here. Out of memory, the
+ * body is left NULL and the layer sends its fixed out-of-memory body. */
+#define HTTP_ERROR_PARAMETER_MAX 64
 void http_response_error(struct http_response *response, unsigned status, const char *message,
                          const char *parameter);
 

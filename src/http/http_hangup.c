@@ -1,5 +1,5 @@
 /*
- * hangup.c - the hangup watch; see hangup.h.
+ * http_hangup.c - the hangup watch; see http_hangup.h.
  */
 #define _GNU_SOURCE /* POLLRDHUP */
 #include "http_hangup.h"
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-struct hangup_watch {
+struct http_hangup_watch {
     pthread_mutex_t lock;
     pthread_cond_t wake; /* an entry was added, or the watch is stopping */
     struct list_link *entries;
@@ -29,20 +29,20 @@ static bool client_hung_up(int fd)
 
 static void *watch_main(void *arg)
 {
-    struct hangup_watch *watch = arg;
+    struct http_hangup_watch *watch = arg;
     pthread_mutex_lock(&watch->lock);
     while (!watch->stop) {
         if (watch->entries == NULL) {
             pthread_cond_wait(&watch->wake, &watch->lock);
             continue;
         }
-        struct timespec next = clock_monotonic_after(NULL, HANGUP_POLL_MS * CLOCK_NS_PER_MS);
+        struct timespec next = clock_monotonic_after(NULL, HTTP_HANGUP_POLL_MS * CLOCK_NS_PER_MS);
         pthread_cond_timedwait(&watch->wake, &watch->lock, &next);
         /* Under the lock, so that no entry is removed while looked at. A
          * poll with no timeout per socket; there are at most as many as
          * benchmarks running. */
         for (struct list_link *link = watch->entries; link != NULL; link = link->next) {
-            struct hangup_entry *entry = LIST_ELEMENT(link, struct hangup_entry, link);
+            struct http_hangup_entry *entry = LIST_ELEMENT(link, struct http_hangup_entry, link);
             if (!atomic_load(entry->gone) && client_hung_up(entry->fd)) {
                 atomic_store(entry->gone, true);
             }
@@ -52,9 +52,9 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-struct hangup_watch *hangup_watch_start(void)
+struct http_hangup_watch *http_hangup_watch_start(void)
 {
-    struct hangup_watch *watch = calloc(1, sizeof(*watch));
+    struct http_hangup_watch *watch = calloc(1, sizeof(*watch));
     if (watch == NULL) {
         return NULL;
     }
@@ -71,7 +71,7 @@ struct hangup_watch *hangup_watch_start(void)
     return watch;
 }
 
-void hangup_watch_stop(struct hangup_watch *watch)
+void http_hangup_watch_stop(struct http_hangup_watch *watch)
 {
     pthread_mutex_lock(&watch->lock);
     watch->stop = true;
@@ -83,7 +83,7 @@ void hangup_watch_stop(struct hangup_watch *watch)
     free(watch);
 }
 
-void hangup_watch_add(struct hangup_watch *watch, struct hangup_entry *entry)
+void http_hangup_watch_add(struct http_hangup_watch *watch, struct http_hangup_entry *entry)
 {
     pthread_mutex_lock(&watch->lock);
     list_push(&watch->entries, &entry->link);
@@ -91,7 +91,7 @@ void hangup_watch_add(struct hangup_watch *watch, struct hangup_entry *entry)
     pthread_mutex_unlock(&watch->lock);
 }
 
-void hangup_watch_remove(struct hangup_watch *watch, struct hangup_entry *entry)
+void http_hangup_watch_remove(struct http_hangup_watch *watch, struct http_hangup_entry *entry)
 {
     pthread_mutex_lock(&watch->lock);
     list_unlink(&watch->entries, &entry->link);

@@ -2,7 +2,7 @@
  * http_internal.h - the state the HTTP layer's own files share: http.c (the
  * request lifecycle), http_admission.c (answers from a request's head),
  * http_response.c (answers put on the wire) and http_request.c (what a
- * handler may ask of its request). Only src/http*.c include it; the rest
+ * handler may ask of its request). Only those files include it; the rest
  * of the program sees http.h.
  */
 #ifndef TINYSERVER_HTTP_INTERNAL_H
@@ -42,7 +42,7 @@ struct request_state {
     unsigned status; /* for the access log and metrics */
     /* Set by the hangup watch while the request is deferred. */
     atomic_bool client_gone;
-    struct hangup_entry hangup;
+    struct http_hangup_entry hangup;
     int route_index;  /* in the route table; -1 until matched */
     bool close_after; /* the answer says "Connection: close" */
     uint64_t start_ns;
@@ -87,7 +87,7 @@ struct http_server {
     struct http_peer_limit peer_limit;
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
-    struct hangup_watch *hangups;
+    struct http_hangup_watch *hangups;
     /* The prebuilt response of each route with a fixed body, indexed like
      * routes (NULL for the others); see http_fixed_responses_build(). */
     struct MHD_Response **fixed_responses;

@@ -65,7 +65,7 @@ struct http_deferred *http_request_defer(const struct http_request *request)
     state->hangup.fd = info != NULL ? info->connect_fd : -1;
     state->hangup.gone = &state->client_gone;
     if (state->hangup.fd >= 0) {
-        hangup_watch_add(state->server->hangups, &state->hangup);
+        http_hangup_watch_add(state->server->hangups, &state->hangup);
     }
     return (struct http_deferred *)state;
 }
@@ -74,7 +74,7 @@ void http_deferred_complete(struct http_deferred *deferred, struct http_response
 {
     struct request_state *state = (struct request_state *)deferred;
     if (state->hangup.fd >= 0) {
-        hangup_watch_remove(state->server->hangups, &state->hangup);
+        http_hangup_watch_remove(state->server->hangups, &state->hangup);
     }
     state->answer = *response;
     response->body = NULL;

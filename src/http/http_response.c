@@ -5,7 +5,7 @@
  */
 #include "http_internal.h"
 
-#include "json.h"
+#include "json_line.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +42,35 @@ static enum MHD_Result queue_and_record(struct request_state *state, unsigned st
     return queued;
 }
 
+/* The parameter name as the body may carry it (see http_response_error). */
+static void printable_parameter(const char *parameter, char safe[HTTP_ERROR_PARAMETER_MAX + 1])
+{
+    size_t i = 0;
+    for (; parameter[i] != '\0' && i < HTTP_ERROR_PARAMETER_MAX; i++) {
+        unsigned char c = (unsigned char)parameter[i];
+        safe[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    safe[i] = '\0';
+}
+
+/* The error body, malloc'd, or NULL when out of memory. */
+static char *error_body(const char *message, const char *parameter)
+{
+    cJSON *root = cJSON_CreateObject();
+    bool ok = root != NULL && cJSON_AddStringToObject(root, "error", message) != NULL;
+    if (ok && parameter != NULL) {
+        char safe[HTTP_ERROR_PARAMETER_MAX + 1];
+        printable_parameter(parameter, safe);
+        ok = cJSON_AddStringToObject(root, "parameter", safe) != NULL;
+    }
+    return json_line_take(root, ok);
+}
+
 void http_response_error(struct http_response *response, unsigned status, const char *message,
                          const char *parameter)
 {
     response->status = status;
-    response->body = json_error(message, parameter);
+    response->body = error_body(message, parameter);
     response->retry_after_s = 0;
 }
 

@@ -1,12 +1,11 @@
 /*
  * log.c - formatting log lines and choosing where they go; see log.h for
- * the contract. Buffering is log_sink.c's, the writing log_buffer.c's.
+ * the contract. Buffering is log_sink.c's, the writing log_write.c's.
  */
 #include "log.h"
 
 #include "decimal.h"
-
-#include "log_buffer.h"
+#include "log_write.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,10 +3,10 @@
  */
 #include "log_buffer.h"
 
-#include <errno.h>
+#include "log_write.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 bool log_buffer_init(struct log_buffer *buf, size_t size)
 {
@@ -18,21 +18,6 @@ void log_buffer_destroy(struct log_buffer *buf)
 {
     free(buf->data);
     *buf = (struct log_buffer){0};
-}
-
-void log_write_all(int fd, const char *bytes, size_t len)
-{
-    while (len > 0) {
-        ssize_t written = write(fd, bytes, len);
-        if (written < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return;
-        }
-        bytes += written;
-        len -= (size_t)written;
-    }
 }
 
 void log_buffer_flush(struct log_buffer *buf, int fd)

@@ -47,9 +47,4 @@ void log_buffer_flush(struct log_buffer *buf, int fd);
  * arrival plus max_age_ns. UINT64_MAX when the buffer is empty. */
 uint64_t log_buffer_due_ns(const struct log_buffer *buf, uint64_t max_age_ns);
 
-/* Writes all len bytes to fd, retrying on EINTR and after a short write;
- * stops at any other error (dropping the rest, see log_buffer_flush). The
- * one write path of the logger, buffered or not. */
-void log_write_all(int fd, const char *bytes, size_t len);
-
 #endif

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log_buffer.h"
+#include "log_write.h"
 #include "threads.h"
 
 #include <pthread.h>

@@ -1,23 +1,24 @@
 /*
- * metrics.h - counters for GET /metrics, in the Prometheus text format.
+ * metrics.h - the counters behind GET /metrics, and recording them.
  *
  * Recording is lock-free (relaxed atomics) because it happens on every
  * request; only the last benchmark's labels, which are text, sit behind a
- * mutex taken once per benchmark. Rendering reads a consistent-enough view:
- * Prometheus counters only ever grow, so a scrape racing a request is off
- * by at most that request.
+ * mutex taken once per benchmark. The exposition (app/metrics_exposition.h)
+ * reads a consistent-enough view: Prometheus counters only ever grow, so a
+ * scrape racing a request is off by at most that request.
  *
- * The metrics object is owned by main and passed to the HTTP layer (which
- * records requests) and the routes (which record benchmarks).
+ * The metrics object is owned by main and passed to the HTTP and TLS
+ * layers (which record requests and refusals) and the routes (which record
+ * benchmarks).
  */
 #ifndef TINYSERVER_METRICS_H
 #define TINYSERVER_METRICS_H
 
-#include "build_info.h"
 #include "http_status.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@
 /* A slot per status in http_status.h's lists, plus one for "other". */
 #define METRICS_STATUS_COUNT  (HTTP_SERVER_STATUS_COUNT + 1)
 #define METRICS_REFUSAL_COUNT (HTTP_LIBRARY_STATUS_COUNT + 1)
+
+/* The status each slot counts, in slot order ("other" has none). */
+extern const unsigned metrics_status_codes[METRICS_STATUS_COUNT - 1];
+extern const unsigned metrics_refusal_codes[METRICS_REFUSAL_COUNT - 1];
 
 /* Request duration histogram bounds, in seconds (Prometheus "le"). */
 #define METRICS_DURATION_BOUNDS                                                                    \
@@ -86,18 +91,6 @@ struct metrics {
     size_t last_bench_count;
 };
 
-/* Live values that are read, not counted, at scrape time. */
-struct metrics_gauges {
-    unsigned open_connections;
-    unsigned inflight_requests;
-    unsigned open_tls_connections;
-    uint64_t tls_handshakes_full;
-    uint64_t tls_handshakes_resumed;
-    size_t resident_bytes;
-    size_t peak_resident_bytes;
-    size_t allocator_committed_bytes; /* 0 when the allocator does not say */
-};
-
 /* `route_names` are the route paths in table order; count at most
  * METRICS_MAX_ROUTES. Returns false if pthread_mutex_init fails. */
 bool metrics_init(struct metrics *metrics, const char *const *route_names, size_t count);
@@ -122,10 +115,5 @@ void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome ou
 void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
                                  const char *workload, unsigned threads, unsigned iterations,
                                  double ops_per_sec);
-
-/* Returns the exposition text (malloc'd, caller frees) or NULL when out of
- * memory. */
-char *metrics_render(struct metrics *metrics, const struct metrics_gauges *gauges,
-                     const struct build_info *build);
 
 #endif

@@ -10,6 +10,7 @@
 #include "tls.h"
 
 #include "clock.h"
+#include "log_throttle.h"
 #include "net_addr.h"
 #include "tls_loop.h"
 #include "tls_relay.h"
@@ -21,7 +22,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,15 +36,6 @@
  * maximum, instead of spinning. */
 #define TLS_ACCEPT_BACKOFF_MIN_MS 10
 #define TLS_ACCEPT_BACKOFF_MAX_MS 1000
-/* At most one line per interval for each kind of trouble a client can
- * cause at will; the next line says how many were left out. */
-#define TLS_LOG_INTERVAL_MS 10000
-
-/* Rate-limits one kind of log line. Touched by the listener thread only. */
-struct log_throttle {
-    int64_t next_ms;     /* when the next line may be written */
-    unsigned suppressed; /* lines left out since the last one */
-};
 
 struct tls_server {
     int listen_fd;
@@ -60,39 +51,11 @@ struct tls_server {
     struct tls_loop *loops;
     unsigned loop_count; /* started (or tried): each needs tls_loop_stop() */
     atomic_uint active;
+    /* Touched by the listener thread only. */
     struct log_throttle refusals;      /* at the TLS connection cap */
     struct log_throttle drops;         /* socketpair or engine failures */
     struct log_throttle accept_errors; /* EMFILE and the like */
 };
-
-/* Logs one line of a kind, unless one of that kind went out less than
- * TLS_LOG_INTERVAL_MS ago; then only counts it. */
-static void log_throttled(struct tls_server *server, struct log_throttle *throttle,
-                          enum log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void log_throttled(struct tls_server *server, struct log_throttle *throttle,
-                          enum log_level level, const char *fmt, ...)
-{
-    int64_t now = tls_relay_now_ms();
-    if (now < throttle->next_ms) {
-        throttle->suppressed++;
-        return;
-    }
-    char message[256];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(message, sizeof(message), fmt, args);
-    va_end(args);
-    if (throttle->suppressed > 0) {
-        log_message(&server->log, level, "%s (and %u more like it since the last such line)",
-                    message, throttle->suppressed);
-    } else {
-        log_message(&server->log, level, "%s", message);
-    }
-    throttle->suppressed = 0;
-    throttle->next_ms = now + TLS_LOG_INTERVAL_MS;
-}
 
 /* At --max-tls-connections the connection is closed unanswered: an HTTP
  * answer would need the TLS handshake whose cost the limit exists to
@@ -104,9 +67,9 @@ static void refuse_over_limit(struct tls_server *server, int tcp_fd,
     char address[INET6_ADDRSTRLEN];
     close(tcp_fd);
     net_addr_format((const struct sockaddr *)peer, address, sizeof(address));
-    log_throttled(server, &server->refusals, LOG_INFO,
-                  "refused a TLS connection from %s: %u TLS connections open, the limit", address,
-                  server->options.max_connections);
+    log_throttle_message(&server->log, &server->refusals, LOG_INFO,
+                         "refused a TLS connection from %s: %u TLS connections open, the limit",
+                         address, server->options.max_connections);
     if (server->options.metrics != NULL) {
         metrics_record_connection_refusal(server->options.metrics, METRICS_REFUSED_TLS_LIMIT);
     }
@@ -141,17 +104,17 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
     }
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-        log_throttled(server, &server->drops, LOG_WARN, "tls connection dropped: %s",
-                      strerror(errno));
+        log_throttle_message(&server->log, &server->drops, LOG_WARN, "tls connection dropped: %s",
+                             strerror(errno));
         close(tcp_fd);
         atomic_fetch_sub(&server->active, 1);
         return;
     }
     struct tls_relay *relay =
-        tls_relay_create(&server->relay_shared, tcp_fd, pair[0], tls_relay_now_ms());
+        tls_relay_create(&server->relay_shared, tcp_fd, pair[0], clock_monotonic_ms());
     if (relay == NULL) {
-        log_throttled(server, &server->drops, LOG_WARN,
-                      "tls connection dropped: out of memory or engine setup failed");
+        log_throttle_message(&server->log, &server->drops, LOG_WARN,
+                             "tls connection dropped: out of memory or engine setup failed");
         close(tcp_fd);
         close(pair[0]);
         close(pair[1]);
@@ -208,13 +171,13 @@ static void *listener_main(void *arg)
                                          : (backoff_ms * 2 > TLS_ACCEPT_BACKOFF_MAX_MS
                                                 ? TLS_ACCEPT_BACKOFF_MAX_MS
                                                 : backoff_ms * 2);
-            log_throttled(server, &server->accept_errors, LOG_WARN,
-                          "tls accept: %s; retrying with a pause of up to %d ms%s", strerror(error),
-                          TLS_ACCEPT_BACKOFF_MAX_MS,
-                          accept_out_of_resources(error)
-                              ? " (raise the open files limit, or lower --max-connections "
-                                "and --max-tls-connections)"
-                              : "");
+            log_throttle_message(&server->log, &server->accept_errors, LOG_WARN,
+                                 "tls accept: %s; retrying with a pause of up to %d ms%s",
+                                 strerror(error), TLS_ACCEPT_BACKOFF_MAX_MS,
+                                 accept_out_of_resources(error)
+                                     ? " (raise the open files limit, or lower --max-connections "
+                                       "and --max-tls-connections)"
+                                     : "");
             continue;
         }
         backoff_ms = 0;

@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "tls_loop.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -85,7 +87,7 @@ static void take_queue(struct tls_loop *loop)
     struct tls_relay *relay = loop->queue;
     loop->queue = NULL;
     pthread_mutex_unlock(&loop->queue_lock);
-    int64_t now = tls_relay_now_ms();
+    int64_t now = clock_monotonic_ms();
     while (relay != NULL) {
         struct tls_relay *next = relay->next_handed;
         list_push(&loop->relays_served, &relay->link);
@@ -148,7 +150,7 @@ static void *loop_main(void *arg)
      * may point into one, so they are destroyed only after it. */
     while (!atomic_load(&loop->stopping)) {
         int ready = epoll_wait(loop->epoll_fd, events, TLS_LOOP_EVENTS,
-                               wait_timeout(loop, tls_relay_now_ms()));
+                               wait_timeout(loop, clock_monotonic_ms()));
         if (ready < 0) {
             if (errno == EINTR) {
                 continue;
@@ -156,7 +158,7 @@ static void *loop_main(void *arg)
             log_message(loop->log, LOG_ERROR, "tls relay loop: epoll_wait: %s", strerror(errno));
             break;
         }
-        int64_t now = tls_relay_now_ms();
+        int64_t now = clock_monotonic_ms();
         struct tls_relay *ended = NULL;
         bool woken = false;
         for (int i = 0; i < ready; i++) {

@@ -7,7 +7,8 @@
  * tells it which of its two sockets became ready, the relay moves what it
  * can, and then says which readiness it waits for next (tls_relay_interest)
  * and by when it must end if nothing happens (tls_relay_deadline). All
- * state lives in the relay, so one thread can drive thousands.
+ * state lives in the relay, so one thread can drive thousands. Every time
+ * passed in or returned (now_ms, deadlines) is clock_monotonic_ms().
  *
  * Lifetime rules (the same as the thread-per-connection relay had):
  *   - the handshake must finish within the handshake timeout;
@@ -63,9 +64,6 @@ enum tls_relay_end {
     TLS_RELAY_CLIENT_STALLED,
     TLS_RELAY_SERVER_STOPPING,
 };
-
-/* The clock every relay deadline is on: CLOCK_MONOTONIC, in ms. */
-int64_t tls_relay_now_ms(void);
 
 /* For the log line of an ended connection. */
 const char *tls_relay_end_name(enum tls_relay_end end);
@@ -129,18 +127,6 @@ enum tls_relay_end tls_relay_on_events(struct tls_relay *relay, struct tls_relay
  * loop). */
 void tls_relay_interest(const struct tls_relay *relay, uint32_t *tcp_events, bool *watch_plain,
                         uint32_t *plain_events);
-
-/* Sets up a BearSSL server engine exactly as every relay does: TLS 1.2,
- * ECDHE with the AEAD suites for the key's type, server preference, no
- * renegotiation, ALPN "http/1.1" offered, `iobuf` as its bidirectional
- * buffer (input first; TLS_RELAY_IOBUF_BYTES in the server), seeded with
- * `seed`, then reset for a new handshake. Never allocates: ssl, iobuf and
- * creds belong to the caller and must outlive the engine. Returns false if
- * the engine cannot be reset. Public so that the fuzzer
- * (fuzz/fuzz_tls_records.c) feeds its input to the very engine
- * configuration the server runs. */
-bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *creds,
-                     unsigned char *iobuf, size_t iobuf_size, const void *seed, size_t seed_len);
 
 /* When the relay must end if nothing else happens (-1: no deadline), and
  * why it then ends. */

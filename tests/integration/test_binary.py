@@ -28,7 +28,7 @@ else:
 # Each workload's functions share a prefix (bench_<workload>.c).
 WORKLOAD_FUNCTION_PREFIXES = ["seed", "xthread", "larson"]
 # Each workload is compiled once per allocator path (src/bench/bench_alloc.h), into
-# src/libbench_<path>.a, and must call that path's malloc and free.
+# src/bench/libbench_<path>.a, and must call that path's malloc and free.
 SECURE_PREFIX = "tinyserver_secure_"
 BENCH_PATHS = {
     "global": ("malloc", "free"),
@@ -162,7 +162,7 @@ def test_workload_calls_malloc_and_free(symbols, prefix, path):
 
     A workload's functions are static and named <prefix>_*; with
     -ffunction-sections each sits in its own .text.<name> section, which the
-    link map attributes to src/libbench_<path>.a's bench_<prefix>.c.o. The
+    link map attributes to src/bench/libbench_<path>.a's bench_<prefix>.c.o. The
     compiler may inline some into others or clone them (.isra/.constprop),
     so the calls of all of them together are checked: xthread, say, calls
     malloc in its producer and free in its consumer. Setup and teardown run

@@ -8,7 +8,7 @@ key on the stack and the seed freed or abandoned unwiped in the release
 binary. Every such site now calls wipe() (src/core/wipe.c, explicit_bzero).
 
 The check reads the release binary's disassembly with its line table (the
-core library is compiled with -g1, which does not change the code):
+layer libraries are compiled with -g1, which does not change the code):
   - each secret site below has a wipe() call in the source;
   - every wipe() call in the source is still a call in the binary, at its
     own source line (inlining keeps the line of the call);
@@ -110,7 +110,7 @@ def test_every_wipe_in_the_source_is_a_call_in_the_binary(disassembly):
     assert re.search(r"^[0-9a-f]+ <wipe>:", disassembly, re.MULTILINE), \
         "no wipe() in the binary"
     assert re.search(r"^\S+\.c:\d+", disassembly, re.MULTILINE), \
-        "the binary has no line table: is the core library still built with -g1?"
+        "the binary has no line table: are the layer libraries still built with -g1?"
     in_binary = wipe_calls_by_line(disassembly)
     missing = []
     for path in sorted(SRC.rglob("*.c")):

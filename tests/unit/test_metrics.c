@@ -1,8 +1,10 @@
-/* Unit tests for metrics.c: what each recording adds to the exposition,
- * including the "other" slots for codes outside the fixed lists and the
- * refusals libmicrohttpd makes before routing. The Prometheus parser reads
- * the live output in tests/integration/test_observability.py. */
+/* Unit tests for metrics.c and metrics_exposition.c: what each recording
+ * adds to the exposition, including the "other" slots for codes outside
+ * the fixed lists and the refusals libmicrohttpd makes before routing.
+ * The Prometheus parser reads the live output in
+ * tests/integration/test_observability.py. */
 #include "metrics.h"
+#include "metrics_exposition.h"
 #include "check.h"
 
 #include <stdlib.h>
@@ -19,7 +21,7 @@ static char *render(struct metrics *metrics)
     build.allocator.name = "test-alloc";
     strcpy(build.allocator.version, "0");
     struct metrics_gauges gauges = {.open_connections = 2};
-    return metrics_render(metrics, &gauges, &build);
+    return metrics_exposition_render(metrics, &gauges, &build);
 }
 
 static bool has_line(const char *text, const char *line)
