@@ -176,8 +176,7 @@ static void shut_down(struct http_server *server, struct tls_server *tls, struct
 
 static struct tls_server *start_tls(const struct config *cfg, const struct tls_credentials *creds,
                                     unsigned threads, struct http_server *server,
-                                    struct metrics *metrics,
-                                    const struct logger *log)
+                                    struct metrics *metrics, const struct logger *log)
 {
     char err[ERROR_MAX];
     struct tls_server_options options = {
@@ -271,11 +270,11 @@ static int serve(const struct config *cfg, const struct build_info *build,
         .token = *token,
         .rate = cfg->bench_rate,
     };
+    int status = EXIT_RUNTIME_FAILURE;
     struct app app;
     if (!app_init(&app, build, log, &metrics, &limits, &policy)) {
         log_message(log, LOG_ERROR, "out of memory for the --bench-rate table");
-        metrics_destroy(&metrics);
-        return EXIT_RUNTIME_FAILURE;
+        goto out_metrics;
     }
 
     struct http_server_options options = {
@@ -296,9 +295,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
         http_server_start(&options, routes, route_count, &app, log, err, sizeof(err));
     if (server == NULL) {
         log_message(log, LOG_ERROR, "%s", err);
-        app_destroy(&app);
-        metrics_destroy(&metrics);
-        return EXIT_RUNTIME_FAILURE;
+        goto out_app;
     }
     char version[256];
     char settings[DESCRIBE_MAX];
@@ -317,9 +314,7 @@ static int serve(const struct config *cfg, const struct build_info *build,
         if (tls == NULL) {
             http_server_begin_shutdown(server);
             http_server_stop(server);
-            app_destroy(&app);
-            metrics_destroy(&metrics);
-            return EXIT_RUNTIME_FAILURE;
+            goto out_app;
         }
     }
     app_attach_servers(&app, server, tls);
@@ -331,9 +326,14 @@ static int serve(const struct config *cfg, const struct build_info *build,
     log_message(log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
     shut_down(server, tls, &app, log, cfg->shutdown_grace_s);
+    status = EXIT_SUCCESS;
+
+    /* Unwinding, latest first: the servers are stopped by then. */
+out_app:
     app_destroy(&app);
+out_metrics:
     metrics_destroy(&metrics);
-    return EXIT_SUCCESS;
+    return status;
 }
 
 int main(int argc, char *argv[])
@@ -380,15 +380,13 @@ int main(int argc, char *argv[])
         fprintf(stderr, "tinyserver: tls: %s\n", err);
         return EXIT_USAGE;
     }
+    int status = EXIT_USAGE;
     /* So is a bad token file. */
     struct auth_token token = {.set = false};
     if (cfg.bench_token_file[0] != '\0' &&
         !auth_token_load(&token, cfg.bench_token_file, err, sizeof(err))) {
         fprintf(stderr, "tinyserver: --bench-token-file (BENCH_TOKEN_FILE): %s\n", err);
-        if (tls_on) {
-            tls_credentials_free(&creds);
-        }
-        return EXIT_USAGE;
+        goto out_creds;
     }
     /* So is a log file that cannot be opened. */
     struct logger log;
@@ -400,14 +398,13 @@ int main(int argc, char *argv[])
     if (!log_open(&log, (enum log_level)cfg.log_level, (enum log_format)cfg.log_format,
                   &destination, err, sizeof(err))) {
         fprintf(stderr, "tinyserver: --log-file (LOG_FILE): %s\n", err);
-        if (tls_on) {
-            tls_credentials_free(&creds);
-        }
-        return EXIT_USAGE;
+        goto out_creds;
     }
     build_info_collect(&build);
-    int status = serve(&cfg, &build, tls_on ? &creds : NULL, &token, &log);
+    status = serve(&cfg, &build, tls_on ? &creds : NULL, &token, &log);
     log_close(&log);
+
+out_creds:
     if (tls_on) {
         tls_credentials_free(&creds);
     }

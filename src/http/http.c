@@ -433,20 +433,16 @@ struct http_server *http_server_start(const struct http_server_options *options,
     if (!http_peer_limit_init(&server->peer_limit, options->max_connections_per_ip,
                               options->max_connections)) {
         snprintf(err, err_size, "cannot set up the per-address connection limit");
-        free(server);
-        return NULL;
+        goto fail_server;
     }
     if (!http_deadline_init(&server->deadline,
                             (uint64_t)options->request_timeout_s * CLOCK_NS_PER_S, log)) {
         snprintf(err, err_size, "cannot initialise the request deadline's lock");
-        http_peer_limit_destroy(&server->peer_limit);
-        free(server);
-        return NULL;
+        goto fail_peer_limit;
     }
     if (!http_fixed_responses_build(server)) {
         snprintf(err, err_size, "out of memory");
-        discard_server(server);
-        return NULL;
+        goto fail_discard;
     }
     server->starting = true;
 
@@ -482,21 +478,29 @@ struct http_server *http_server_start(const struct http_server_options *options,
         snprintf(err, err_size, "cannot serve on %s port %u: %s", options->bind, options->port,
                  server->start_error[0] != '\0' ? server->start_error
                                                 : "libmicrohttpd refused to start");
-        discard_server(server);
-        return NULL;
+        goto fail_discard;
     }
     if (!http_deadline_start(&server->deadline)) {
         snprintf(err, err_size, "cannot start the request deadline thread");
-        discard_server(server);
-        return NULL;
+        goto fail_discard;
     }
     server->hangups = http_hangup_watch_start();
     if (server->hangups == NULL) {
         snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
-        discard_server(server);
-        return NULL;
+        goto fail_discard;
     }
     return server;
+
+    /* Unwinding, latest first. Once the deadline registry is set up,
+     * discard_server() knows what else was (the rest is NULL until set). */
+fail_discard:
+    discard_server(server);
+    return NULL;
+fail_peer_limit:
+    http_peer_limit_destroy(&server->peer_limit);
+fail_server:
+    free(server);
+    return NULL;
 }
 
 bool http_server_add_connection(struct http_server *server, int fd, const struct sockaddr *peer,
