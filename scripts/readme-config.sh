@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the configuration table in README.md from the binary's option
-# table (tinyserver --help-markdown). tests/integration/test_docs.py fails
+# table (tinyserver --help-markdown). tests/docs/test_docs.py fails
 # when the two differ; run this after adding or changing an option.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh

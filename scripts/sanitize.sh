@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sanitizer run: builds tinyserver and its pinned dependencies with
 # AddressSanitizer and UndefinedBehaviorSanitizer, then runs the unit
-# programs and the whole integration suite against that binary.
+# programs and the whole integration suite against that binary, with the
+# docs, build and scripts tests (tests/docs, tests/build, tests/scripts).
 #
 # Sanitizers need the host's dynamic glibc runtime, so this build differs
 # from the release binary on purpose: deps.sh --toolchain host (gcc, glibc)
@@ -22,7 +23,8 @@ usage() {
 	cat <<EOF
 usage: scripts/sanitize.sh [-h] [--build-only] [PYTEST_ARG]...
 Build build-sanitize (ASan + UBSan, glibc) and run the unit programs and the
-integration suite against it. Ends with pytest's summary; exit 0 when clean.
+integration, docs, build and scripts tests against it. Ends with pytest's
+summary; exit 0 when clean.
   --build-only   build, run nothing
 EOF
 }
@@ -87,4 +89,4 @@ log "UBSAN_OPTIONS=$UBSAN_OPTIONS"
 cd "$REPO/tests"
 TINYSERVER_BUILD="$builddir" TINYSERVER_BIN="$builddir/src/tinyserver" \
 	TINYSERVER_EXPECT_ALLOCATOR=asan exec /usr/bin/python3 -m pytest -p no:cacheprovider -ra \
-	unit integration "$@"
+	unit integration docs build scripts "$@"

@@ -2,7 +2,7 @@
 # Installs the test tools that come from the npm registry, at the versions
 # tests/tools/package-lock.json pins, into .cache/test-tools/node_modules
 # (npm ci: the lock file exactly, or an error). Today that is two tools that
-# tests/integration/test_openapi.py runs on docs/openapi.yaml: an OpenAPI 3
+# tests/docs/test_openapi.py runs on docs/openapi.yaml: an OpenAPI 3
 # schema validator and Redocly CLI, the linter (docs/redocly.yaml). Node.js and npm themselves come from scripts/setup.sh
 # test. Reruns are instant while the lock file is unchanged.
 set -euo pipefail

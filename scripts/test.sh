@@ -6,8 +6,8 @@
 # (e.g. -k keepalive). The last line is the count: "N passed, N failed".
 # --allocator NAME tests another allocator variant instead of the default
 # mimalloc build, built in build-NAME; the tests then expect that allocator.
-# The default run also runs the unit and integration tests again on the
-# ASan + UBSan build (scripts/sanitize.sh), so CI covers it; --no-sanitize
+# The default run also runs the unit, integration, docs, build and scripts
+# tests again on the ASan + UBSan build (scripts/sanitize.sh), so CI covers it; --no-sanitize
 # leaves that out for a quicker local run, and so do pytest arguments (they
 # pick tests from the whole tree; run scripts/sanitize.sh with them instead).
 # It also cross-builds for the other architecture (arm64 on an amd64 machine)
@@ -26,9 +26,9 @@ set -euo pipefail
 # TLS, metrics and logs, the OpenAPI contract and concurrent /bench runs.
 # Left out: what builds or runs other binaries (variants, docs, bench
 # harness) and the slow limit and fault tests, to keep CI's time in bounds.
-CROSS_TESTS=(unit integration/test_binary.py integration/test_api.py
+CROSS_TESTS=(unit build/test_binary.py integration/test_api.py
 	integration/test_validation.py integration/test_lifecycle.py integration/test_protocol.py
-	integration/test_tls.py integration/test_observability.py integration/test_openapi.py
+	integration/test_tls.py integration/test_observability.py docs/test_openapi.py
 	integration/test_concurrency.py)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then

@@ -2,22 +2,17 @@
 Dockerfiles cannot drift apart, their layers are ordered for the cache, the
 context keeps secrets out, and the size report's map parser adds up.
 """
-import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from container_helpers import REPO, project_version
+from repo import BUILD, REPO, project_version
 
 DOCKERFILE = REPO / "Dockerfile"
 ALPINE = REPO / "Dockerfile.alpine"
 BUILDER_START = "# --- builder: identical in Dockerfile and Dockerfile.alpine"
 BUILDER_END = "# --- end of builder"
-BUILD = Path(os.environ.get("TINYSERVER_BUILD", REPO / "build"))
-
-
 def builder_section(path):
     text = path.read_text()
     assert BUILDER_START in text and BUILDER_END in text, f"{path.name}: builder markers missing"

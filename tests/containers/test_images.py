@@ -15,9 +15,11 @@ import time
 
 import pytest
 
-from container_helpers import (BASES_SH, BUILD_TIMEOUT_S, ENGINE_SH, IMAGE_NAME, IMAGES_SH, REPO,
-                               Container, curl_json, engine, engine_name, free_port,
-                               image_config, image_healthcheck, project_version)
+from containers import (BASES_SH, BUILD_TIMEOUT_S, ENGINE_SH, IMAGES_SH, IMAGE_NAME, Container,
+                        check_bench, curl_json, engine, engine_name, image_config,
+                        image_healthcheck)
+from net import free_port
+from repo import REPO, project_version
 
 pytestmark = pytest.mark.container
 
@@ -81,16 +83,6 @@ def _load(script):
 @pytest.fixture(params=["scratch", "alpine"])
 def image(request, images):
     return images[request.param]
-
-
-def check_bench(body, threads, iterations):
-    assert body["threads"] == threads, body
-    assert body["iterations"] == iterations, body
-    assert body["total_counter"] == threads * iterations, body
-    assert body["allocator"]["name"] == "mimalloc", body
-    assert body["allocator"]["secure"] is False, body
-    assert body["libc"] == "musl", body
-    assert body["static"] is True, body
 
 
 def test_serves_healthz_and_bench_to_the_host(container, image):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from container_helpers import (BUILD_TIMEOUT_S, ENGINE_SH, IMAGE_NAME, IMAGES_SH, Container,
-                               curl_json, engine, engine_name, free_port, image_config)
+from containers import (BUILD_TIMEOUT_S, ENGINE_SH, IMAGES_SH, IMAGE_NAME, Container, check_bench,
+                        curl_json, engine, engine_name, image_config)
+from net import free_port
 
 pytestmark = pytest.mark.container
 
@@ -87,12 +88,6 @@ def wait_healthy(url, proc):
     pytest.fail(f"{url} never answered")
 
 
-def check_bench(body):
-    assert body["threads"] == BENCH_THREADS, body
-    assert body["total_counter"] == BENCH_THREADS * BENCH_ITERATIONS, body
-    assert body["static"] is True and body["libc"] == "musl", body
-
-
 def test_manifest_list_names_both_architectures(multiarch):
     with tarfile.open(multiarch["archive"]) as archive:
         (entry,) = json.loads(archive.extractfile("index.json").read())["manifests"]
@@ -130,7 +125,7 @@ def test_image_serves_healthz_and_bench(multiarch, arch, tmp_path):
         finally:
             box.remove()
         assert status == 200, body
-        check_bench(body)
+        check_bench(body, BENCH_THREADS, BENCH_ITERATIONS)
         return
     print(f"\nbinfmt_misc has no {BINFMT[arch]}: the {arch} image's binary runs under "
           f"{QEMU[arch]} instead of through the engine")
@@ -145,5 +140,5 @@ def test_image_serves_healthz_and_bench(multiarch, arch, tmp_path):
         proc.terminate()
         out, err = proc.communicate(timeout=30)
     assert status == 200, (body, out, err)
-    check_bench(body)
+    check_bench(body, BENCH_THREADS, BENCH_ITERATIONS)
     assert proc.returncode == 0, err

@@ -18,7 +18,6 @@ What podman 4.3 does not do, and how the tests stand in (docs/containers.md):
 """
 import json
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -26,10 +25,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "containers"))
-from container_helpers import (BUILD_TIMEOUT_S, IMAGE_NAME, IMAGES_SH, REPO,  # noqa: E402
-                               curl_json, engine, engine_name, free_port)
-from render import have_kubectl, render  # noqa: E402
+from containers import (BUILD_TIMEOUT_S, IMAGES_SH, IMAGE_NAME, check_bench, curl_json, engine,
+                        engine_name)
+from kustomize import have_kubectl, render
+from net import free_port
+from repo import REPO
 
 pytestmark = pytest.mark.container
 
@@ -150,12 +150,6 @@ def play(image, tmp_path):
         instance.down()
 
 
-def check_bench(body):
-    assert body["threads"] == BENCH_THREADS, body
-    assert body["total_counter"] == BENCH_THREADS * BENCH_ITERATIONS, body
-    assert body["static"] is True and body["libc"] == "musl", body
-
-
 def proc_status(pid):
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -188,7 +182,7 @@ def test_base_plays_and_serves_bench(play):
     status, body = curl_json(f"http://127.0.0.1:{running.ports['http']}/bench?"
                              f"threads={BENCH_THREADS}&iterations={BENCH_ITERATIONS}")
     assert status == 200, (body, running.logs())
-    check_bench(body)
+    check_bench(body, BENCH_THREADS, BENCH_ITERATIONS)
 
 
 def test_security_context_holds(play):
@@ -229,8 +223,7 @@ def test_tls_overlay_serves_https_from_its_secret(play, tmp_path):
     result = subprocess.run(["curl", "-sS", "--max-time", "60", "--cacert",
                              str(certs / "ca.crt"), url], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr + running.logs()
-    check_bench(json.loads(result.stdout))
-
+    check_bench(json.loads(result.stdout), BENCH_THREADS, BENCH_ITERATIONS)
 
 
 def test_public_overlay_mounts_the_token_podman_ignores_its_mode(image, tmp_path):

@@ -5,14 +5,13 @@ disruption budget). The kustomizations are also rendered (render.py: kubectl
 kustomize when installed) and checked as rendered; test_kube_play.py runs
 them."""
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-from render import render
+from kustomize import render
+from repo import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 KUBE = REPO / "deploy" / "kubernetes"
 
 

@@ -7,11 +7,11 @@ scripts/fuzz.sh SECONDS."""
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from repo import REPO
+
 FUZZ = REPO / "scripts" / "fuzz.sh"
 SMOKE_SECONDS = int(os.environ.get("FUZZ_SMOKE_SECONDS", "15"))
 BUILD_TIMEOUT_S = 900

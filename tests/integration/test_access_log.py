@@ -18,9 +18,10 @@ import time
 
 import pytest
 
-from conftest import STARTUP_TIMEOUT_S, free_port, run_binary
+from binary import EXIT_USAGE, run_binary
+from bounds import STARTUP_TIMEOUT_S
+from net import free_port
 
-EXIT_USAGE = 2
 # The longest flush interval (60 s): longer than any of these tests takes
 # from a request to its check, so only a full buffer or the stop writes out.
 NEVER_MS = "60000"

@@ -5,9 +5,14 @@ import subprocess
 
 import pytest
 
-from conftest import (BENCH_ALLOCATORS, BENCH_GLOBAL_ALLOCATOR, CURL_TIMEOUT_S,
-                      EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC, assert_json_error,
-                      available_cpus, default_max_bench_threads, project_version)
+from binary import (BENCH_ALLOCATORS, BENCH_GLOBAL_ALLOCATOR, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
+                    EXPECTED_STATIC)
+from bounds import CURL_TIMEOUT_S
+from curl import assert_json_error
+from proc import available_cpus
+from rawhttp import read_until_closed
+from repo import project_version
+from server import default_max_bench_threads
 
 ROUTES = ["/", "/healthz", "/bench"]
 # The methods each route allows. HEAD /bench is refused (405) rather than
@@ -134,15 +139,6 @@ def test_head_answers_like_get_without_body(shared_server, curl, target):
                                                                       get.describe())
 
 
-def read_until_closed(sock):
-    chunks = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
 def test_head_sends_no_body_bytes(shared_server):
     """curl stops reading after HEAD's headers, so it cannot see stray body
     bytes. Pipelining a GET behind the HEAD on one connection can: the GET's
@@ -153,7 +149,8 @@ def test_head_sends_no_body_bytes(shared_server):
     with socket.create_connection(("127.0.0.1", shared_server.port),
                                   timeout=CURL_TIMEOUT_S) as sock:
         sock.sendall(request)
-        reply = read_until_closed(sock)
+        reply, closed = read_until_closed(sock, CURL_TIMEOUT_S)
+    assert closed, reply
     head, sep, rest = reply.partition(b"\r\n\r\n")
     assert sep and head.startswith(b"HTTP/1.1 200 "), reply
     assert b"content-length: 16" in head.lower(), reply

@@ -12,12 +12,14 @@ import time
 
 import pytest
 
-from conftest import (CURL_TIMEOUT_S, LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_INTERVAL_S,
-                      assert_json_error, free_port, run_binary)
-from test_observability import sample, scrape
-from test_tls import start_tls_server, tls_files  # noqa: F401 (a fixture)
+from binary import EXIT_USAGE, run_binary
+from bounds import CURL_TIMEOUT_S, POLL_INTERVAL_S
+from curl import assert_json_error
+from metrics import sample, scrape
+from net import free_port
+from server import LONG_BENCH_ARGS, LONG_BENCH_THREADS
+from tls import start_tls_server
 
-EXIT_USAGE = 2
 TINY = "threads=1&iterations=10"
 
 

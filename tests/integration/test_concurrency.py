@@ -9,16 +9,9 @@ here asserts how long anything takes.
 import time
 
 import rawhttp
-from conftest import (LONG_BENCH_ARGS, LONG_BENCH_THREADS, POLL_INTERVAL_S,
-                      STARTUP_TIMEOUT_S, assert_json_error)
-
-
-def start_long_bench(srv, curl, iterations, threads=LONG_BENCH_THREADS, extra=""):
-    """Starts a long /bench in the background and waits until it runs."""
-    base = srv.thread_count()
-    handle = curl.start(f"{srv.url}/bench?threads={threads}&iterations={iterations}{extra}")
-    srv.wait_for_threads(base + 1 + threads, while_running=[handle])
-    return handle, base
+from bounds import POLL_INTERVAL_S, STARTUP_TIMEOUT_S
+from curl import assert_json_error
+from server import LONG_BENCH_ARGS, LONG_BENCH_THREADS, start_long_bench
 
 
 def assert_bench_ok(result, threads, iterations):

@@ -15,8 +15,8 @@ import stat
 
 import pytest
 
-from conftest import BINARY
-from test_tls import start_tls_server, tls_files  # noqa: F401 (a fixture)
+from binary import BINARY
+from tls import start_tls_server
 
 
 # Raising a hard limit needs CAP_SYS_RESOURCE, so the wrappers keep the
@@ -60,7 +60,7 @@ def test_soft_limit_is_raised_to_what_the_limits_need(server, tmp_path):
 
 
 @needs_room
-def test_tls_connections_count_twice_more(server, tmp_path, tls_files):  # noqa: F811
+def test_tls_connections_count_twice_more(server, tmp_path, tls_files):
     plain = server(binary=limited(tmp_path, 256, HARD))
     secure = start_tls_server(server, tls_files, "ec", "--max-tls-connections", "300",
                               "--tls-threads", "3", binary=limited(tmp_path, 256, HARD))

@@ -20,8 +20,9 @@ import signal
 import subprocess
 import time
 
-from conftest import LONG_BENCH_ARGS, LONG_BENCH_THREADS, STOP_TIMEOUT_S
+from bounds import STOP_TIMEOUT_S
 from rawhttp import LoadClient
+from server import LONG_BENCH_ARGS, LONG_BENCH_THREADS
 
 LOAD_CLIENTS = 8
 LOAD_BEFORE_SIGNAL_S = 1.0

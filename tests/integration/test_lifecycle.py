@@ -10,13 +10,15 @@ import time
 
 import pytest
 
-from conftest import (BENCH_ALLOCATORS, CONFIG_OPTIONS, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
-                      EXPECTED_STATIC, LONG_BENCH_ARGS, LONG_BENCH_THREADS, STARTUP_TIMEOUT_S,
-                      assert_json_error, binary_command, clean_env, free_port, project_version,
-                      run_binary)
+from binary import (BENCH_ALLOCATORS, CONFIG_OPTIONS, EXIT_RUNTIME_FAILURE, EXIT_USAGE,
+                    EXPECTED_ALLOCATOR, EXPECTED_LIBC, EXPECTED_STATIC, binary_command, clean_env,
+                    run_binary)
+from bounds import STARTUP_TIMEOUT_S
+from curl import assert_json_error
+from net import free_port
+from repo import project_version
+from server import LONG_BENCH_ARGS, LONG_BENCH_THREADS, start_long_bench
 
-EXIT_RUNTIME_FAILURE = 1
-EXIT_USAGE = 2
 STOPPED_LINE = r"^\S+ info stopped$"
 
 
@@ -28,18 +30,11 @@ def test_signal_stops_cleanly(server, signo):
     assert f"received {signo.name}" in srv.stdout()
 
 
-def start_long_bench(srv, curl, iterations):
-    base = srv.thread_count()
-    handle = curl.start(f"{srv.url}/bench?threads={LONG_BENCH_THREADS}&iterations={iterations}")
-    srv.wait_for_threads(base + 1 + LONG_BENCH_THREADS, while_running=[handle])
-    return handle
-
-
 def test_sigterm_lets_running_bench_finish(server, curl, long_bench_iterations):
     # A grace far longer than the calibrated run, however loaded the
     # machine was when it was calibrated.
     srv = server("--shutdown-grace", "60", *LONG_BENCH_ARGS)
-    long_run = start_long_bench(srv, curl, long_bench_iterations)
+    long_run, _ = start_long_bench(srv, curl, long_bench_iterations)
     assert srv.stop(signal.SIGTERM) == 0, srv.output()
     result = long_run.result()
     assert result.status == 200, result.describe()
@@ -50,7 +45,7 @@ def test_sigterm_lets_running_bench_finish(server, curl, long_bench_iterations):
 
 def test_sigterm_with_zero_grace_cancels_bench(server, curl, long_bench_iterations):
     srv = server("--shutdown-grace", "0", *LONG_BENCH_ARGS)
-    long_run = start_long_bench(srv, curl, long_bench_iterations)
+    long_run, _ = start_long_bench(srv, curl, long_bench_iterations)
     assert srv.stop(signal.SIGTERM) == 0, srv.output()
     result = long_run.result()
     assert_json_error(result, 503)

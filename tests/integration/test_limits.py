@@ -29,14 +29,13 @@ from pathlib import Path
 import pytest
 
 import rawhttp
-from conftest import (LONG_BENCH_ARGS, LONG_BENCH_THREADS, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
-                      assert_json_error)
-from test_observability import sample, scrape
-from test_tls import client_context, start_tls_server, tls_files  # noqa: F401 (a fixture)
-
-CLOSE_BOUND_S = 15.0
-HEALTHY = {"status": "ok"}
-
+from binary import NOT_A_RELEASE_BUILD, SANITIZER_BUILD
+from bounds import CLOSE_BOUND_S
+from curl import assert_json_error
+from metrics import sample, scrape
+from proc import fd_count
+from server import HEALTHY, LONG_BENCH_ARGS, LONG_BENCH_THREADS
+from tls import client_context, start_tls_server
 
 def assert_healthy(srv, source="127.0.0.1"):
     response = rawhttp.one_response(rawhttp.exchange(
@@ -76,7 +75,7 @@ def test_total_connection_limit_queues_the_next_connection(server):
 
 
 @pytest.mark.parametrize("transport", ["http", "https"])
-def test_per_ip_connection_limit_answers_503(server, curl, tls_files, transport):  # noqa: F811
+def test_per_ip_connection_limit_answers_503(server, curl, tls_files, transport):
     """The connection over --max-connections-per-ip gets one answer, 503
     with Retry-After in JSON, and is closed; it is logged at info level
     with the address and counted by reason."""
@@ -366,10 +365,6 @@ class Slowloris:
         self.thread.join()
         for sock in self.socks:
             sock.close()
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 @pytest.mark.parametrize("spread", ["one-address", "200-addresses"])

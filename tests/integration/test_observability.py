@@ -3,28 +3,11 @@ formats: text and JSON, both injection-safe."""
 import json
 import re
 
-from prometheus_client.parser import text_string_to_metric_families
-
 import rawhttp
-from conftest import (BENCH_ALLOCATORS, BENCH_GLOBAL_ALLOCATOR, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
-                      LONG_BENCH_ARGS, LONG_BENCH_THREADS)
-
-
-def scrape(curl, server):
-    result = curl(server.url + "/metrics")
-    assert result.status == 200, result.describe()
-    assert result.headers["content-type"].startswith("text/plain; version=0.0.4")
-    families = {f.name: f for f in text_string_to_metric_families(result.body.decode())}
-    return families
-
-
-def sample(families, family, name=None, **labels):
-    """The value of the one sample of `family` whose labels include `labels`."""
-    values = [s.value for s in families[family].samples
-              if (name is None or s.name == name)
-              and all(s.labels.get(k) == v for k, v in labels.items())]
-    assert len(values) == 1, (family, labels, families[family].samples)
-    return values[0]
+from binary import (BENCH_ALLOCATORS, BENCH_GLOBAL_ALLOCATOR, EXPECTED_ALLOCATOR, EXPECTED_LIBC,
+                    run_binary)
+from metrics import sample, scrape
+from server import LONG_BENCH_ARGS, LONG_BENCH_THREADS
 
 
 def requests_total(families, route, code):
@@ -220,7 +203,6 @@ def test_text_logs_escape_cr_lf_and_quotes(server, curl):
 
 
 def test_invalid_log_format_exits_2(tmp_path):
-    from conftest import run_binary
     result = run_binary("--log-format", "yaml")
     assert result.returncode == 2 and "--log-format" in result.stderr
     result = run_binary(env={"LOG_FORMAT": "xml"})

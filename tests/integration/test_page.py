@@ -11,7 +11,8 @@ import pathlib
 import pytest
 
 import webdriver
-from conftest import BENCH_ALLOCATORS, SANITIZER_BUILD, assert_json_error
+from binary import BENCH_ALLOCATORS, SANITIZER_BUILD
+from curl import assert_json_error
 
 pytestmark = pytest.mark.skipif(not webdriver.available(),
                                 reason="needs chromium and chromium-driver (scripts/setup.sh test)")

@@ -22,131 +22,36 @@ Time bounds only keep a broken server from hanging the suite, with one
 exception: the Nagle check compares the fastest of ten handshakes with the
 40 ms floor that Linux's delayed ACK puts under a stalled one.
 """
-import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import ssl
-import struct
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import (CONFIG_OPTIONS, CURL_TIMEOUT_S, EMULATED, POLL_INTERVAL_S, REPO,
-                      SANITIZER_BUILD, STARTUP_TIMEOUT_S, Server, binary_command, free_port)
-from test_observability import sample, scrape
+from binary import (EMULATED, EXIT_RUNTIME_FAILURE, EXIT_USAGE, SANITIZER_BUILD, binary_command,
+                    clean_env)
+from bounds import CLOSE_BOUND_S, CURL_TIMEOUT_S, SETTLE_BOUND_S, STARTUP_TIMEOUT_S
+from metrics import sample, scrape
+from net import connection_refused, free_port, rst_close, send_ignoring_reset, wait_server_close
+from proc import cpu_seconds, fd_count, fd_listing, settled, status_field, wait_until
+from server import HEALTHY
+from tls import (client_hello, http_over, https, negotiated, s_client, start_tls_server, tls_args,
+                 tls_connect, with_tls)
 
-EXIT_RUNTIME_FAILURE = 1
-EXIT_USAGE = 2
-
-# Generous bounds; only there so that a broken server cannot hang the suite.
-CLOSE_BOUND_S = 15.0  # a hostile client must have been closed by then
-SETTLE_BOUND_S = 30.0  # fds/threads must be back to the baseline by then
-OPENSSL_TIMEOUT_S = 30.0
 SHORT_HANDSHAKE_TIMEOUT_S = 2
 
 KEY_TYPES = ["ec", "rsa"]
-
-# The TLS settings; conftest.CONFIG_OPTIONS predates them, so clean_env()
-# would let them through from the caller's environment.
-TLS_ENV = ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_PORT", "TLS_HANDSHAKE_TIMEOUT",
-           "MAX_TLS_CONNECTIONS", "TLS_SESSION_CACHE", "TLS_THREADS"]
-
-HEALTHY = {"status": "ok"}
 
 NOISE = re.compile(r"TCP_NODELAY|TCP_CORK|TCP_NOPUSH|push the data", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------
-# Certificates and broken key material
-
-class TlsFiles:
-    """The generated certificates plus the broken files, in one directory."""
-
-    def __init__(self, directory):
-        self.dir = directory
-
-    def __getitem__(self, name):
-        return self.dir / name
-
-    @property
-    def ca(self):
-        return self.dir / "ca.crt"
-
-    def cert(self, key_type):
-        return self.dir / f"server-{key_type}.crt"
-
-    def key(self, key_type):
-        return self.dir / f"server-{key_type}.key"
-
-
-def openssl(*args, cwd):
-    proc = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, f"openssl {' '.join(args)} failed:\n{proc.stderr}"
-
-
-def self_signed(directory, name, *keygen):
-    openssl("genpkey", *keygen, "-out", f"{name}.key", cwd=directory)
-    openssl("req", "-x509", "-new", "-key", f"{name}.key", "-subj", "/CN=localhost", "-days", "2",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-out", f"{name}.crt",
-            cwd=directory)
-
-
-def first_lines(path, count):
-    return "".join(path.read_text().splitlines(keepends=True)[:count])
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("tls-files")
-    gen = subprocess.run([str(REPO / "certs" / "generate.sh"), str(d)], capture_output=True,
-                         text=True, timeout=300)
-    assert gen.returncode == 0, f"certs/generate.sh failed:\n{gen.stdout}\n{gen.stderr}"
-    files = TlsFiles(d)
-    for name in ["ca.crt", "server.crt", "server.key", "server-ec.crt", "server-ec.key",
-                 "server-rsa.crt", "server-rsa.key"]:
-        assert files[name].is_file(), f"generate.sh did not write {name}"
-
-    # A valid P-256 key that belongs to no certificate here.
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-out", "other-ec.key", cwd=d)
-    # Encrypted keys: PKCS#8 ("ENCRYPTED PRIVATE KEY") and traditional PEM
-    # ("Proc-Type: 4,ENCRYPTED" headers), for both key types.
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes256",
-            "-pass", "pass:x", "-out", "enc-pkcs8.key", cwd=d)
-    openssl("ec", "-in", "server-ec.key", "-aes256", "-passout", "pass:x",
-            "-out", "enc-trad-ec.key", cwd=d)
-    openssl("rsa", "-in", "server-rsa.key", "-traditional", "-aes256", "-passout", "pass:x",
-            "-out", "enc-trad-rsa.key", cwd=d)
-    assert "ENCRYPTED PRIVATE KEY" in files["enc-pkcs8.key"].read_text()
-    for name in ["enc-trad-ec.key", "enc-trad-rsa.key"]:
-        assert "Proc-Type: 4,ENCRYPTED" in files[name].read_text(), name
-    # Key types the server must refuse.
-    self_signed(d, "rsa1024", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024")
-    self_signed(d, "ec-p384", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384")
-    # Broken files.
-    files["empty.pem"].write_bytes(b"")
-    files["garbage.bin"].write_bytes(random.Random(4).randbytes(4096))
-    files["garbage.txt"].write_text("this is not a PEM file\n" * 20)
-    cert_text = files.cert("ec").read_text()
-    key_text = files.key("ec").read_text()
-    files["truncated-lines.crt"].write_text(first_lines(files.cert("ec"), 5))  # no END line
-    files["truncated-lines.key"].write_text(first_lines(files.key("ec"), 2))
-    files["truncated-midline.crt"].write_text(cert_text[:len(cert_text) // 2])
-    files["truncated-midline.key"].write_text(key_text[:len(key_text) // 2])
-    files["adir"].mkdir()
-    files["unreadable.key"].write_text(key_text)
-    files["unreadable.key"].chmod(0)
-    return files
-
+# The generated key material
 
 def test_generated_keys_are_readable_by_their_owner_only(tls_files):
     """Issue 18: certs/generate.sh left every key, the CA's included,
@@ -157,210 +62,6 @@ def test_generated_keys_are_readable_by_their_owner_only(tls_files):
     for name in ["ca.crt", "server.crt", "server-ec.crt", "server-rsa.crt"]:
         mode = tls_files[name].stat().st_mode & 0o777
         assert mode == 0o644, f"{name} is {mode:o}"
-
-
-# --------------------------------------------------------------------------
-# Servers
-
-def tls_args(files, key_type, tls_port):
-    return ["--tls-port", str(tls_port), "--tls-cert", str(files.cert(key_type)),
-            "--tls-key", str(files.key(key_type))]
-
-
-def clean_tls_env(extra=None):
-    """The environment for a server started here: no configuration
-    inherited from the caller, TLS settings included."""
-    drop = {env for _, env in CONFIG_OPTIONS} | set(TLS_ENV)
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(extra or {})
-    return env
-
-
-def with_tls(srv, tls_port):
-    """Marks a started Server as serving HTTPS on tls_port and waits until
-    the TLS listener is up (it starts after the HTTP daemon is healthy)."""
-    srv.tls_port = tls_port
-    srv.tls_url = f"https://127.0.0.1:{tls_port}"
-    srv.wait_for_log(rf"https listening on 127\.0\.0\.1:{tls_port}\b")
-    return srv
-
-
-def start_tls_server(factory, files, key_type="ec", *extra, env=None, binary=None):
-    tls_port = free_port()
-    srv = factory(*tls_args(files, key_type, tls_port), *extra, env=env, binary=binary)
-    return with_tls(srv, tls_port)
-
-
-@pytest.fixture(scope="module")
-def tls_servers(tmp_path_factory, tls_files):
-    """key type -> a running TLS server for tests that do not change its
-    state; started on first use, stopped (exit 0 required) at the end."""
-    started = {}
-
-    def get(key_type):
-        if key_type not in started:
-            workdir = tmp_path_factory.mktemp(f"tls-shared-{key_type}")
-            tls_port = free_port()
-            srv = Server(workdir, tls_args(tls_files, key_type, tls_port), None).start()
-            started[key_type] = with_tls(srv, tls_port)
-        return started[key_type]
-
-    yield get
-    errors = []
-    for srv in started.values():
-        try:
-            srv.finish()
-        except AssertionError as e:
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
-
-
-def https(curl, srv, files, path, *extra):
-    return curl(srv.tls_url + path, "--cacert", str(files.ca), *extra)
-
-
-# --------------------------------------------------------------------------
-# Raw clients
-
-def client_context(files):
-    return ssl.create_default_context(cafile=str(files.ca))
-
-
-def tls_connect(srv, files, timeout=CLOSE_BOUND_S):
-    """A TLS connection with the handshake done (certificate verified)."""
-    raw = socket.create_connection(("127.0.0.1", srv.tls_port), timeout=timeout)
-    try:
-        return client_context(files).wrap_socket(raw, server_hostname="localhost")
-    except BaseException:
-        raw.close()
-        raise
-
-
-def client_hello(files):
-    """The bytes of a real ClientHello (Python's default client), captured
-    without a network through memory BIOs."""
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = client_context(files).wrap_bio(incoming, outgoing, server_hostname="localhost")
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    hello = outgoing.read()
-    assert hello[:1] == b"\x16" and len(hello) > 100, hello[:16]
-    return hello
-
-
-def wait_server_close(sock, bound_s=CLOSE_BOUND_S, what="connection"):
-    """Reads (and keeps) whatever the server sends until it closes the
-    connection. Returns (bytes received, "eof" or "reset", seconds)."""
-    start = time.monotonic()
-    deadline = start + bound_s
-    received = b""
-    sock.settimeout(0.2)
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return received, "reset", time.monotonic() - start
-        if not chunk:
-            return received, "eof", time.monotonic() - start
-        received += chunk
-    pytest.fail(f"the server did not close the {what} within {bound_s}s "
-                f"(received {received[:64]!r})")
-
-
-def send_ignoring_reset(sock, data):
-    """The server may close (and reset) while we are still sending."""
-    try:
-        sock.sendall(data)
-    except (ConnectionResetError, BrokenPipeError):
-        pass
-
-
-def rst_close(sock):
-    """Closes with a TCP RST instead of a FIN (SO_LINGER 0)."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
-
-
-def http_over(sock, path="/healthz", keep_alive=True):
-    """One GET on an established (TLS or plain) socket; returns (status,
-    parsed JSON body). Reads exactly one response (Content-Length framed)."""
-    connection = "keep-alive" if keep_alive else "close"
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: {connection}\r\n\r\n"
-                 .encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed mid-response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed mid-body: {data!r}"
-        body += chunk
-    return int(head.split()[1]), json.loads(body)
-
-
-# --------------------------------------------------------------------------
-# Process observation
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def fd_listing(pid):
-    entries = []
-    for name in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
-        try:
-            entries.append(f"{name} -> {os.readlink(f'/proc/{pid}/fd/{name}')}")
-        except OSError:
-            pass
-    return "\n".join(entries)
-
-
-def status_field(pid, field):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} in /proc/{pid}/status")
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def settled(read, bound_s=SETTLE_BOUND_S, quiet_s=1.0):
-    """The value of read() once it has not changed for quiet_s."""
-    deadline = time.monotonic() + bound_s
-    value, since = read(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(POLL_INTERVAL_S * 5)
-        current = read()
-        if current != value:
-            value, since = current, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return value
-    pytest.fail(f"value never settled within {bound_s}s (last {value})")
-
-
-def wait_until(predicate, bound_s, describe):
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(POLL_INTERVAL_S * 5)
-    pytest.fail(f"not within {bound_s}s: {describe()}")
-
-
-def connection_refused(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return False
-    except ConnectionRefusedError:
-        return True
 
 
 # --------------------------------------------------------------------------
@@ -472,25 +173,6 @@ def test_access_log_has_client_address_and_no_socket_option_noise(server, tls_fi
 
 # --------------------------------------------------------------------------
 # Protocol profile, as openssl s_client sees it
-
-def s_client(srv, files, *args):
-    proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{srv.tls_port}",
-                           "-servername", "localhost", "-CAfile", str(files.ca), *args],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=OPENSSL_TIMEOUT_S)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def negotiated(output):
-    """(protocol, cipher) from the SSL-Session block, or (None, None)."""
-    match = re.search(r"^New, (\S+), Cipher is (\S+)", output, re.MULTILINE)
-    if not match or match.group(2) == "(NONE)":
-        return None, None
-    protocol = re.search(r"^\s+Protocol\s*:\s*(\S+)", output, re.MULTILINE)
-    cipher = re.search(r"^\s+Cipher\s*:\s*(\S+)", output, re.MULTILINE)
-    return (protocol.group(1) if protocol else match.group(1),
-            cipher.group(1) if cipher else match.group(2))
-
 
 def assert_refused_by_server(rc, output):
     assert negotiated(output) == (None, None), output
@@ -819,7 +501,7 @@ def run_server_once(args, env=None, timeout=STARTUP_TIMEOUT_S, wrapper=()):
     try:
         proc = subprocess.run([*wrapper, *binary_command(), "--bind", "127.0.0.1", "--port", str(port),
                                "--tls-port", str(tls_port), *args], capture_output=True,
-                              text=True, env=clean_tls_env(env), timeout=timeout)
+                              text=True, env=clean_env(env), timeout=timeout)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"the server kept running with {args} {env}: {e.stdout!r} {e.stderr!r}")
     return proc, port, tls_port
@@ -936,7 +618,7 @@ def test_tls_port_in_use_exits_1_and_stops_http(tls_files):
             proc = subprocess.run(
                 [*binary_command(), "--bind", "127.0.0.1", "--port", str(port),
                  *tls_args(tls_files, "ec", tls_port)],
-                capture_output=True, text=True, env=clean_tls_env(), timeout=STARTUP_TIMEOUT_S)
+                capture_output=True, text=True, env=clean_env(), timeout=STARTUP_TIMEOUT_S)
         except subprocess.TimeoutExpired as e:
             pytest.fail(f"the server kept running with its TLS port in use: {e.stdout!r}")
         output = proc.stdout + proc.stderr

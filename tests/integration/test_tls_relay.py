@@ -28,11 +28,12 @@ import ssl
 import time
 from pathlib import Path
 
-from conftest import LONG_BENCH_ARGS
-from test_tls import (CLOSE_BOUND_S, SETTLE_BOUND_S, client_context, client_hello, cpu_seconds,
-                      fd_count, http_over, https, rst_close, send_ignoring_reset, settled,
-                      start_tls_server, status_field, tls_files, wait_server_close,  # noqa: F401
-                      wait_until)
+from bounds import CLOSE_BOUND_S, SETTLE_BOUND_S
+from metrics import metric
+from net import rst_close, send_ignoring_reset, wait_server_close
+from proc import cpu_seconds, fd_count, settled, status_field, wait_until
+from server import LONG_BENCH_ARGS
+from tls import client_context, client_hello, http_over, https, start_tls_server
 
 # What a spinning thread uses (a full core, less what a loaded machine
 # takes) against what an idle or waiting one uses (next to nothing).
@@ -47,15 +48,6 @@ SMALL_RCVBUF = 4096
 PIPELINED_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
 # /metrics answers are several KB: 400 of them exceed what the kernel buffers.
 STUFFING_REQUEST = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n"
-
-
-def metric(curl, srv, name):
-    """The value of an unlabelled gauge in /metrics, over plain HTTP."""
-    result = curl(srv.url + "/metrics")
-    assert result.status == 200, result.describe()
-    match = re.search(rf"^{name} (\d+)$", result.body.decode(), re.MULTILINE)
-    assert match, f"no {name} in /metrics:\n{result.body.decode()}"
-    return int(match.group(1))
 
 
 def tls_open(curl, srv):

@@ -19,11 +19,12 @@ import sys
 
 import pytest
 
-from conftest import REPO
-from test_tls import (CLOSE_BOUND_S, HEALTHY, SETTLE_BOUND_S, client_context, fd_count,
-                      fd_listing, http_over, https, settled, start_tls_server, status_field,
-                      tls_files, wait_until)  # noqa: F401
-from test_tls_relay import metric
+from bounds import CLOSE_BOUND_S, SETTLE_BOUND_S
+from metrics import metric
+from proc import fd_count, fd_listing, settled, status_field, wait_until
+from repo import REPO
+from server import HEALTHY
+from tls import client_context, http_over, https, start_tls_server
 
 # The benchmark's client, so that the test and the figures drive the server
 # the same way.

@@ -12,10 +12,10 @@
 """
 import re
 import socket
-import subprocess
 
-from test_tls import (CLOSE_BOUND_S, HEALTHY, OPENSSL_TIMEOUT_S, client_context, http_over,
-                      start_tls_server, tls_files)  # noqa: F401
+from bounds import CLOSE_BOUND_S
+from server import HEALTHY
+from tls import client_context, http_over, s_client, start_tls_server
 
 RECONNECTS = 5  # s_client -reconnect connects once, then five more times
 
@@ -31,13 +31,6 @@ def handshakes(curl, srv):
         assert match, f"no {kind} handshake count in /metrics:\n{result.body.decode()}"
         counts[kind] = int(match.group(1))
     return counts["full"], counts["resumed"]
-
-
-def s_client(srv, files, *args):
-    proc = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{srv.tls_port}",
-                           "-servername", "localhost", "-CAfile", str(files.ca), *args],
-                          input="", capture_output=True, text=True, timeout=OPENSSL_TIMEOUT_S)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def session_lines(output):

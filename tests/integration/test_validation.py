@@ -5,7 +5,8 @@ percent escapes reach the server exactly as written.
 """
 import pytest
 
-from conftest import assert_json_error, default_max_bench_threads
+from curl import assert_json_error
+from server import default_max_bench_threads
 
 DEFAULT_CAPS = {"threads": default_max_bench_threads(), "iterations": 10_000_000}
 

@@ -10,12 +10,12 @@ scripts/soak.sh --duration 60 (docs/reliability.md records one)."""
 import os
 import re
 import subprocess
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from binary import BINARY
+from repo import REPO
+
 SOAK = REPO / "scripts" / "soak.sh"
 SMOKE_SECONDS = int(os.environ.get("SOAK_SMOKE_SECONDS", "10"))
-BINARY = Path(os.environ.get("TINYSERVER_BIN", REPO / "build" / "src" / "tinyserver"))
 FIGURES = re.compile(r"^soak:\s+(start|warm|loaded|settled)\s+(\d+)\s+(\d+)\s+(\d+)$", re.M)
 STATUSES = re.compile(r"^soak: statuses (.*); socket errors (\d+)", re.M)
 

@@ -9,19 +9,15 @@ Meson) logs the messages given here with log_message(); Python's json module
 parses what comes out.
 """
 import json
-import os
 import random
-import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("TINYSERVER_BUILD", Path(__file__).resolve().parents[2] / "build"))
-DRIVER = BUILD / "tests" / "log_lines"
-# A cross build's driver runs under the emulator (see integration/conftest.py).
-RUNNER = shlex.split(os.environ.get("TINYSERVER_BIN_RUNNER", ""))
+from binary import BIN_RUNNER
+from repo import BUILD
 
+DRIVER = BUILD / "tests" / "log_lines"
 LOG_LINE_MAX = 2048  # log.c: a line and its newline fit in this
 MARKER = b"..."
 # Truncation happens only when the next escaped byte (at most 6 bytes, as
@@ -60,7 +56,9 @@ MESSAGES = messages()
 def run_driver(form):
     if not DRIVER.exists():
         pytest.fail(f"missing {DRIVER}: build with Meson first (TINYSERVER_BUILD={BUILD})")
-    proc = subprocess.run([*RUNNER, str(DRIVER), form], input=b"".join(m + b"\0" for m in MESSAGES),
+    # A cross build's driver runs under the emulator, as the binary does.
+    proc = subprocess.run([*BIN_RUNNER, str(DRIVER), form],
+                          input=b"".join(m + b"\0" for m in MESSAGES),
                           capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith(b"\n"), proc.stdout[-200:]

@@ -4,17 +4,12 @@ The programs are listed by `meson introspect --tests`, so a new program in
 tests/meson.build is picked up here without editing this file.
 """
 import json
-import os
-import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 
-BUILD = Path(os.environ.get("TINYSERVER_BUILD", Path(__file__).resolve().parents[2] / "build"))
-# A cross build's programs run under the emulator (see integration/conftest.py).
-RUNNER = shlex.split(os.environ.get("TINYSERVER_BIN_RUNNER", ""))
-
+from binary import BIN_RUNNER
+from repo import BUILD
 
 def _unit_programs():
     result = subprocess.run(
@@ -33,8 +28,9 @@ def test_unit_programs_are_listed():
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[t["name"] for t in PROGRAMS])
 def test_unit_program(program):
-    result = subprocess.run([*RUNNER, *program["cmd"]], capture_output=True, text=True, timeout=300,
-                            cwd=program.get("workdir") or None)
+    # A cross build's programs run under the emulator, as the binary does.
+    result = subprocess.run([*BIN_RUNNER, *program["cmd"]], capture_output=True, text=True,
+                            timeout=300, cwd=program.get("workdir") or None)
     print(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout

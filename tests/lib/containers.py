@@ -2,26 +2,22 @@
 (the one place that holds the engine settings), containers started from the
 images, curl from the host.
 
-Not a conftest.py on purpose: tests/integration imports its helpers with
-`from conftest import ...`, which resolves to whichever conftest module
-pytest loaded last, so a second conftest.py would break those imports. The
-fixtures are in test_images.py, the one module that uses them.
+The fixtures are in containers/test_images.py, the one module that uses
+them.
 
 The tests skip only when there is no engine at all (no docker daemon and no
 podman). Everything else that goes wrong, a failed base or image build
 included, is a failure.
 """
 import json
-import re
-import socket
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from repo import REPO
+
 ENGINE_SH = REPO / "scripts" / "container.sh"
 IMAGES_SH = REPO / "scripts" / "container-images.sh"
 BASES_SH = REPO / "scripts" / "container-bases.sh"
@@ -72,12 +68,6 @@ def image_healthcheck(image):
     return health or {}
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def curl_json(url, timeout=60):
     """(HTTP status, parsed JSON body or None)."""
     result = subprocess.run(["curl", "-sS", "--max-time", str(timeout), "-o", "-",
@@ -91,11 +81,16 @@ def curl_json(url, timeout=60):
     return int(status or 0), parsed
 
 
-def project_version():
-    text = (REPO / "meson.build").read_text()
-    match = re.search(r"project\([^)]*?\bversion:\s*'([^']+)'", text, re.DOTALL)
-    assert match, "no version in meson.build's project()"
-    return match.group(1)
+def check_bench(body, threads, iterations):
+    """A /bench answer from an image: the run asked for, with its counter
+    checked, on the default build (static musl, mimalloc, not secure)."""
+    assert body["threads"] == threads, body
+    assert body["iterations"] == iterations, body
+    assert body["total_counter"] == threads * iterations, body
+    assert body["allocator"]["name"] == "mimalloc", body
+    assert body["allocator"]["secure"] is False, body
+    assert body["libc"] == "musl", body
+    assert body["static"] is True, body
 
 
 class Container:

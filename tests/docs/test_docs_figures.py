@@ -4,9 +4,9 @@ bench/results/*.md file and refuses a table of measured figures outside a
 region. The other tests here prove the check fails when it should."""
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from repo import REPO
+
 TOOL = REPO / "scripts" / "docs-figures.py"
 
 RESULTS = """# Foo benchmark

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BINARY, NOT_A_RELEASE_BUILD, REPO, SANITIZER_BUILD
+from binary import BINARY, NOT_A_RELEASE_BUILD, SANITIZER_BUILD
+from repo import REPO
 
 pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason=NOT_A_RELEASE_BUILD)
 

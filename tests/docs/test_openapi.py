@@ -13,7 +13,10 @@ import pytest
 import yaml
 
 import rawhttp
-from conftest import BENCH_ALLOCATORS, REPO, assert_json_error, default_max_bench_threads
+from binary import BENCH_ALLOCATORS
+from curl import assert_json_error
+from repo import REPO
+from server import default_max_bench_threads
 
 SPEC_PATH = REPO / "docs" / "openapi.yaml"
 # The operation keys of an OpenAPI 3.0 Path Item.

@@ -4,11 +4,12 @@ it, click, and take a screenshot. Nothing is downloaded."""
 import base64
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+
+from net import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -26,12 +27,6 @@ def available():
     return shutil.which(CHROMIUM) is not None and shutil.which(CHROMEDRIVER) is not None
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class WebDriverError(AssertionError):
     pass
 
@@ -40,7 +35,7 @@ class Browser:
     """One chromedriver process and one Chromium session; close() ends both."""
 
     def __init__(self, user_data_dir, log_path):
-        self.port = _free_port()
+        self.port = free_port()
         self.log = open(log_path, "w")
         self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"],
                                        stdout=self.log, stderr=subprocess.STDOUT)

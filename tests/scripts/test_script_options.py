@@ -2,9 +2,10 @@
 bench scripts and scripts/soak.sh parse their command lines with: run in
 bash as a script would, with the script's own usage()."""
 import subprocess
-from pathlib import Path
 
-COMMON = Path(__file__).resolve().parents[2] / "scripts" / "lib" / "common.sh"
+from repo import REPO
+
+COMMON = REPO / "scripts" / "lib" / "common.sh"
 
 SCRIPT = f"""
 set -euo pipefail

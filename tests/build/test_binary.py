@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import (ALLOCATOR_VARIANT, ARCH, BINARY, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
-                      USES_MIMALLOC)
+from binary import (ALLOCATOR_VARIANT, ARCH, BINARY, NOT_A_RELEASE_BUILD, SANITIZER_BUILD,
+                    USES_MIMALLOC)
 
 pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason=NOT_A_RELEASE_BUILD)
 

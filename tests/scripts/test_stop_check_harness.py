@@ -6,7 +6,8 @@ shape is checked; tiny runs' figures mean nothing."""
 import re
 import subprocess
 
-from conftest import BINARY, REPO
+from binary import BINARY
+from repo import REPO
 
 ROW = re.compile(r"^\| (seed|xthread|larson) \| [\d.]+M \([\d.]+-[\d.]+M\) \| "
                  r"[\d.]+M \([\d.]+-[\d.]+M\) \| [\d.]+ \|$", re.M)

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, REPO, SANITIZER_BUILD
+from binary import BINARY, SANITIZER_BUILD
+from repo import REPO
 
 # bench/compare.sh builds and runs the release variants, not the binary under test.
 pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason="runs the release variants, not the "

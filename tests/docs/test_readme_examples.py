@@ -13,11 +13,11 @@ The routes table is held to the route table the binary reports in GET /."""
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from conftest import ALLOCATOR_VARIANT, BINARY, REPO
+from binary import ALLOCATOR_VARIANT, BINARY
+from repo import REPO
 
 README = REPO / "README.md"
 NOT_RUN = re.compile(r"^<!-- example: not run \((.+)\) -->$")

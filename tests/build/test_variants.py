@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import ALLOCATOR_VARIANTS, REPO, SANITIZER_BUILD, run_binary
+from binary import ALLOCATOR_VARIANTS, SANITIZER_BUILD, run_binary
+from repo import REPO
 
 # They build and check the release variants, not the binary under test.
 pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason="checks the release variants, not the "

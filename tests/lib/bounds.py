@@ -1,0 +1,10 @@
+"""Generous time bounds that only keep a broken server from hanging the
+suite; nothing is asserted about how fast anything is."""
+
+STARTUP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 90.0
+CURL_TIMEOUT_S = 60.0
+POLL_INTERVAL_S = 0.02
+CLOSE_BOUND_S = 15.0  # a hostile or idle client must have been closed by then
+SETTLE_BOUND_S = 30.0  # fds/threads must be back to the baseline by then
+OPENSSL_TIMEOUT_S = 30.0
