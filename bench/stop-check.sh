@@ -69,10 +69,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 names=() ports=()
 for spec in "${binaries[@]}"; do
 	name=${spec%%=*} rest=${spec#*=}
