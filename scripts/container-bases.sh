@@ -240,20 +240,7 @@ EOF
 
 main() {
 	local print=0
-	while (($#)); do
-		case $1 in
-		-h | --help)
-			usage
-			exit 0
-			;;
-		--print-alpine) print=1 ;;
-		*)
-			usage >&2
-			exit 2
-			;;
-		esac
-		shift
-	done
+	parse_options "--print-alpine=print:1" "$@"
 	mkdir -p "$DIR"
 	# Two sessions (a test run and the size report) must not bootstrap or
 	# import the same base at once.

@@ -285,23 +285,14 @@ unblock_service_starts() {
 }
 
 main() {
-	local dry=0 update=0 sources=0 groups=()
-	while (($#)); do
-		case $1 in
-		-h | --help)
-			usage
-			exit 0
-			;;
-		-n | --dry-run) dry=1 ;;
-		-u | --update) update=1 ;;
-		sources) sources=1 ;;
-		-*)
-			usage >&2
-			exit 2
-			;;
-		*) groups+=("$1") ;;
-		esac
-		shift
+	local dry=0 update=0 sources=0 arguments=() groups=() argument
+	parse_options "-n=dry:1 --dry-run=dry:1 -u=update:1 --update=update:1 @=arguments" "$@"
+	for argument in "${arguments[@]}"; do
+		if [[ $argument == sources ]]; then
+			sources=1
+		else
+			groups+=("$argument")
+		fi
 	done
 	if ((${#groups[@]} == 0 && sources == 0)); then
 		usage >&2

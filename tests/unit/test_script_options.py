@@ -1,5 +1,5 @@
 """scripts/lib/common.sh's parse_options and need_positive_int, which the
-bench scripts and scripts/soak.sh parse their command lines with: run in
+bench scripts and most of scripts/ parse their command lines with: run in
 bash as a script would, with the script's own usage()."""
 import subprocess
 from pathlib import Path
@@ -52,3 +52,38 @@ def test_a_value_that_is_not_a_positive_integer_is_refused():
         result = run("--rounds", value)
         assert result.returncode == 1, (value, result)
         assert f"'{value}' is not a positive integer" in result.stderr, (value, result)
+
+
+REST_SCRIPT = f"""
+set -euo pipefail
+. '{COMMON}'
+usage() {{ echo "usage: demo [--dry-run] NAME..."; }}
+main() {{
+	local dry=0 names=()
+	parse_options "--dry-run=dry:1 @=names" "$@"
+	echo "dry=$dry names=${{#names[@]}}:${{names[*]}}"
+}}
+main "$@"
+"""
+
+
+def run_rest(*args):
+    return subprocess.run(["bash", "-c", REST_SCRIPT, "demo", *args], capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_arguments_that_are_not_options_go_onto_the_array_in_order():
+    result = run_rest("b", "--dry-run", "a b", "c")
+    assert result.returncode == 0 and result.stdout == "dry=1 names=3:b a b c\n", result
+    result = run_rest()
+    assert result.returncode == 0 and result.stdout == "dry=0 names=0:\n", result
+
+
+def test_with_an_array_an_unknown_option_is_still_a_usage_error():
+    result = run_rest("a", "--dry")
+    assert result.returncode == 2 and result.stderr == "usage: demo [--dry-run] NAME...\n"
+
+
+def test_without_an_array_an_argument_is_a_usage_error():
+    result = run("extra")
+    assert result.returncode == 2 and result.stderr == "usage: demo\n" and not result.stdout
