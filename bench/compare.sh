@@ -16,8 +16,6 @@ set -euo pipefail
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 # shellcheck source=scripts/lib/report.sh
 . "$REPO/scripts/lib/report.sh"
-# shellcheck source=scripts/lib/stats.sh
-. "$REPO/scripts/lib/stats.sh"
 
 VARIANTS=(musl mimalloc-secure mimalloc) # the published table's order
 SWEEP_THREADS=(1 2 4 8 16 32)

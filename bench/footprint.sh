@@ -11,8 +11,6 @@ set -euo pipefail
 . "$(dirname -- "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 # shellcheck source=scripts/lib/report.sh
 . "$REPO/scripts/lib/report.sh"
-# shellcheck source=scripts/lib/stats.sh
-. "$REPO/scripts/lib/stats.sh"
 
 usage() {
 	cat <<EOF

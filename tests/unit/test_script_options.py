@@ -6,19 +6,32 @@ from pathlib import Path
 
 COMMON = Path(__file__).resolve().parents[2] / "scripts" / "lib" / "common.sh"
 
-SCRIPT = f"""
-set -euo pipefail
-. '{COMMON}'
-usage() {{ echo "usage: demo"; }}
+
+def script(usage, body):
+    """A script as the repository's are: strict mode, common.sh, its usage()."""
+    return f"set -euo pipefail\n. '{COMMON}'\nusage() {{ echo '{usage}'; }}\n{body}"
+
+
+SCRIPT = script("usage: demo", """
 rounds=7 out=results quick=0
 parse_options "--rounds=rounds --out=out --quick=quick:1" "$@"
 need_positive_int "$rounds"
 echo "rounds=$rounds out=$out quick=$quick"
-"""
+""")
+
+# As scripts/setup.sh has it: inside a function, into its local variables.
+REST_SCRIPT = script("usage: demo [--dry-run] NAME...", """
+main() {
+	local dry=0 names=()
+	parse_options "--dry-run=dry:1 @=names" "$@"
+	echo "dry=$dry names=${#names[@]}:${names[*]}"
+}
+main "$@"
+""")
 
 
-def run(*args):
-    return subprocess.run(["bash", "-c", SCRIPT, "demo", *args], capture_output=True,
+def run(*args, source=SCRIPT):
+    return subprocess.run(["bash", "-c", source, "demo", *args], capture_output=True,
                           text=True, timeout=30)
 
 
@@ -54,33 +67,15 @@ def test_a_value_that_is_not_a_positive_integer_is_refused():
         assert f"'{value}' is not a positive integer" in result.stderr, (value, result)
 
 
-REST_SCRIPT = f"""
-set -euo pipefail
-. '{COMMON}'
-usage() {{ echo "usage: demo [--dry-run] NAME..."; }}
-main() {{
-	local dry=0 names=()
-	parse_options "--dry-run=dry:1 @=names" "$@"
-	echo "dry=$dry names=${{#names[@]}}:${{names[*]}}"
-}}
-main "$@"
-"""
-
-
-def run_rest(*args):
-    return subprocess.run(["bash", "-c", REST_SCRIPT, "demo", *args], capture_output=True,
-                          text=True, timeout=30)
-
-
 def test_arguments_that_are_not_options_go_onto_the_array_in_order():
-    result = run_rest("b", "--dry-run", "a b", "c")
+    result = run("b", "--dry-run", "a b", "c", source=REST_SCRIPT)
     assert result.returncode == 0 and result.stdout == "dry=1 names=3:b a b c\n", result
-    result = run_rest()
+    result = run(source=REST_SCRIPT)
     assert result.returncode == 0 and result.stdout == "dry=0 names=0:\n", result
 
 
 def test_with_an_array_an_unknown_option_is_still_a_usage_error():
-    result = run_rest("a", "--dry")
+    result = run("a", "--dry", source=REST_SCRIPT)
     assert result.returncode == 2 and result.stderr == "usage: demo [--dry-run] NAME...\n"
 
 
