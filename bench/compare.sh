@@ -212,15 +212,15 @@ fi
 # workload,label,threads,iterations,operations,elapsed_ms,ops_per_sec.
 # With an even count the median is the mean of the middle two.
 medians() {
-	awk -F, 'NR > 1 {
+	awk -F, "$STATS_AWK"'NR > 1 {
 		key = $3 "," $2 "," $4
 		if (!(key in n)) { order[++keys] = key; iters[key] = $5; ops[key] = $7 }
 		i = ++n[key]; el[key, i] = $8; rate[key, i] = $9
 	}
-	function median(a, key, count,   i, j, v, s) {
+	function median(a, key, count,   i, s) {
 		for (i = 1; i <= count; i++) s[i] = a[key, i]
-		for (i = 2; i <= count; i++) { v = s[i]; for (j = i - 1; j >= 1 && s[j] > v; j--) s[j + 1] = s[j]; s[j + 1] = v }
-		return count % 2 ? s[(count + 1) / 2] : (s[count / 2] + s[count / 2 + 1]) / 2
+		sort_numbers(s, count)
+		return median_of(s, count)
 	}
 	END {
 		for (k = 1; k <= keys; k++) {
@@ -252,7 +252,7 @@ done
 	echo "run the same workload source as a plain glibc program (context only, not shipped)."
 	((quick)) && echo "This was a --quick run: its figures mean nothing."
 	medians "$RUNS" | awk -F, -v workloads="$workloads" -v labels="$(printf '%s\n' "${SUBJECTS[@]#*|}")" \
-		-v names="$(for k in "${!DISPLAY[@]}"; do printf '%s=%s\n' "$k" "${DISPLAY[$k]}"; done)" '
+		-v names="$(for k in "${!DISPLAY[@]}"; do printf '%s=%s\n' "$k" "${DISPLAY[$k]}"; done)" "$STATS_AWK"'
 	function si(x) {
 		if (x >= 1e9) return sprintf("%.2fG", x / 1e9)
 		if (x >= 1e6) return sprintf("%.2fM", x / 1e6)
@@ -265,7 +265,8 @@ done
 		while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s)
 		return s
 	}
-	function ratio(x) { return x >= 100 ? sprintf("%.0fx", x) : sprintf("%.1fx", x) }
+	# One decimal, none from 100x up (where a tenth says nothing).
+	function vs_musl(x, base) { return ratio_of(x, base, base > 0 && x / base >= 100 ? 0 : 1) }
 	BEGIN {
 		n = split(names, lines, "\n")
 		for (i = 1; i <= n; i++) { eq = index(lines[i], "="); if (eq) display[substr(lines[i], 1, eq - 1)] = substr(lines[i], eq + 1) }
@@ -284,7 +285,7 @@ done
 				if (!((wl, label[i]) in row)) continue
 				split(row[wl, label[i]], f, ",")
 				printf "| %s | %s | %s | %s | %s |\n", display[f[2]], grouped(f[5]), ms(f[6]), si(f[7]),
-					(f[2] == "musl" ? "1x" : base[wl] > 0 ? ratio(f[7] / base[wl]) : "n/a")
+					(f[2] == "musl" ? "1x" : vs_musl(f[7], base[wl]))
 			}
 		}
 	}'

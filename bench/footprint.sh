@@ -43,12 +43,6 @@ cleanup() {
 trap cleanup EXIT
 gcc -O2 -Wall -Wextra -Werror -o "$work/first200" "$REPO/bench/first200.c"
 
-# median_range FILE: "median (min-max)" of the numbers in FILE, one a line.
-median_range() {
-	sort -g "$1" | awk '{ v[NR] = $1 }
-		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
-}
-
 report_begin
 log "exec to first 200: $starts starts"
 for ((i = 0; i < starts; i++)); do
@@ -74,8 +68,8 @@ for ((i = 0; i < idle; i++)); do
 	server_pid=
 done
 
-read -r start_median start_min start_max < <(median_range "$work/first200.txt")
-read -r rss_median rss_min rss_max < <(median_range "$work/rss.txt")
+read -r start_median start_min start_max < <(median_range <"$work/first200.txt")
+read -r rss_median rss_min rss_max < <(median_range <"$work/rss.txt")
 {
 	echo "# Footprint"
 	echo

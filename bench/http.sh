@@ -182,19 +182,6 @@ cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); u += $12; s += $13 } END { print u + 0, s + 0 }' "${stats[@]}"
 }
 
-# middle: the middle of the numbers on stdin, one per line, as written
-# (the lower middle one for an even count).
-middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
-# stats: "median min max" of the numbers on stdin, one per line.
-stats() {
-	sort -g | awk '{ v[NR] = $1 } END {
-		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
-
 nginx_version() { /usr/sbin/nginx -v 2>&1 | sed 's|.*nginx/||'; }
 
 # ------------------------------------------------------------- throughput
@@ -263,29 +250,33 @@ throughput() {
 	column() { awk -F, -v r="$1" -v n="$2" '$1 == r { print $n }' "$csv"; }
 	for row in "${rows[@]}"; do
 		read -r id _ <<<"$row"
-		RPS[$id]=$(column "$id" 3 | stats)
-		P50[$id]=$(column "$id" 4 | middle)
-		P99[$id]=$(column "$id" 5 | middle)
+		# Each with the decimals its column has in the CSV.
+		RPS[$id]=$(column "$id" 3 | median_range %.0f)
+		P50[$id]=$(column "$id" 4 | median %.3f)
+		P99[$id]=$(column "$id" 5 | median %.3f)
 		ERRORS[$id]=$(column "$id" 6 | awk '{ s += $1 } END { print s + 0 }')
-		CPU[$id]=$(column "$id" 7 | middle)
-		CPU_USER[$id]=$(column "$id" 8 | middle)
-		CPU_SYSTEM[$id]=$(column "$id" 9 | middle)
+		CPU[$id]=$(column "$id" 7 | median %.2f)
+		CPU_USER[$id]=$(column "$id" 8 | median %.2f)
+		CPU_SYSTEM[$id]=$(column "$id" 9 | median %.2f)
 	done
 	local nginx_median vs
 	read -r nginx_median _ <<<"${RPS[nginx]}"
 	# The per-round ratio of tinyserver to each nginx: both ran in the same
 	# round, minutes apart at most, so it is the steadiest comparison.
-	# per_round_ratios A B: row A's req/s over row B's, one line per round.
+	# per_round_ratios A B: row A's req/s over row B's, one line per round
+	# (in no order).
 	per_round_ratios() {
 		awk -F, -v a="$1" -v b="$2" '$1 == a { x[$2] = $3 } $1 == b { y[$2] = $3 }
-			END { for (r in x) if (y[r] > 0) printf "%.4f\n", x[r] / y[r] }' "$csv" | sort -g
+			END { for (r in x) if (y[r] > 0) printf "%.4f\n", x[r] / y[r] }' "$csv"
 	}
-	# round_ratios A B: the lowest and highest of those; median_ratio A B: their median.
-	round_ratios() { per_round_ratios "$1" "$2" | awk '{ v[NR] = $1 } END { printf "%.2fx to %.2fx", v[1], v[NR] }'; }
-	median_ratio() {
-		per_round_ratios "$1" "$2" |
-			awk '{ v[NR] = $1 } END { printf "%.2fx", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	# round_ratios A B: the lowest and highest of those; median_ratio A B:
+	# their median (each already a ratio, so shown as one over 1).
+	round_ratios() {
+		local lowest highest
+		read -r _ lowest highest < <(per_round_ratios "$1" "$2" | median_range)
+		echo "$(ratio "$lowest" 1) to $(ratio "$highest" 1)"
 	}
+	median_ratio() { ratio "$(per_round_ratios "$1" "$2" | median)" 1; }
 	{
 		echo "| server | request | req/s median | min | max | p50 | p99 | socket errors | vs nginx (median) | server CPU per request | user | system |"
 		echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -40,18 +40,9 @@ rounds=9 threads=2 iterations=2000000 workloads=seed,xthread,larson callgrind=1
 out=$REPO/bench/results/stop-check.md
 command_line="bench/stop-check.sh${*:+ $*}"
 binaries=()
-while (($#)); do
-	case $1 in
-	-h | --help) usage; exit 0 ;;
-	--rounds) rounds=$2; shift 2 ;;
-	--threads) threads=$2; shift 2 ;;
-	--iterations) iterations=$2; shift 2 ;;
-	--workloads) workloads=$2; shift 2 ;;
-	--no-callgrind) callgrind=0; shift ;;
-	--out) out=$2; shift 2 ;;
-	*=*) binaries+=("$1"); shift ;;
-	*) usage >&2; exit 2 ;;
-	esac
+parse_options "--rounds=rounds --threads=threads --iterations=iterations --workloads=workloads --no-callgrind=callgrind:0 --out=out @=binaries" "$@"
+for spec in "${binaries[@]}"; do
+	[[ $spec == *=* ]] || { usage >&2; exit 2; }
 done
 ((${#binaries[@]} >= 2)) || { usage >&2; exit 2; }
 need_cmd curl jq python3
@@ -68,10 +59,6 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 names=() ports=()
 for spec in "${binaries[@]}"; do

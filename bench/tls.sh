@@ -55,10 +55,6 @@ trap cleanup EXIT
 "$REPO/certs/generate.sh" "$work" >"$LOGS/tls-certs.log" 2>&1 || die "certs/generate.sh failed"
 cert=$work/server-ec.crt key=$work/server-ec.key ca=$work/ca.crt
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_tinyserver BIN EXTRA...: sets PORT, TLS_PORT and PID.
 start_tinyserver() {
 	local bin=$1 i
@@ -156,14 +152,16 @@ scale=$(/usr/bin/python3 "$REPO/bench/tls_clients.py" --port "$TLS_PORT" --cafil
 	--pid "$PID" --connections "$clients" --stuck "$clients")
 printf '%s\n' "$scale" >"$LOGS/tls-scale.json"
 
-# summary KEY: "median (min-max)" of the samples.
+# samples KEY: the samples, one a line.
+samples() { tr ' ' '\n' <<<"${SAMPLES[$1]}" | grep .; }
+# summary KEY: "median (min-max)" of the samples, to 6 significant digits.
 summary() {
-	tr ' ' '\n' <<<"${SAMPLES[$1]}" | grep . | sort -g |
-		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-			printf "%.6g (%.6g-%.6g)", m, v[1], v[NR] }'
+	local middle lowest highest
+	read -r middle lowest highest < <(samples "$1" | median_range %.6g)
+	echo "$middle ($lowest-$highest)"
 }
-median() { summary "$1" | cut -d' ' -f1; }
-ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN { printf "%.2fx", a / b }'; }
+# median_ratio KEY BASE: KEY's median over BASE's, as summary shows them.
+median_ratio() { ratio "$(samples "$1" | median %.6g)" "$(samples "$2" | median %.6g)"; }
 scale_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[sys.argv[1]][sys.argv[2]])' "$1" "$2" <<<"$scale"; }
 
 {
@@ -175,12 +173,12 @@ scale_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[
 	echo "| wrk -t2 -c64 /healthz | req/s | vs HTTP |"
 	echo "| --- | --- | --- |"
 	echo "| HTTP keep-alive | $(summary http-ka) | 1.00x |"
-	echo "| HTTPS keep-alive | $(summary https-ka) | $(ratio https-ka http-ka) |"
+	echo "| HTTPS keep-alive | $(summary https-ka) | $(median_ratio https-ka http-ka) |"
 	if [[ -n $baseline ]]; then
-		echo "| HTTPS keep-alive, baseline build | $(summary base-ka) | $(ratio base-ka http-ka) |"
+		echo "| HTTPS keep-alive, baseline build | $(summary base-ka) | $(median_ratio base-ka http-ka) |"
 	fi
 	echo "| HTTP, Connection: close | $(summary http-close) | 1.00x |"
-	echo "| HTTPS, Connection: close | $(summary https-close) | $(ratio https-close http-close) |"
+	echo "| HTTPS, Connection: close | $(summary https-close) | $(median_ratio https-close http-close) |"
 	echo
 	echo "| openssl s_time | handshakes/s | server CPU per handshake, ms |"
 	echo "| --- | --- | --- |"
@@ -189,7 +187,7 @@ scale_field() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(d[
 	echo "| tinyserver -reuse | $(summary tiny-reuse) | $(summary tiny-reuse-cpu) |"
 	echo "| openssl s_server -reuse | $(summary anchor-reuse) | $(summary anchor-reuse-cpu) |"
 	echo
-	echo "Resumed against full handshakes, tinyserver: $(ratio tiny-reuse tiny-new)."
+	echo "Resumed against full handshakes, tinyserver: $(median_ratio tiny-reuse tiny-new)."
 	echo
 	echo "| $clients TLS clients | figure |"
 	echo "| --- | --- |"

@@ -25,30 +25,7 @@ EOF
 allocator=mimalloc
 arch=$(host_arch)
 builddir=
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--allocator)
-		allocator=${2:?--allocator needs a value}
-		shift 2
-		;;
-	--arch)
-		arch=${2:?--arch needs a value}
-		shift 2
-		;;
-	--builddir)
-		builddir=${2:?--builddir needs a value}
-		shift 2
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-done
+parse_options "--allocator=allocator --arch=arch --builddir=builddir" "$@"
 case $allocator in
 mimalloc | mimalloc-secure | musl) ;;
 *) die "unknown allocator '$allocator'" ;;

@@ -15,6 +15,8 @@
 set -euo pipefail
 # shellcheck source=scripts/container.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/container.sh"
+# shellcheck source=scripts/lib/apt-sources.sh
+. "$REPO/scripts/lib/apt-sources.sh"
 
 DEBIAN_IMAGE=docker.io/library/debian:bookworm-slim
 DEBIAN_SUITE=bookworm
@@ -37,20 +39,18 @@ EOF
 # The main archive's URI from this machine's apt sources (deb822 first, then
 # the one-line format): the base is bootstrapped from the mirror apt uses.
 debian_mirror() {
-	local uri
-	uri=$(awk '
-		/^[ \t]*$/ { if (deb && main && uri != "") { print uri; exit } deb = main = 0; uri = ""; next }
-		tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-		tolower($1) == "uris:" { uri = $2 }
-		tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == suite) main = 1 }
-		END { if (deb && main && uri != "") print uri }
-	' suite="$DEBIAN_SUITE" /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-	if [[ -z $uri ]]; then
-		uri=$(awk -v suite="$DEBIAN_SUITE" '$1 == "deb" {
-			i = 2; if ($2 ~ /^\[/) while (i <= NF && $(i) !~ /\]$/) i++
-			if ($2 ~ /^\[/) i++
-			if ($(i + 1) == suite) { print $i; exit }
-		}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1)
+	local files uri=
+	mapfile -t files < <(apt_source_files /etc/apt)
+	if ((${#files[@]})); then
+		uri=$(awk -v suite="$DEBIAN_SUITE" "$APT_SOURCES_AWK"'
+		function apt_entry(file, types, uris, suites, components, signed_by,   u) {
+			if (!apt_has_word(types, "deb") || !apt_has_word(suites, suite)) return
+			split(uris, u, " ")
+			if (file ~ /\.sources$/) { if (deb822 == "") deb822 = u[1] }
+			else if (one_line == "") one_line = u[1]
+		}
+		END { print deb822 != "" ? deb822 : one_line }
+		' "${files[@]}")
 	fi
 	printf '%s\n' "${uri:-http://deb.debian.org/debian}"
 }
@@ -240,20 +240,7 @@ EOF
 
 main() {
 	local print=0
-	while (($#)); do
-		case $1 in
-		-h | --help)
-			usage
-			exit 0
-			;;
-		--print-alpine) print=1 ;;
-		*)
-			usage >&2
-			exit 2
-			;;
-		esac
-		shift
-	done
+	parse_options "--print-alpine=print:1" "$@"
 	mkdir -p "$DIR"
 	# Two sessions (a test run and the size report) must not bootstrap or
 	# import the same base at once.

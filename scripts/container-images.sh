@@ -35,35 +35,7 @@ name=tinyserver
 allocator=mimalloc
 platforms=
 archive=
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--name)
-		name=${2:?--name needs a value}
-		shift 2
-		;;
-	--allocator)
-		allocator=${2:?--allocator needs a value}
-		shift 2
-		;;
-	--platforms)
-		platforms=${2:?--platforms needs a value}
-		shift 2
-		;;
-	--output)
-		archive=${2:?--output needs a value}
-		shift 2
-		;;
-	*)
-		usage >&2
-		exit 2
-		;;
-	esac
-done
-
+parse_options "--name=name --allocator=allocator --platforms=platforms --output=archive" "$@"
 
 # platform_arch PLATFORM: the architecture of linux/ARCH, which must be one
 # that scripts/build.sh can build for.

@@ -32,32 +32,15 @@ targets: ${TARGETS[*]}
 EOF
 }
 
-build=1
-run=1
-while (($#)); do
-	case $1 in
-	-h | --help)
-		usage
-		exit 0
-		;;
-	--list)
-		printf '%s\n' "${TARGETS[@]}"
-		exit 0
-		;;
-	--build-only) run=0 ;;
-	--no-build) build=0 ;;
-	-*)
-		usage >&2
-		exit 2
-		;;
-	*) break ;;
-	esac
-	shift
-done
-seconds=${1:-60}
+build=1 run=1 list=0 arguments=()
+parse_options "--list=list:1 --build-only=run:0 --no-build=build:0 @=arguments" "$@"
+if ((list)); then
+	printf '%s\n' "${TARGETS[@]}"
+	exit 0
+fi
+seconds=${arguments[0]:-60}
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "SECONDS must be a positive integer, not '$seconds'"
-(($# > 0)) && shift
-selected=("$@")
+selected=("${arguments[@]:1}")
 ((${#selected[@]})) || selected=("${TARGETS[@]}")
 for target in "${selected[@]}"; do
 	[[ " ${TARGETS[*]} " == *" $target "* ]] || die "unknown target '$target' (${TARGETS[*]})"

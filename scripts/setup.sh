@@ -7,6 +7,8 @@ set -euo pipefail
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=scripts/lib/arch.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib/arch.sh"
+# shellcheck source=scripts/lib/apt-sources.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/apt-sources.sh"
 
 GROUPS_ALL="build test lint container bench fuzz soak cross-amd64 cross-arm64"
 
@@ -111,11 +113,11 @@ security_suites() {
 	done
 }
 
-# Prints deb-src stanzas (deb822) mirroring the machine's own "deb" entries,
-# read from both the deb822 (*.sources) and one-line (*.list) formats, so that
-# the same mirror and keyring are used. An entry that lists a plain suite is
-# taken as the main archive, one listing only *-security suites as the
-# security one. Suites that already have deb-src elsewhere are left out.
+# Prints deb-src stanzas (deb822) mirroring the machine's own "deb" entries
+# in the source files given (scripts/lib/apt-sources.sh reads both formats),
+# so that the same mirror and keyring are used. An entry that lists a plain
+# suite is taken as the main archive, one listing only *-security suites as
+# the security one. Suites that already have deb-src elsewhere are left out.
 #
 # Suites the machine does not otherwise use (e.g. sid) get Check-Valid-Until:
 # no. The mirror reached here can be a frozen snapshot, whose sid Release file
@@ -125,7 +127,7 @@ security_suites() {
 # signed index. Suites that also have deb entries keep apt's setting: a second,
 # different value for the same suite is an error to apt.
 derive_src_stanzas() {
-	TS_TARGETS=$(apt_targets) awk -v main="${SUITES[*]}" -v sec="$(security_suites)" '
+	TS_TARGETS=$(apt_targets) awk -v main="${SUITES[*]}" -v sec="$(security_suites)" "$APT_SOURCES_AWK"'
 	function kind(suites,   n, a, i, plain, secs) {
 		n = split(suites, a, /[ \t]+/); plain = 0; secs = 0
 		for (i = 1; i <= n; i++) {
@@ -142,11 +144,13 @@ derive_src_stanzas() {
 	}
 	function stanza(uris, suites, comps, signed, relaxed) {
 		printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n", uris, suites, comps
-		if (signed != "") printf "Signed-By:%s\n", signed
+		# A key written into the stanza starts on the line after the colon.
+		if (signed != "") printf "Signed-By:%s%s\n", (signed ~ /^\n/ ? "" : " "), signed
 		if (relaxed) printf "Check-Valid-Until: no\n"
 		printf "\n"
 	}
-	function emit(uris, suites, comps, signed,   k, n, w, i, u, shared, other) {
+	function apt_entry(file, types, uris, suites, comps, signed,   k, n, w, i, u, shared, other) {
+		if (!apt_has_word(types, "deb")) return
 		k = kind(suites)
 		if (k == "") return
 		u = uris; sub(/\/+$/, "", u)
@@ -161,55 +165,7 @@ derive_src_stanzas() {
 		if (shared != "") stanza(uris, shared, comps, signed, 0)
 		if (other != "") stanza(uris, other, comps, signed, 1)
 	}
-	function flush() {
-		if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no")
-			emit(uris, suites, comps, signed)
-		types = uris = suites = comps = signed = enabled = ""; key = ""
-	}
-	FNR == 1 { flush() }
-	FILENAME ~ /\.sources$/ {
-		if ($0 ~ /^[ \t]*$/) { flush(); next }
-		if ($0 ~ /^#/) next
-		if ($0 ~ /^[ \t]/) { if (key == "signed-by") signed = signed "\n" $0; next }
-		key = tolower($0); sub(/:.*/, "", key)
-		val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-		if (key == "types") types = val
-		else if (key == "uris") uris = val
-		else if (key == "suites") suites = val
-		else if (key == "components") comps = val
-		else if (key == "enabled") enabled = val
-		else if (key == "signed-by") signed = (val == "" ? "" : " " val)
-		next
-	}
-	{
-		# One-line format: deb [opt=val ...] uri suite component...
-		if ($1 != "deb") next
-		i = 2; signed = ""
-		if ($2 ~ /^\[/) {
-			while (i <= NF) {
-				o = $i; gsub(/[][]/, "", o)
-				if (o ~ /^signed-by=/) { sub(/^signed-by=/, "", o); signed = " " o }
-				if ($i ~ /\]$/) { i++; break }
-				i++
-			}
-		}
-		c = ""
-		for (j = i + 2; j <= NF; j++) c = c (c == "" ? "" : " ") $j
-		emit($i, $(i + 1), c, signed)
-		signed = ""
-	}
-	END { flush() }
 	' "$@"
-}
-
-# The machine's apt source files, minus the one this script writes.
-apt_source_files() {
-	local f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-		if [[ -f $f && $f != "$SRC_LIST" ]]; then
-			printf '%s\n' "$f"
-		fi
-	done
 }
 
 # "type|uri|suite" for each suite apt is configured with, except those from
@@ -248,7 +204,7 @@ apt_update() {
 configure_sources() {
 	read_suites
 	local files stanzas want="" refresh=$1
-	mapfile -t files < <(apt_source_files)
+	mapfile -t files < <(apt_source_files /etc/apt "$SRC_LIST")
 	if ((${#files[@]})); then
 		stanzas=$(derive_src_stanzas "${files[@]}")
 	else
@@ -329,23 +285,14 @@ unblock_service_starts() {
 }
 
 main() {
-	local dry=0 update=0 sources=0 groups=()
-	while (($#)); do
-		case $1 in
-		-h | --help)
-			usage
-			exit 0
-			;;
-		-n | --dry-run) dry=1 ;;
-		-u | --update) update=1 ;;
-		sources) sources=1 ;;
-		-*)
-			usage >&2
-			exit 2
-			;;
-		*) groups+=("$1") ;;
-		esac
-		shift
+	local dry=0 update=0 sources=0 arguments=() groups=() argument
+	parse_options "-n=dry:1 --dry-run=dry:1 -u=update:1 --update=update:1 @=arguments" "$@"
+	for argument in "${arguments[@]}"; do
+		if [[ $argument == sources ]]; then
+			sources=1
+		else
+			groups+=("$argument")
+		fi
 	done
 	if ((${#groups[@]} == 0 && sources == 0)); then
 		usage >&2

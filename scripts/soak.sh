@@ -62,7 +62,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url=http://127.0.0.1:$port
 # warn: no access line per request, so the log is not what is measured.
 "$binary" --bind 127.0.0.1 --port "$port" --log-level warn >"$work/server.log" 2>&1 &

@@ -34,16 +34,26 @@ need_cmd() {
 # parse_options SPEC ARG...: the command line of a script whose options are
 # "--name VALUE" or plain flags. SPEC lists "--name=VAR" (the next argument
 # goes into VAR) and "--flag=VAR:VALUE" (VAR becomes VALUE), separated by
-# spaces. -h and --help print the caller's usage() and exit 0; an option not
-# in SPEC prints usage() to stderr and exits 2; a missing value dies. VARs
-# are the caller's variables, set through bash's dynamic scope.
+# spaces; "@=ARRAY" takes the arguments that are not options (those not
+# starting with "-"), in order, onto the caller's array ARRAY, which a SPEC
+# without it refuses. -h and --help print the caller's usage() and exit 0;
+# an option not in SPEC prints usage() to stderr and exits 2; a missing
+# value dies. VARs are the caller's variables, set through bash's dynamic
+# scope.
 parse_options() {
-	local spec_entry option target
+	local spec_entry option target rest_array=
 	local -A target_of=()
 	for spec_entry in $1; do
-		target_of[${spec_entry%%=*}]=${spec_entry#*=}
+		if [[ $spec_entry == @=* ]]; then
+			rest_array=${spec_entry#@=}
+		else
+			target_of[${spec_entry%%=*}]=${spec_entry#*=}
+		fi
 	done
 	shift
+	if [[ -n $rest_array ]]; then
+		local -n parse_options_rest=$rest_array
+	fi
 	while (($#)); do
 		option=$1
 		shift
@@ -54,7 +64,9 @@ parse_options() {
 			;;
 		esac
 		target=${target_of[$option]:-}
-		if [[ -z $target ]]; then
+		if [[ -z $target && $option != -* && -n $rest_array ]]; then
+			parse_options_rest+=("$option")
+		elif [[ -z $target ]]; then
 			usage >&2
 			exit 2
 		elif [[ $target == *:* ]]; then

@@ -9,6 +9,12 @@
 #   report_begin
 #   ... measure ...
 #   { print the tables; echo; report_context "bench/foo.sh --rounds 3" "wrk 4.1.0"; } >bench/results/foo.md
+#
+# It brings scripts/lib/stats.sh along (median_range, median, ratio), which
+# the figures of every report go through.
+
+# shellcheck source=scripts/lib/stats.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/stats.sh"
 
 # report_begin: remember when the measurement started and the load average
 # at that moment. Call it once, before the first measurement.
