@@ -3,9 +3,9 @@ scripts/setup.sh (deb-src entries) and scripts/container-bases.sh (the
 bootstrap mirror) share: run in bash on sample files of both formats, made
 in a temporary folder."""
 import subprocess
-from pathlib import Path
+from repo import REPO
 
-LIB = Path(__file__).resolve().parents[2] / "scripts" / "lib"
+LIB = REPO / "scripts" / "lib"
 
 # Prints each entry as a line, the fields separated by "|", a key written
 # into the stanza with its newlines shown as "\n".

@@ -2,9 +2,9 @@
 footprint.sh, http.sh and tls.sh report: run in bash as those scripts run
 it, against values worked out by hand."""
 import subprocess
-from pathlib import Path
+from repo import REPO
 
-LIB = Path(__file__).resolve().parents[2] / "scripts" / "lib"
+LIB = REPO / "scripts" / "lib"
 
 
 def bash(script, *args, stdin=""):
