@@ -14,7 +14,8 @@ from tls import make_tls_files, tls_args, with_tls
 
 @pytest.fixture
 def server(tmp_path):
-    """Factory: server(*extra_args, env={...}, binary=None, port=None) -> a
+    """Factory: server(*extra_args, env={...}, binary=None, port=None,
+    startup_timeout=STARTUP_TIMEOUT_S) -> a
     healthy Server (of another build when binary is given; on `port` when
     given, else on a free one). Each is stopped with
     SIGTERM at teardown, which must yield exit status 0."""

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from binary import BINARY
+from bounds import BUILD_AND_START_TIMEOUT_S
 from odd_requests import CASES
 from repo import REPO
 
@@ -37,7 +38,7 @@ def test_readme_serve_command_builds_and_serves(server, curl):
     # (on a free port, since :3000 may be taken here): serve.sh runs
     # build.sh, a no-op by now, then execs the server, so it must become
     # healthy, answer /bench and exit 0 on SIGTERM.
-    srv = server(binary=REPO / "scripts" / "serve.sh")
+    srv = server(binary=REPO / "scripts" / "serve.sh", startup_timeout=BUILD_AND_START_TIMEOUT_S)
     bench = curl(srv.url + "/bench?threads=1&iterations=1000")
     assert bench.status == 200 and bench.json["operations"] == 1000, bench.describe()
     assert srv.stop() == 0, srv.output()

@@ -40,8 +40,10 @@ def default_max_bench_threads():
 class Server:
     """One tinyserver process listening on 127.0.0.1:<free port>."""
 
-    def __init__(self, workdir, args, env, binary=None, port=None):
+    def __init__(self, workdir, args, env, binary=None, port=None,
+                 startup_timeout=STARTUP_TIMEOUT_S):
         self.command = binary_command(binary)
+        self.startup_timeout = startup_timeout
         self.workdir = workdir
         self.args = list(args)
         self.env = dict(env or {})
@@ -75,11 +77,11 @@ class Server:
             if self.proc.poll() is None or "in use" not in self.output():
                 break
         self.kill()
-        pytest.fail(f"server did not become healthy within {STARTUP_TIMEOUT_S}s "
+        pytest.fail(f"server did not become healthy within {self.startup_timeout}s "
                     f"(exit {self.proc.returncode}); output:\n{self.output()}")
 
     def _wait_healthy(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
@@ -165,10 +167,10 @@ class Server:
 def server_factory(base_dir):
     started = []
 
-    def start(*args, env=None, binary=None, port=None):
+    def start(*args, env=None, binary=None, port=None, startup_timeout=STARTUP_TIMEOUT_S):
         workdir = base_dir / f"server{len(started)}"
         workdir.mkdir()
-        server = Server(workdir, args, env, binary, port)
+        server = Server(workdir, args, env, binary, port, startup_timeout)
         started.append(server)
         return server.start()
 
