@@ -255,6 +255,7 @@ ARTEFACTS[mimalloc]="lib/mimalloc.o lib/mimalloc-secure.o include/mimalloc.h"
 ARTEFACTS[libmicrohttpd]="lib/libmicrohttpd.a include/microhttpd.h"
 ARTEFACTS[cjson]="lib/libcjson.a include/cjson/cJSON.h"
 ARTEFACTS[bearssl]="lib/libbearssl.a include/bearssl.h"
+ARTEFACTS[jemalloc]="lib/libjemalloc.a include/jemalloc/jemalloc.h"
 # Files of this repository that a recipe runs: their text is part of its key.
 declare -A RECIPE_INPUTS
 # build_libmicrohttpd applies these patches, in this order.
@@ -353,6 +354,52 @@ build_bearssl() {
 	mkdir -p "$STAGE/lib" "$STAGE/include"
 	install -m 644 build/libbearssl.a "$STAGE/lib/"
 	install -m 644 inc/bearssl*.h "$STAGE/include/"
+}
+
+# jemalloc as a library whose every public function carries the je_ prefix,
+# so it links beside the global allocator (mimalloc's override, or musl's)
+# and replaces nothing; src/jemalloc_override.c turns it into the global
+# allocator for -Dallocator=jemalloc. Configured down to the allocator itself
+# (docs/image-sizes.md gives what each switch costs): no statistics, heap
+# profiling, junk filling or C++ operators, and no dlsym.
+build_jemalloc() {
+	local upstream=${DEP_VER[jemalloc]%%-*} version
+	# The version as Debian's rules give it: the release tarball has no
+	# VERSION file and no git history, and configure would otherwise call
+	# it 0.0.0.
+	version=$(sed -n 's/^[[:space:]]*echo "\('"$upstream"'-[0-9]*-g[0-9a-f]*\)" > VERSION$/\1/p' debian/rules)
+	[[ -n $version ]] || die "jemalloc: no '$upstream-N-gHASH' VERSION line in debian/rules"
+	# The tarball ships configure.ac only; Debian's build regenerates
+	# configure too.
+	autoconf
+	# The page size is fixed at build time, and jemalloc aborts on a
+	# kernel with larger pages: 4 KiB on amd64 and 64 KiB elsewhere, as
+	# Debian builds it (its rules cite Debian #843926 and upstream #467),
+	# since arm64 kernels run with 4, 16 or 64 KiB pages. Huge pages are
+	# 2 MiB, not whatever this machine's /proc/meminfo says.
+	local lg_page=16
+	if [[ ${CROSS_ARCH:-$(host_arch)} == amd64 ]]; then
+		lg_page=12
+	fi
+	# The host is named as musl, so configure takes its musl branch. Its
+	# -g3 is dropped by the -g0 that comes after it (DEPS_CFLAGS, later
+	# still, may put debug information back).
+	./configure --prefix="$PREFIX" --libdir="$PREFIX/lib" \
+		CC="$CC" CFLAGS="$(cflags "-O2 -g0")" LDFLAGS="$LDFLAGS" \
+		AR="$AR" NM="${CROSS_GNU:+$CROSS_GNU-}nm" \
+		--with-version="$version" --with-jemalloc-prefix=je_ \
+		--with-lg-page="$lg_page" --with-lg-hugepage=21 \
+		--disable-shared --enable-static --disable-doc --disable-cxx \
+		--disable-stats --disable-prof --disable-fill --disable-libdl \
+		${CROSS_ARCH:+--build="$(arch_cpu "$(host_arch)")-linux-gnu" --host="$(arch_cpu "$CROSS_ARCH")-linux-musl"}
+	grep -qF "#define JEMALLOC_VERSION \"$upstream-" include/jemalloc/jemalloc.h ||
+		die "jemalloc: configure did not take the version $version"
+	# Only the non-PIC archive: the PIC one, the tests and the docs are
+	# never used and would double the build time.
+	make -j"$JOBS" lib/libjemalloc.a
+	mkdir -p "$STAGE/lib" "$STAGE/include/jemalloc"
+	install -m 644 lib/libjemalloc.a "$STAGE/lib/"
+	install -m 644 include/jemalloc/jemalloc.h "$STAGE/include/jemalloc/"
 }
 
 # ------------------------------------------------------------- caching
