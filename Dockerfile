@@ -9,7 +9,7 @@
 # layers (a test checks that they match).
 # Build arguments:
 #   BUILDER_IMAGE  Debian 12 base for the build (default debian:bookworm-slim)
-#   ALLOCATOR      mimalloc (default), mimalloc-secure or musl
+#   ALLOCATOR      mimalloc (default), mimalloc-secure, musl or jemalloc
 #   VERSION, REVISION, SOURCE  version, VCS revision and repository URL for
 #                  the OCI labels (scripts/container-images.sh passes them)
 

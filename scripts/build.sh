@@ -11,10 +11,12 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: scripts/build.sh [-h] [--allocator mimalloc|mimalloc-secure|musl] [--arch amd64|arm64]
-                       [--builddir DIR]
+usage: scripts/build.sh [-h] [--allocator mimalloc|mimalloc-secure|musl|jemalloc]
+                       [--jemalloc enabled|disabled|auto] [--arch amd64|arm64] [--builddir DIR]
 Build build/src/tinyserver (and build/src/tinyserver-stripped).
   --allocator NAME  global allocator (default: mimalloc)
+  --jemalloc WHEN   link jemalloc as a /bench allocator (Meson's -Djemalloc; default:
+                    enabled); disabled gives the smaller binary without it
   --arch ARCH       target architecture (default: this machine's, $(host_arch)); another
                     one is cross-built with Debian's cross gcc and musl-dev:ARCH, its
                     unit tests run under qemu-user
@@ -23,12 +25,17 @@ EOF
 }
 
 allocator=mimalloc
+jemalloc=enabled
 arch=$(host_arch)
 builddir=
-parse_options "--allocator=allocator --arch=arch --builddir=builddir" "$@"
+parse_options "--allocator=allocator --jemalloc=jemalloc --arch=arch --builddir=builddir" "$@"
 case $allocator in
-mimalloc | mimalloc-secure | musl) ;;
+mimalloc | mimalloc-secure | musl | jemalloc) ;;
 *) die "unknown allocator '$allocator'" ;;
+esac
+case $jemalloc in
+enabled | disabled | auto) ;;
+*) die "--jemalloc: '$jemalloc' is not enabled, disabled or auto" ;;
 esac
 arch_check "$arch"
 
@@ -42,7 +49,7 @@ deps_dir=$("$REPO/scripts/deps.sh" --toolchain musl --arch "$arch" --print-prefi
 
 # The machine's own architecture builds natively with musl-gcc; another one
 # with the cross file that deps.sh wrote next to its compiler wrapper.
-options=(-Dallocator="$allocator" -Ddeps_dir="$deps_dir")
+options=(-Dallocator="$allocator" -Djemalloc="$jemalloc" -Ddeps_dir="$deps_dir")
 if arch_is_cross "$arch"; then
 	builddir=${builddir:-$REPO/build-$arch}
 	if [[ -f $builddir/build.ninja ]]; then

@@ -18,7 +18,8 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-usage: scripts/container-images.sh [-h] [--name NAME] [--allocator mimalloc|mimalloc-secure|musl]
+usage: scripts/container-images.sh [-h] [--name NAME]
+                                  [--allocator mimalloc|mimalloc-secure|musl|jemalloc]
                                   [--platforms LIST]
 Build NAME:latest (Dockerfile, FROM scratch) and NAME:alpine (Dockerfile.alpine).
   --name NAME       image name (default: tinyserver)

@@ -71,6 +71,19 @@ read_lock() {
 	((${#DEP_NAMES[@]})) || die "$LOCK: no dependencies"
 }
 
+# Drops from DEP_NAMES what ONLY_FOR_TOOLCHAIN keeps for another toolchain.
+skip_other_toolchains_deps() {
+	local name kept=()
+	for name in "${DEP_NAMES[@]}"; do
+		if [[ -z ${ONLY_FOR_TOOLCHAIN[$name]:-} || ${ONLY_FOR_TOOLCHAIN[$name]} == "$TOOLCHAIN" ]]; then
+			kept+=("$name")
+		else
+			log "$name: not built for the $TOOLCHAIN toolchain (only for ${ONLY_FOR_TOOLCHAIN[$name]})"
+		fi
+	done
+	DEP_NAMES=("${kept[@]}")
+}
+
 # ------------------------------------------------------------- apt sources
 
 # The deb-src entries apt needs are written by setup.sh (it owns everything
@@ -256,6 +269,11 @@ ARTEFACTS[libmicrohttpd]="lib/libmicrohttpd.a include/microhttpd.h"
 ARTEFACTS[cjson]="lib/libcjson.a include/cjson/cJSON.h"
 ARTEFACTS[bearssl]="lib/libbearssl.a include/bearssl.h"
 ARTEFACTS[jemalloc]="lib/libjemalloc.a include/jemalloc/jemalloc.h"
+# A dependency only one toolchain's builds link; the others skip it. jemalloc
+# is a /bench allocator of the static release binary: the sanitizer (host)
+# and fuzzing (clang) builds are configured with -Djemalloc=disabled.
+declare -A ONLY_FOR_TOOLCHAIN
+ONLY_FOR_TOOLCHAIN[jemalloc]=musl
 # Files of this repository that a recipe runs: their text is part of its key.
 declare -A RECIPE_INPUTS
 # build_libmicrohttpd applies these patches, in this order.
@@ -358,7 +376,7 @@ build_bearssl() {
 
 # jemalloc as a library whose every public function carries the je_ prefix,
 # so it links beside the global allocator (mimalloc's override, or musl's)
-# and replaces nothing; src/jemalloc_override.c turns it into the global
+# and replaces nothing; src/bench/jemalloc_override.c turns it into the global
 # allocator for -Dallocator=jemalloc. Configured down to the allocator itself
 # (docs/image-sizes.md gives what each switch costs): no statistics, heap
 # profiling, junk filling or C++ operators, and no dlsym.
@@ -572,6 +590,7 @@ main() {
 		return 0
 	fi
 	read_lock
+	skip_other_toolchains_deps
 	need_cmd apt-get dpkg-source flock
 	mkdir -p "$CACHE"
 	# One run at a time per cache: a second caller waits instead of building

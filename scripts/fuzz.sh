@@ -64,7 +64,7 @@ build_targets() {
 		"$REPO/scripts/deps.sh" --toolchain clang --variant fuzz
 	local deps_dir options
 	deps_dir=$("$REPO/scripts/deps.sh" --toolchain clang --variant fuzz --print-prefix)
-	options=(-Dfuzzing=true -Dallocator=musl -Dstatic_link=false -Db_sanitize="$sanitizers"
+	options=(-Dfuzzing=true -Dallocator=musl -Djemalloc=disabled -Dstatic_link=false -Db_sanitize="$sanitizers"
 		-Db_lundef=false -Dbuildtype=debugoptimized -Dc_args=-fsanitize=fuzzer-no-link
 		-Ddeps_dir="$deps_dir")
 	meson_prepare "$builddir" "$REPO/scripts/meson/clang.ini" "${options[@]}" >/dev/null

@@ -69,7 +69,7 @@ deps_dir=$("$REPO/scripts/deps.sh" --toolchain host --variant sanitize --print-p
 
 # debugoptimized: -O2 keeps the suite's timing assumptions, -g gives
 # reports with file and line. b_lundef would trip on the runtimes' symbols.
-options=(-Dallocator=musl -Dstatic_link=false -Db_sanitize="$SANITIZERS" -Db_lundef=false
+options=(-Dallocator=musl -Djemalloc=disabled -Dstatic_link=false -Db_sanitize="$SANITIZERS" -Db_lundef=false
 	-Dbuildtype=debugoptimized -Ddeps_dir="$deps_dir")
 meson_prepare "$builddir" "$REPO/scripts/meson/host.ini" "${options[@]}"
 meson compile -C "$builddir"

@@ -32,8 +32,8 @@ CROSS_TESTS=(unit build/test_binary.py integration/test_api.py
 	integration/test_concurrency.py)
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl] [--no-sanitize] [--no-cross]"
-	echo "                      [PYTEST_ARG]..."
+	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl|jemalloc] [--no-sanitize]"
+	echo "                      [--no-cross] [PYTEST_ARG]..."
 	echo "       (set up, build, run all tests; options before pytest arguments)"
 	exit 0
 fi

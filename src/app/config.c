@@ -161,8 +161,8 @@ static const struct config_option config_options[] = {
     CONFIG_UINT_OPTION("tls-threads", "TLS_THREADS", tls_threads, "0", 0, 256, "N",
                        "TLS relay threads, each an event loop over many connections; 0 = one per "
                        "available CPU"),
-    CONFIG_UINT_OPTION("tls-session-cache", "TLS_SESSION_CACHE", tls_session_cache_entries,
-                       "10000", 0, 1000000, "ENTRIES",
+    CONFIG_UINT_OPTION("tls-session-cache", "TLS_SESSION_CACHE", tls_session_cache_entries, "10000",
+                       0, 1000000, "ENTRIES",
                        "TLS sessions remembered for resumption by session ID, 100 bytes each, "
                        "least recently used evicted first; 0 turns resumption off"),
 };
@@ -454,9 +454,9 @@ void config_print_help(FILE *out, const char *program)
             "               [--allocator ALLOC] [--repeat N]\n"
             "                                  run the allocation benchmark once, print JSON;\n"
             "                                  NAME: seed (default), xthread or larson;\n"
-            "                                  ALLOC: mimalloc, mimalloc-secure, musl (those\n"
-            "                                  this build has; default: the global one) or\n"
-            "                                  all, which runs each, N rounds interleaved\n"
+            "                                  ALLOC: jemalloc, mimalloc, mimalloc-secure, musl\n"
+            "                                  (those this build has; default: the global one)\n"
+            "                                  or all, which runs each, N rounds interleaved\n"
             "       %s --healthcheck          exit 0 if GET /healthz on this host answers 200\n"
             "       %s --version | --help | --help-markdown\n"
             "\n"

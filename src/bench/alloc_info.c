@@ -15,6 +15,9 @@
 #else
 #include "version.h"
 #endif
+#if defined(TINYSERVER_HAVE_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#endif
 
 /* -Dallocator=musl means "no override": the libc's own malloc, which in a
  * host (glibc) build is glibc's, or AddressSanitizer's when it is on. GCC
@@ -45,6 +48,16 @@ void alloc_info_get(struct alloc_info *out)
 #if defined(TINYSERVER_ALLOCATOR_SECURE)
     out->secure = true;
 #endif
+#elif defined(TINYSERVER_ALLOCATOR_JEMALLOC)
+    /* The linked library's own version ("5.3.1-0-g<commit>"), up to the
+     * first '-'. */
+    const char *version = NULL;
+    size_t len = sizeof(version);
+    out->name = "jemalloc";
+    if (je_mallctl("version", (void *)&version, &len, NULL, 0) != 0 || version == NULL) {
+        version = "unknown";
+    }
+    snprintf(out->version, sizeof(out->version), "%.*s", (int)strcspn(version, "-"), version);
 #elif ALLOC_INFO_ASAN
     /* A sanitizer build (scripts/sanitize.sh): AddressSanitizer's runtime
      * intercepts malloc and friends, so its allocator is the one in use.
@@ -62,51 +75,138 @@ void alloc_info_get(struct alloc_info *out)
 #endif
 }
 
+#if defined(TINYSERVER_HAVE_JEMALLOC)
+bool alloc_info_jemalloc_thread_bytes(bool freed, uint64_t *bytes)
+{
+    size_t len = sizeof(*bytes);
+    return je_mallctl(freed ? "thread.deallocated" : "thread.allocated", bytes, &len, NULL, 0) ==
+               0 &&
+           len == sizeof(*bytes);
+}
+#endif
+
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC) || defined(TINYSERVER_ALLOCATOR_JEMALLOC)
+/* One libc entry point each: returns a block of at least `size` bytes from
+ * it (NULL on failure), where `size` is what struct probe says. */
+static void *probe_malloc(void)
+{
+    return malloc(PROBE_SIZE);
+}
+
+static void *probe_calloc(void)
+{
+    return calloc(1, PROBE_SIZE);
+}
+
+static void *probe_realloc_null(void)
+{
+    return realloc(NULL, PROBE_SIZE);
+}
+
+/* realloc must also move a live block within the allocator's heap. */
+static void *probe_realloc_grow(void)
+{
+    void *p = malloc(PROBE_SIZE);
+    void *grown = p != NULL ? realloc(p, PROBE_SIZE * 64) : NULL;
+    if (grown == NULL) {
+        free(p);
+    }
+    return grown;
+}
+
+static void *probe_aligned_alloc(void)
+{
+    return aligned_alloc(PROBE_ALIGNMENT, PROBE_ALIGNMENT);
+}
+
+static void *probe_posix_memalign(void)
+{
+    void *p = NULL;
+    return posix_memalign(&p, PROBE_ALIGNMENT, PROBE_SIZE) == 0 ? p : NULL;
+}
+
+static void *probe_memalign(void)
+{
+    return memalign(PROBE_ALIGNMENT, PROBE_SIZE);
+}
+
+static void *probe_valloc(void)
+{
+    return valloc(PROBE_SIZE);
+}
+
+static void *probe_strdup(void)
+{
+    return strdup("probe");
+}
+
+static void *probe_strndup(void)
+{
+    return strndup("probe", 3);
+}
+
+static const struct probe {
+    const char *function;
+    void *(*allocate)(void);
+    size_t size; /* bytes the block has at least */
+} probes[] = {
+    {"malloc", probe_malloc, PROBE_SIZE},
+    {"calloc", probe_calloc, PROBE_SIZE},
+    {"realloc", probe_realloc_null, PROBE_SIZE},
+    {"aligned_alloc", probe_aligned_alloc, PROBE_ALIGNMENT},
+    {"posix_memalign", probe_posix_memalign, PROBE_SIZE},
+    {"memalign", probe_memalign, PROBE_SIZE},
+    {"valloc", probe_valloc, PROBE_SIZE},
+    {"strdup", probe_strdup, sizeof("probe")},
+    {"strndup", probe_strndup, 4},
+    {"realloc (grow)", probe_realloc_grow, PROBE_SIZE * 64},
+};
+
 #if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
-/* Checks one pointer and, when mimalloc owns it, frees it. A foreign
+/* Runs one probe and, when mimalloc owns its block, frees it. A foreign
  * pointer is deliberately leaked: handing it to mimalloc's free() is the
  * very crash this check exists to prevent, and startup fails anyway. */
-static bool owned_by_mimalloc(void *p, const char *function, char *failed, size_t failed_size)
+static bool probe_owned(const struct probe *probe)
 {
+    void *p = probe->allocate();
     if (p == NULL || !mi_is_in_heap_region(p) || malloc_usable_size(p) != mi_usable_size(p)) {
-        snprintf(failed, failed_size, "%s", function);
         return false;
     }
     free(p);
     return true;
 }
+#else
+/* The same for jemalloc, which has no "is this mine" query that is safe on
+ * a foreign pointer: its counters of this thread's bytes say instead
+ * whether it served the allocation, and then whether free gave it back. */
+static bool probe_owned(const struct probe *probe)
+{
+    uint64_t before, after;
+    if (!alloc_info_jemalloc_thread_bytes(false, &before)) {
+        return false;
+    }
+    void *p = probe->allocate();
+    if (p == NULL || !alloc_info_jemalloc_thread_bytes(false, &after) ||
+        after - before < probe->size || malloc_usable_size(p) != je_malloc_usable_size(p)) {
+        return false;
+    }
+    if (!alloc_info_jemalloc_thread_bytes(true, &before)) {
+        return false;
+    }
+    free(p);
+    return alloc_info_jemalloc_thread_bytes(true, &after) && after - before >= probe->size;
+}
+#endif
 
 bool alloc_info_verify_override(char *failed, size_t failed_size)
 {
-    void *p = NULL;
-    if (!owned_by_mimalloc(malloc(PROBE_SIZE), "malloc", failed, failed_size) ||
-        !owned_by_mimalloc(calloc(1, PROBE_SIZE), "calloc", failed, failed_size) ||
-        !owned_by_mimalloc(realloc(NULL, PROBE_SIZE), "realloc", failed, failed_size) ||
-        !owned_by_mimalloc(aligned_alloc(PROBE_ALIGNMENT, PROBE_ALIGNMENT), "aligned_alloc", failed,
-                           failed_size) ||
-        !owned_by_mimalloc(memalign(PROBE_ALIGNMENT, PROBE_SIZE), "memalign", failed,
-                           failed_size) ||
-        !owned_by_mimalloc(valloc(PROBE_SIZE), "valloc", failed, failed_size) ||
-        !owned_by_mimalloc(strdup("probe"), "strdup", failed, failed_size) ||
-        !owned_by_mimalloc(strndup("probe", 3), "strndup", failed, failed_size)) {
-        return false;
+    for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+        if (!probe_owned(&probes[i])) {
+            snprintf(failed, failed_size, "%s", probes[i].function);
+            return false;
+        }
     }
-    if (posix_memalign(&p, PROBE_ALIGNMENT, PROBE_SIZE) != 0) {
-        snprintf(failed, failed_size, "posix_memalign");
-        return false;
-    }
-    if (!owned_by_mimalloc(p, "posix_memalign", failed, failed_size)) {
-        return false;
-    }
-    /* realloc must also move a live block within mimalloc's heap. */
-    p = malloc(PROBE_SIZE);
-    void *grown = p != NULL ? realloc(p, PROBE_SIZE * 64) : NULL;
-    if (grown == NULL) {
-        free(p);
-        snprintf(failed, failed_size, "realloc (grow)");
-        return false;
-    }
-    return owned_by_mimalloc(grown, "realloc (grow)", failed, failed_size);
+    return true;
 }
 #else
 bool alloc_info_verify_override(char *failed, size_t failed_size)

@@ -51,6 +51,9 @@ static const struct bench_workload_ops
 #if defined(TINYSERVER_BENCH_SECURE)
         [BENCH_ALLOCATOR_SECURE] = BENCH_PATH_ROW(secure),
 #endif
+#if defined(TINYSERVER_BENCH_JEMALLOC)
+        [BENCH_ALLOCATOR_JEMALLOC] = BENCH_PATH_ROW(jemalloc),
+#endif
 };
 
 /* What users call each path; the global one is named after -Dallocator. */
@@ -58,6 +61,7 @@ static const char *const bench_allocator_names[BENCH_ALLOCATOR_COUNT] = {
     [BENCH_ALLOCATOR_GLOBAL] = TINYSERVER_ALLOCATOR_OPTION,
     [BENCH_ALLOCATOR_MUSL] = "musl",
     [BENCH_ALLOCATOR_SECURE] = "mimalloc-secure",
+    [BENCH_ALLOCATOR_JEMALLOC] = "jemalloc",
 };
 
 static const struct bench_workload_ops *find_ops(enum bench_allocator allocator,

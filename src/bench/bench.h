@@ -33,8 +33,8 @@
  *
  * The workloads can call one of several allocators (bench_alloc.h says
  * how): the process's global allocator, and in the default build also
- * musl's mallocng and a second, secure-mode mimalloc, so one binary
- * compares them under the same workload.
+ * musl's mallocng, a second, secure-mode mimalloc and jemalloc, so one
+ * binary compares them under the same workload.
  *
  * The caller owns all memory; bench_run allocates only the per-run
  * bookkeeping and, of course, the blocks the workload itself measures.
@@ -60,6 +60,7 @@ enum bench_allocator {
     BENCH_ALLOCATOR_GLOBAL = 0, /* malloc/free: the default for zeroed params */
     BENCH_ALLOCATOR_MUSL,       /* musl's mallocng beside a mimalloc global */
     BENCH_ALLOCATOR_SECURE,     /* a second mimalloc, in secure mode */
+    BENCH_ALLOCATOR_JEMALLOC,   /* jemalloc through its je_-prefixed functions */
     BENCH_ALLOCATOR_COUNT,
 };
 
@@ -102,8 +103,9 @@ unsigned bench_workload_min_threads(enum bench_workload workload);
  * NUL-terminated. Returns false for anything else. */
 bool bench_workload_find(const char *name, size_t len, enum bench_workload *out);
 
-/* The name users give an allocator: "mimalloc", "mimalloc-secure" or
- * "musl"; the global allocator is named after -Dallocator. NULL when this
+/* The name users give an allocator: "jemalloc", "mimalloc",
+ * "mimalloc-secure" or "musl"; the global allocator is named after
+ * -Dallocator. NULL when this
  * build does not have that allocator. */
 const char *bench_allocator_name(enum bench_allocator allocator);
 

@@ -18,9 +18,14 @@
  *                      scripts/lib/prefix-symbols.sh), so its malloc is
  *                      <prefix>malloc. Built when the global allocator is
  *                      plain mimalloc.
+ *   BENCH_PATH_JEMALLOC jemalloc, built with the je_ prefix on every public
+ *                      function (scripts/deps.sh), so je_malloc and je_free
+ *                      sit beside any global allocator and replace nothing.
+ *                      Built when the build has jemalloc (-Djemalloc) and
+ *                      it is not already the global allocator.
  *
- * The build says which paths exist with TINYSERVER_BENCH_MUSL and
- * TINYSERVER_BENCH_SECURE.
+ * The build says which paths exist with TINYSERVER_BENCH_MUSL,
+ * TINYSERVER_BENCH_SECURE and TINYSERVER_BENCH_JEMALLOC.
  */
 #ifndef TINYSERVER_BENCH_ALLOC_H
 #define TINYSERVER_BENCH_ALLOC_H
@@ -47,6 +52,12 @@ void BENCH_SECURE(free)(void *ptr);
 bool BENCH_SECURE(mi_is_in_heap_region)(const void *ptr);
 #endif
 
+#if defined(TINYSERVER_BENCH_JEMALLOC)
+/* jemalloc/jemalloc.h declares them too; these two are all a path needs. */
+void *je_malloc(size_t size);
+void je_free(void *ptr);
+#endif
+
 #if defined(BENCH_PATH_MUSL)
 #define bench_path_malloc __libc_malloc_impl
 #define bench_path_free   __libc_free
@@ -55,6 +66,10 @@ bool BENCH_SECURE(mi_is_in_heap_region)(const void *ptr);
 #define bench_path_malloc BENCH_SECURE(malloc)
 #define bench_path_free   BENCH_SECURE(free)
 #define BENCH_PATH_SUFFIX secure
+#elif defined(BENCH_PATH_JEMALLOC)
+#define bench_path_malloc je_malloc
+#define bench_path_free   je_free
+#define BENCH_PATH_SUFFIX jemalloc
 #elif defined(BENCH_PATH_GLOBAL)
 #define bench_path_malloc malloc
 #define bench_path_free   free

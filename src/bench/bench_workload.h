@@ -78,6 +78,9 @@ BENCH_DECLARE_PATH(musl)
 #if defined(TINYSERVER_BENCH_SECURE)
 BENCH_DECLARE_PATH(secure)
 #endif
+#if defined(TINYSERVER_BENCH_JEMALLOC)
+BENCH_DECLARE_PATH(jemalloc)
+#endif
 
 /* True once the run was aborted or one of the caller's cancel flags is
  * set: the one stop check of every workload, made at the coarse intervals

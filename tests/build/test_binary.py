@@ -16,11 +16,17 @@ pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason=NOT_A_RELEASE_BUILD)
 MAP_FILE = BINARY.parent / "tinyserver.map"
 STRIPPED = BINARY.parent / "tinyserver-stripped"
 STRIPPED_MAX_BYTES = 1024 * 1024
+OVERRIDDEN_FUNCTIONS = ["malloc", "free", "calloc", "realloc", "aligned_alloc",
+                        "posix_memalign", "memalign", "valloc", "malloc_usable_size"]
 if USES_MIMALLOC:
-    ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc", "aligned_alloc",
-                           "posix_memalign", "memalign", "malloc_usable_size"]
+    ALLOCATOR_FUNCTIONS = OVERRIDDEN_FUNCTIONS
     # mimalloc.o or mimalloc-secure.o, whichever the variant links.
     ALLOCATOR_OBJECT = re.compile(rf"(^|/){re.escape(ALLOCATOR_VARIANT)}\.o$")
+elif ALLOCATOR_VARIANT == "jemalloc":
+    # src/jemalloc_override.c hands each to its je_ function. calloc matters
+    # most: musl's would ask mallocng whether a jemalloc block is all zero.
+    ALLOCATOR_FUNCTIONS = OVERRIDDEN_FUNCTIONS
+    ALLOCATOR_OBJECT = re.compile(r"(^|[/_])jemalloc_override\.c\.o$")
 else:
     # musl's own: only what the program uses is linked.
     ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc"]
@@ -34,6 +40,7 @@ BENCH_PATHS = {
     "global": ("malloc", "free"),
     "musl": ("__libc_malloc_impl", "__libc_free"),
     "secure": (SECURE_PREFIX + "malloc", SECURE_PREFIX + "free"),
+    "jemalloc": ("je_malloc", "je_free"),
 }
 
 
@@ -113,6 +120,9 @@ def test_allocator_is_linked(symbols):
     if USES_MIMALLOC:
         assert "mi_malloc" in symbols, "no mi_malloc: mimalloc is not linked"
         assert all(kind == "T" for _, kind in symbols["mi_malloc"]), symbols["mi_malloc"]
+    elif ALLOCATOR_VARIANT == "jemalloc":
+        assert "je_malloc" in symbols, "no je_malloc: jemalloc is not linked"
+        assert "mi_malloc" not in symbols, "the jemalloc build links mimalloc"
     else:
         assert "mi_malloc" not in symbols, "the musl build links mimalloc"
         assert "__libc_malloc_impl" in symbols, "no __libc_malloc_impl: where is mallocng?"
@@ -136,7 +146,7 @@ def test_allocator_function_comes_from_the_allocator(symbols, name):
     definitions = symbols[name]
     assert len(definitions) == 1, definitions
     address, kind = definitions[0]
-    kinds = "T" if USES_MIMALLOC else "TW"
+    kinds = "T" if ALLOCATOR_FUNCTIONS is OVERRIDDEN_FUNCTIONS else "TW"
     assert kind in kinds, f"{name} is '{kind}', expected global text '{kinds}'"
     assert MAP_FILE.exists(), f"missing {MAP_FILE}"
     sections = parse_map_sections(MAP_FILE.read_text())

@@ -10,7 +10,8 @@ Environment:
   TINYSERVER_EXPECT_ARCH  the Debian architecture the binary was built for
                   (default: this machine's): amd64 or arm64.
   TINYSERVER_EXPECT_ALLOCATOR  the allocator that binary must have been
-                  built with: mimalloc (the default), mimalloc-secure or musl.
+                  built with: mimalloc (the default), mimalloc-secure, musl
+                  or jemalloc.
                   `scripts/test.sh --allocator NAME` sets both. "asan" means
                   scripts/sanitize.sh's ASan+UBSan build: dynamic, on glibc,
                   with ASan's allocator. Then the facts only a static musl
@@ -84,6 +85,7 @@ ALLOCATOR_VARIANTS = {
     "mimalloc": lambda: {"name": "mimalloc", "version": "2.0.9", "secure": False},
     "mimalloc-secure": lambda: {"name": "mimalloc", "version": "2.0.9", "secure": True},
     "musl": lambda: {"name": "musl-mallocng", "version": _musl_version(), "secure": False},
+    "jemalloc": lambda: {"name": "jemalloc", "version": "5.3.1", "secure": False},
     # ASan's runtime replaces malloc; it is the compiler's, so is its version.
     "asan": lambda: {"name": "asan", "version": _gcc_version(), "secure": False},
 }
@@ -93,13 +95,15 @@ assert ALLOCATOR_VARIANT in ALLOCATOR_VARIANTS, (
 EXPECTED_ALLOCATOR = ALLOCATOR_VARIANTS[ALLOCATOR_VARIANT]()
 USES_MIMALLOC = EXPECTED_ALLOCATOR["name"] == "mimalloc"
 # The allocators /bench?allocator= offers in each build, sorted by name
-# (src/bench/bench_alloc.h): the global one, plus musl's mallocng beside a
-# mimalloc global, plus the prefixed secure mimalloc beside plain mimalloc.
-# The sanitizer build is -Dallocator=musl on glibc: only its global.
+# (src/bench/bench_alloc.h): the global one, plus musl's mallocng beside
+# another global, plus the prefixed secure mimalloc beside plain mimalloc,
+# plus jemalloc (je_ prefixed) beside any other global. The sanitizer build
+# is -Dallocator=musl -Djemalloc=disabled on glibc: only its global.
 BENCH_ALLOCATORS = {
-    "mimalloc": ["mimalloc", "mimalloc-secure", "musl"],
-    "mimalloc-secure": ["mimalloc-secure", "musl"],
-    "musl": ["musl"],
+    "mimalloc": ["jemalloc", "mimalloc", "mimalloc-secure", "musl"],
+    "mimalloc-secure": ["jemalloc", "mimalloc-secure", "musl"],
+    "musl": ["jemalloc", "musl"],
+    "jemalloc": ["jemalloc", "musl"],
     "asan": ["musl"],
 }[ALLOCATOR_VARIANT]
 BENCH_GLOBAL_ALLOCATOR = {"asan": "musl"}.get(ALLOCATOR_VARIANT, ALLOCATOR_VARIANT)

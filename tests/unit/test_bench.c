@@ -151,6 +151,12 @@ static void check_allocator_table(void)
 #else
     CHECK(bench_allocator_name(BENCH_ALLOCATOR_SECURE) == NULL);
 #endif
+#if defined(TINYSERVER_BENCH_JEMALLOC)
+    expected++;
+    CHECK(strcmp(bench_allocator_name(BENCH_ALLOCATOR_JEMALLOC), "jemalloc") == 0);
+#else
+    CHECK(bench_allocator_name(BENCH_ALLOCATOR_JEMALLOC) == NULL);
+#endif
     CHECK_MSG(count == expected, "%zu allocators, expected %zu", count, expected);
     for (size_t i = 0; i < count; i++) {
         const char *name = bench_allocator_name(list[i]);

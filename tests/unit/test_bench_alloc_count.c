@@ -1,7 +1,8 @@
 /* Proves that every compiled workload really calls its allocator once per
  * operation, and only its allocator: this program is linked with --wrap for
- * malloc and free, musl's __libc_malloc_impl and __libc_free, and the secure
- * mimalloc's prefixed malloc and free (tests/meson.build), so every call the
+ * malloc and free, musl's __libc_malloc_impl and __libc_free, the secure
+ * mimalloc's prefixed malloc and free, and je_malloc and je_free
+ * (tests/meson.build), so every call the
  * bench objects make goes through the counters below first. If the optimiser
  * had deleted an allocation, or a path called the wrong allocator, the
  * counts would show it.
@@ -11,7 +12,12 @@
  * to the allocator it came from, and (xthread, larson) that frees cross
  * threads. In a mimalloc build it asks each mimalloc instance whether it owns
  * the block: the global one owns only its own blocks, the secure instance
- * only the secure path's, and musl's blocks belong to neither. */
+ * only the secure path's, and musl's and jemalloc's blocks belong to neither.
+ * In a build with jemalloc it reads jemalloc's count of the thread's bytes
+ * around every allocation: it grows by at least the size asked for exactly
+ * when the block is jemalloc's (the jemalloc path's, or the global path's in
+ * the -Dallocator=jemalloc build). */
+#include "alloc_info.h"
 #include "bench.h"
 #include "bench_alloc.h"
 #include "check.h"
@@ -28,10 +34,11 @@
 /* Blocks the workloads ask for are 1 to 1000 bytes. */
 #define WORKLOAD_MAX_BLOCK 1000u
 
-enum family { FAMILY_GLOBAL, FAMILY_MUSL, FAMILY_SECURE, FAMILY_COUNT };
+enum family { FAMILY_GLOBAL, FAMILY_MUSL, FAMILY_SECURE, FAMILY_JEMALLOC, FAMILY_COUNT };
 _Static_assert((int)FAMILY_COUNT == (int)BENCH_ALLOCATOR_COUNT, "one family per allocator");
 _Static_assert((int)FAMILY_MUSL == (int)BENCH_ALLOCATOR_MUSL, "same order");
 _Static_assert((int)FAMILY_SECURE == (int)BENCH_ALLOCATOR_SECURE, "same order");
+_Static_assert((int)FAMILY_JEMALLOC == (int)BENCH_ALLOCATOR_JEMALLOC, "same order");
 
 struct block_header {
     uintptr_t magic;
@@ -46,7 +53,7 @@ struct family_counts {
     atomic_ulong mallocs;
     atomic_ulong frees;
     atomic_ulong foreign_frees; /* freed by a thread other than the allocating one */
-    atomic_ulong wrong_owner;   /* a mimalloc instance's answer contradicts the family */
+    atomic_ulong wrong_owner;   /* an allocator's own answer contradicts the family */
     atomic_ulong wrong_family;  /* freed through another allocator than it came from */
     atomic_ulong no_header;
 };
@@ -62,31 +69,72 @@ static bool counted(size_t size)
     return atomic_load(&counting) && !on_main_thread && size >= 1 && size <= WORKLOAD_MAX_BLOCK;
 }
 
-/* Which mimalloc instance (if any) claims the block must match the family. */
-static void check_owner(enum family family, const void *raw)
+/* What jemalloc's count of this thread's bytes said about one allocation. */
+struct jemalloc_reading {
+    uint64_t before;
+    uint64_t after;
+    bool read; /* both readings succeeded (false in a build without jemalloc) */
+};
+
+static struct jemalloc_reading jemalloc_read_before(void)
 {
-#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
-    bool global_owns = mi_is_in_heap_region(raw);
-    bool expected_global = family == FAMILY_GLOBAL;
-    bool ok = global_owns == expected_global;
-#if defined(TINYSERVER_BENCH_SECURE)
-    ok = ok && BENCH_SECURE(mi_is_in_heap_region)(raw) == (family == FAMILY_SECURE);
+    struct jemalloc_reading reading = {0};
+#if defined(TINYSERVER_HAVE_JEMALLOC)
+    reading.read = alloc_info_jemalloc_thread_bytes(false, &reading.before);
 #endif
-    if (!ok) {
-        atomic_fetch_add(&counts[family].wrong_owner, 1);
-    }
+    return reading;
+}
+
+static void jemalloc_read_after(struct jemalloc_reading *reading)
+{
+#if defined(TINYSERVER_HAVE_JEMALLOC)
+    reading->read = reading->read && alloc_info_jemalloc_thread_bytes(false, &reading->after);
 #else
-    (void)family;
-    (void)raw;
+    (void)reading;
 #endif
 }
 
-static void *tag(enum family family, struct block_header *header)
+static bool family_is_jemalloc(enum family family)
+{
+#if defined(TINYSERVER_ALLOCATOR_JEMALLOC)
+    return family == FAMILY_GLOBAL;
+#else
+    return family == FAMILY_JEMALLOC;
+#endif
+}
+
+/* Which allocator claims the block must match the family: each mimalloc
+ * instance by its heap, jemalloc by its byte count. */
+static void check_owner(enum family family, const void *raw, size_t size,
+                        const struct jemalloc_reading *jemalloc)
+{
+    bool ok = true;
+#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+    ok = ok && mi_is_in_heap_region(raw) == (family == FAMILY_GLOBAL);
+#endif
+#if defined(TINYSERVER_BENCH_SECURE)
+    ok = ok && BENCH_SECURE(mi_is_in_heap_region)(raw) == (family == FAMILY_SECURE);
+#endif
+#if defined(TINYSERVER_HAVE_JEMALLOC)
+    ok = ok && jemalloc->read &&
+         (jemalloc->after - jemalloc->before >= size) == family_is_jemalloc(family);
+#else
+    (void)size;
+    (void)jemalloc;
+#endif
+    (void)raw;
+    if (!ok) {
+        atomic_fetch_add(&counts[family].wrong_owner, 1);
+    }
+}
+
+static void *tag(enum family family, struct block_header *header, size_t size,
+                 const struct jemalloc_reading *jemalloc)
 {
     if (header == NULL) {
         return NULL;
     }
-    check_owner(family, header);
+    check_owner(family, header, size, jemalloc);
     header->magic = BLOCK_MAGIC;
     header->owner = pthread_self();
     header->family = family;
@@ -132,7 +180,11 @@ static void *untag(enum family family, void *ptr)
         if (!counted(size)) {                                                                      \
             return BENCH_PASTE(__real_, malloc_name)(size);                                        \
         }                                                                                          \
-        return tag(family, BENCH_PASTE(__real_, malloc_name)(sizeof(struct block_header) + size)); \
+        size_t total = sizeof(struct block_header) + size;                                         \
+        struct jemalloc_reading jemalloc = jemalloc_read_before();                                 \
+        void *raw = BENCH_PASTE(__real_, malloc_name)(total);                                      \
+        jemalloc_read_after(&jemalloc);                                                            \
+        return tag(family, raw, total, &jemalloc);                                                 \
     }                                                                                              \
     void BENCH_PASTE(__wrap_, free_name)(void *ptr)                                                \
     {                                                                                              \
@@ -145,6 +197,9 @@ WRAP_ALLOCATOR(FAMILY_MUSL, __libc_malloc_impl, __libc_free)
 #endif
 #if defined(TINYSERVER_BENCH_SECURE)
 WRAP_ALLOCATOR(FAMILY_SECURE, BENCH_SECURE(malloc), BENCH_SECURE(free))
+#endif
+#if defined(TINYSERVER_BENCH_JEMALLOC)
+WRAP_ALLOCATOR(FAMILY_JEMALLOC, je_malloc, je_free)
 #endif
 
 static void reset_counts(void)
@@ -185,7 +240,7 @@ static void count_one(enum bench_allocator allocator, enum bench_workload worklo
     for (unsigned f = 0; f < FAMILY_COUNT; f++) {
         CHECK_MSG(atomic_load(&counts[f].wrong_owner) == 0,
                   "%s on %s: %lu blocks of family %u "
-                  "in the wrong mimalloc instance",
+                  "claimed by the wrong allocator",
                   bench_workload_name(workload), name, atomic_load(&counts[f].wrong_owner), f);
         CHECK(atomic_load(&counts[f].wrong_family) == 0);
         CHECK(atomic_load(&counts[f].no_header) == 0);

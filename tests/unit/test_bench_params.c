@@ -188,7 +188,8 @@ static void check_allocators(void)
     struct param_pair all_max[] = {all, {"repeat", "10", 2}};
     CHECK(bench_params_parse(all_max, 2, &limits, &request, &error) && request.repeat == 10);
 
-    const char *bad[] = {"", "ALL", "All", "mimalloc ", "glibc", "musl,mimalloc", "jemalloc"};
+    const char *bad[] = {
+        "", "ALL", "All", "mimalloc ", "glibc", "musl,mimalloc", "jemalloc-secure"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct param_pair pair = {"allocator", bad[i], strlen(bad[i])};
         expect_pairs_rejected(&pair, 1, &limits, "allocator");
