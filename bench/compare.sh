@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The allocator comparison in one command. Builds the three allocator
+# The allocator comparison in one command. Builds the four allocator
 # variants of tinyserver (static musl; dependencies from the shared cache),
 # runs every workload through `tinyserver --bench` with identical parameters,
 # interleaving the repetitions, and prints the published table's layout as
@@ -17,13 +17,15 @@ set -euo pipefail
 # shellcheck source=scripts/lib/report.sh
 . "$REPO/scripts/lib/report.sh"
 
-VARIANTS=(musl mimalloc-secure mimalloc) # the published table's order
+VARIANTS=(musl mimalloc-secure mimalloc jemalloc) # the published table's order
 SWEEP_THREADS=(1 2 4 8 16 32)
 # Reference allocators: label, Debian package, file to LD_PRELOAD (empty for
 # glibc's own malloc), and what the malloc the program resolved must come from.
+# Debian's jemalloc is labelled apart from the jemalloc variant (the one in
+# tinyserver's binary), and shown under its own name.
 REFERENCES=(
 	"glibc|libc6||/libc.so.6"
-	"jemalloc|libjemalloc2|/usr/lib/x86_64-linux-gnu/libjemalloc.so.2|/libjemalloc.so.2"
+	"jemalloc-preload|libjemalloc2|/usr/lib/x86_64-linux-gnu/libjemalloc.so.2|/libjemalloc.so.2"
 	"tcmalloc|libtcmalloc-minimal4|/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4|/libtcmalloc_minimal.so.4"
 )
 
@@ -241,7 +243,7 @@ done
 for r in "${REF_ROWS[@]}"; do
 	IFS='|' read -r name pkg preload _ <<<"$r"
 	version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null | sed 's/-[^-]*$//; s/^[0-9]*://')
-	DISPLAY[$name]="reference: $name ${version:-?}${preload:+ (LD_PRELOAD)}"
+	DISPLAY[$name]="reference: ${name%-preload} ${version:-?}${preload:+ (LD_PRELOAD)}"
 	[[ -n $preload ]] || DISPLAY[$name]+=" malloc"
 done
 

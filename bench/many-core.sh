@@ -153,8 +153,8 @@ function rate(v) {
 BEGIN {
 	print "# Many cores: the allocator sweep"
 	print ""
-	print "| workload | threads | load avg | mimalloc | mimalloc-secure | musl | mimalloc / musl |"
-	print "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
+	print "| workload | threads | load avg | mimalloc | mimalloc-secure | jemalloc | musl | mimalloc / musl |"
+	print "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
 }
 {
 	line = $0
@@ -168,9 +168,10 @@ BEGIN {
 		ratio[name] = grab(entry, "ratio_vs_musl")
 		rest = substr(rest, RSTART + RLENGTH)
 	}
-	printf "| %s | %s | %s | %s | %s | %s | %s |\n", workload, threads, load,
+	printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", workload, threads, load,
 		("mimalloc" in ops) ? rate(ops["mimalloc"]) : "-",
 		("mimalloc-secure" in ops) ? rate(ops["mimalloc-secure"]) : "-",
+		("jemalloc" in ops) ? rate(ops["jemalloc"]) : "-",
 		("musl" in ops) ? rate(ops["musl"]) : "-",
 		(ratio["mimalloc"] != "") ? ratio["mimalloc"] "x" : "-"
 }' "$out/runs.jsonl" >"$out/table.md"

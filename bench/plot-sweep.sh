@@ -25,8 +25,8 @@ read -r ymin ymax < <(awk -F, 'NR > 1 && $7 > 0 {
 	printf "%g %g\n", 10 ^ int(log(min) / log(10)), 10 ^ int(log(max) / log(10) + 1)
 }' "$csv")
 
-variants=(musl mimalloc-secure mimalloc)
-titles=("musl mallocng" "mimalloc secure" "mimalloc")
+variants=(musl mimalloc-secure mimalloc jemalloc)
+titles=("musl mallocng" "mimalloc secure" "mimalloc" "jemalloc")
 
 script="set terminal pngcairo size $((380 * $#)),340 font ',9'
 set output '$png'

@@ -399,11 +399,12 @@ build_jemalloc() {
 	if [[ ${CROSS_ARCH:-$(host_arch)} == amd64 ]]; then
 		lg_page=12
 	fi
-	# The host is named as musl, so configure takes its musl branch. Its
-	# -g3 is dropped by the -g0 that comes after it (DEPS_CFLAGS, later
-	# still, may put debug information back).
+	# The host is named as musl, so configure takes its musl branch. -Os
+	# after configure's own -O3 -g3 (DEPS_CFLAGS, later still, may change
+	# both): measured against -O2, 135 KB less in the binary for the same
+	# instructions per operation within 8% (docs/image-sizes.md).
 	./configure --prefix="$PREFIX" --libdir="$PREFIX/lib" \
-		CC="$CC" CFLAGS="$(cflags "-O2 -g0")" LDFLAGS="$LDFLAGS" \
+		CC="$CC" CFLAGS="$(cflags "-Os -g0")" LDFLAGS="$LDFLAGS" \
 		AR="$AR" NM="${CROSS_GNU:+$CROSS_GNU-}nm" \
 		--with-version="$version" --with-jemalloc-prefix=je_ \
 		--with-lg-page="$lg_page" --with-lg-hugepage=21 \

@@ -6,8 +6,8 @@ usage: scripts/lib/map_breakdown.py [-h] [--elf BINARY] MAP
 
 Every input section the linker kept in an allocated output section is
 attributed to the file it came from (an object, or an archive member), and
-files are grouped into components: musl, mimalloc, libmicrohttpd, BearSSL,
-cJSON, tinyserver's own code. What no input file accounts for (alignment
+files are grouped into components: musl, mimalloc, jemalloc, libmicrohttpd,
+BearSSL, cJSON, tinyserver's own code. What no input file accounts for (alignment
 padding, linker-made sections such as .got) is reported as such, so the rows
 add up to the binary's section sizes. With --elf, those totals are checked
 against `size -A` of the linked binary; a mismatch is an error rather than a
@@ -27,10 +27,13 @@ from pathlib import Path
 # file names are matched.
 COMPONENTS = [
     # The page at / (src/app/page/index.html, embedded as C) and the workloads'
-    # extra copies for the in-binary musl and secure-mimalloc paths.
+    # extra copies for the in-binary musl, secure-mimalloc and jemalloc paths.
     ("the page at / (HTML)", re.compile(r"page_data\.c\.o\)?$")),
-    ("workload copies for musl and mimalloc-secure",
-     re.compile(r"(^|/)libbench_(musl|secure)\.a(\.p/|\()")),
+    ("workload copies for musl, mimalloc-secure and jemalloc",
+     re.compile(r"(^|/)libbench_(musl|secure|jemalloc)\.a(\.p/|\()")),
+    # jemalloc (je_ prefixed), with the override that makes it the global
+    # allocator in the -Dallocator=jemalloc build.
+    ("jemalloc", re.compile(r"(^|/)libjemalloc\.a\(|(^|[/_])jemalloc_override\.c\.o\)?$")),
     ("tinyserver (own code)",
      re.compile(r"(^|/)(libtinyserver_\w+\.a|tinyserver\.p/|libbench_global\.a)")),
     ("mimalloc-secure, second instance (prefixed symbols)",

@@ -144,7 +144,8 @@ def test_map_breakdown_accounts_for_the_binary():
     result = module.breakdown(mapfile.read_text())
     module.check_against_elf(result, elf)
     components = result["components"]
-    for name in ("musl libc", "mimalloc", "libmicrohttpd", "cJSON", "tinyserver (own code)"):
+    for name in ("musl libc", "mimalloc", "jemalloc", "libmicrohttpd", "cJSON",
+                 "tinyserver (own code)"):
         assert components.get(name, {"file": 0})["file"] > 0, (name, components)
     file_total, _ = module.totals(result)
     stripped = (BUILD / "src" / "tinyserver-stripped").stat().st_size

@@ -23,8 +23,10 @@ from repo import REPO, project_version
 
 pytestmark = pytest.mark.container
 
-# Issue 11's bound for the scratch image with three allocators and the page.
-SCRATCH_MAX_BYTES = 600 * 1024
+# Issue 24's bound for the scratch image with four allocators and the page
+# (issue 11's, before jemalloc, was 600 KiB; the -Djemalloc=disabled binary
+# is held to it in tests/integration/test_variants.py).
+SCRATCH_MAX_BYTES = 1024 * 1024
 UID = GID = 65532
 # The issue's bound: the server must be gone within 2 s of SIGTERM.
 STOP_BOUND_S = 2.0

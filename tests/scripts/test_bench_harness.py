@@ -69,7 +69,7 @@ def test_runs_csv_has_every_run_and_checked_counters(quick_run):
     out, _ = quick_run
     runs = read_csv(out / "runs.csv")
     variants = {r["label"] for r in runs if r["kind"] == "variant"}
-    assert variants == {"musl", "mimalloc-secure", "mimalloc"}
+    assert variants == {"musl", "mimalloc-secure", "mimalloc", "jemalloc"}
     for workload in WORKLOADS:
         assert {r["label"] for r in runs if r["workload"] == workload} >= variants
     for run in runs:
@@ -84,7 +84,7 @@ def test_sweep_csv_covers_every_thread_count(quick_run):
     for workload in WORKLOADS:
         # xthread needs a producer and a consumer: its sweep starts at 2.
         threads = [t for t in SWEEP_THREADS if workload != "xthread" or t >= 2]
-        for variant in ["musl", "mimalloc-secure", "mimalloc"]:
+        for variant in ["musl", "mimalloc-secure", "mimalloc", "jemalloc"]:
             for t in threads:
                 assert (workload, variant, t) in points, (workload, variant, t)
     assert len(points) == len(rows)
@@ -115,7 +115,7 @@ def test_many_core_runner_needs_only_the_binary(tmp_path):
     for line in lines:
         assert line["cpus"] >= 1 and len(line["loadavg"].split()) == 3, line
         names = [r["bench_allocator"] for r in line["r"]["results"]]
-        assert names == ["mimalloc", "mimalloc-secure", "musl"], names
+        assert names == ["jemalloc", "mimalloc", "mimalloc-secure", "musl"], names
         for entry in line["r"]["results"]:
             assert entry["runs"][0]["total_counter"] == line["threads"] * 500
     text = (out / "table.md").read_text()
