@@ -286,6 +286,8 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0007-cache-date-header.patch
 	patches/libmicrohttpd/0008-number-formatting.patch
 	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch"
+# build_jemalloc applies this one.
+RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
@@ -387,6 +389,11 @@ build_jemalloc() {
 	# it 0.0.0.
 	version=$(sed -n 's/^[[:space:]]*echo "\('"$upstream"'-[0-9]*-g[0-9a-f]*\)" > VERSION$/\1/p' debian/rules)
 	[[ -n $version ]] || die "jemalloc: no '$upstream-N-gHASH' VERSION line in debian/rules"
+	# tinyserver's patch (patches/README.md): no start-up constructor.
+	local patch_file
+	for patch_file in ${RECIPE_INPUTS[jemalloc]}; do
+		patch -p1 --fuzz=0 --no-backup-if-mismatch <"$REPO/$patch_file"
+	done
 	# The tarball ships configure.ac only; Debian's build regenerates
 	# configure too.
 	autoconf

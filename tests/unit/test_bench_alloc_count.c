@@ -94,6 +94,7 @@ static void jemalloc_read_after(struct jemalloc_reading *reading)
 #endif
 }
 
+#if defined(TINYSERVER_HAVE_JEMALLOC)
 static bool family_is_jemalloc(enum family family)
 {
 #if defined(TINYSERVER_ALLOCATOR_JEMALLOC)
@@ -102,6 +103,7 @@ static bool family_is_jemalloc(enum family family)
     return family == FAMILY_JEMALLOC;
 #endif
 }
+#endif
 
 /* Which allocator claims the block must match the family: each mimalloc
  * instance by its heap, jemalloc by its byte count. */
