@@ -381,7 +381,8 @@ build_bearssl() {
 # and replaces nothing; src/bench/jemalloc_override.c turns it into the global
 # allocator for -Dallocator=jemalloc. Configured down to the allocator itself
 # (docs/image-sizes.md gives what each switch costs): no statistics, heap
-# profiling, junk filling or C++ operators, and no dlsym.
+# profiling, junk filling or C++ operators, no dlsym, and no sbrk (musl's
+# refuses to grow the heap, so jemalloc's attempts could only fail).
 build_jemalloc() {
 	local upstream=${DEP_VER[jemalloc]%%-*} version
 	# The version as Debian's rules give it: the release tarball has no
@@ -416,7 +417,7 @@ build_jemalloc() {
 		--with-version="$version" --with-jemalloc-prefix=je_ \
 		--with-lg-page="$lg_page" --with-lg-hugepage=21 \
 		--disable-shared --enable-static --disable-doc --disable-cxx \
-		--disable-stats --disable-prof --disable-fill --disable-libdl \
+		--disable-stats --disable-prof --disable-fill --disable-libdl --disable-dss \
 		${CROSS_ARCH:+--build="$(arch_cpu "$(host_arch)")-linux-gnu" --host="$(arch_cpu "$CROSS_ARCH")-linux-musl"}
 	grep -qF "#define JEMALLOC_VERSION \"$upstream-" include/jemalloc/jemalloc.h ||
 		die "jemalloc: configure did not take the version $version"

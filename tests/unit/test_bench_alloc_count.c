@@ -272,6 +272,14 @@ static void count_one(enum bench_allocator allocator, enum bench_workload worklo
 int main(void)
 {
     on_main_thread = true;
+#if defined(TINYSERVER_HAVE_JEMALLOC)
+    /* jemalloc initialises on its first call (patches/jemalloc/0001), and
+     * registers its fork handlers then with musl's pthread_atfork, which
+     * takes a block from the global malloc: a call that is not the
+     * workload's. Asking jemalloc anything initialises it, here. */
+    uint64_t initialised;
+    CHECK(alloc_info_jemalloc_thread_bytes(false, &initialised));
+#endif
     enum bench_allocator allocators[BENCH_ALLOCATOR_COUNT];
     size_t count = bench_allocators(allocators);
     for (size_t a = 0; a < count; a++) {
