@@ -23,7 +23,7 @@ if USES_MIMALLOC:
     # mimalloc.o or mimalloc-secure.o, whichever the variant links.
     ALLOCATOR_OBJECT = re.compile(rf"(^|/){re.escape(ALLOCATOR_VARIANT)}\.o$")
 elif ALLOCATOR_VARIANT == "jemalloc":
-    # src/jemalloc_override.c hands each to its je_ function. calloc matters
+    # src/bench/jemalloc_override.c hands each to its je_ function. calloc matters
     # most: musl's would ask mallocng whether a jemalloc block is all zero.
     ALLOCATOR_FUNCTIONS = OVERRIDDEN_FUNCTIONS
     ALLOCATOR_OBJECT = re.compile(r"(^|[/_])jemalloc_override\.c\.o$")

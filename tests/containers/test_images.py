@@ -25,7 +25,7 @@ pytestmark = pytest.mark.container
 
 # Issue 24's bound for the scratch image with four allocators and the page
 # (issue 11's, before jemalloc, was 600 KiB; the -Djemalloc=disabled binary
-# is held to it in tests/integration/test_variants.py).
+# is held to it in tests/build/test_variants.py).
 SCRATCH_MAX_BYTES = 1024 * 1024
 UID = GID = 65532
 # The issue's bound: the server must be gone within 2 s of SIGTERM.
