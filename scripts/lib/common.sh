@@ -106,7 +106,9 @@ meson_prepare() {
 	shift 2
 	if [[ -f $builddir/build.ninja ]] &&
 		grep -qF "'$native'" "$builddir/meson-private/cmd_line.txt" 2>/dev/null; then
-		meson configure "$builddir" "$@" >/dev/null
+		# --reconfigure reads meson.options again, so an option added since
+		# this folder was set up is known (plain `meson configure` refuses it).
+		meson setup --reconfigure "$builddir" "$REPO" --native-file "$native" "$@" >/dev/null
 	elif [[ -d $builddir/meson-private ]]; then
 		log "$builddir was set up with another native file: setting it up again"
 		meson setup --wipe "$builddir" "$REPO" --native-file "$native" "$@"
