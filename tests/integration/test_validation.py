@@ -59,7 +59,7 @@ BAD_WORKLOAD_QUERIES = [
 BAD_ALLOCATOR_QUERIES = [
     ("allocator=", "allocator", "empty"),
     ("allocator", "allocator", "no-value"),
-    ("allocator=jemalloc", "allocator", "unknown"),
+    ("allocator=tcmalloc", "allocator", "unknown"),
     ("allocator=ALL", "allocator", "upper-case"),
     ("allocator=musl%20", "allocator", "trailing-space"),
     ("allocator=all%00", "allocator", "trailing-nul"),
