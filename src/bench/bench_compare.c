@@ -58,6 +58,56 @@ static bool next_stop(const struct bench_stop *stop, uint64_t start_ns, struct b
     return true;
 }
 
+/* summary.FIELD = the median over the rounds of allocator i's runs' FIELD. */
+#define SUMMARY_MEDIAN(comparison, i, field)                                                       \
+    do {                                                                                           \
+        double values_[BENCH_MAX_REPEAT];                                                          \
+        for (unsigned r_ = 0; r_ < (comparison)->repeat; r_++) {                                   \
+            values_[r_] = (double)(comparison)->runs[r_][i].field;                                 \
+        }                                                                                          \
+        (comparison)->summary[i].field =                                                           \
+            (__typeof__((comparison)->summary[i].field))median(values_, (comparison)->repeat);     \
+    } while (0)
+
+static void summarise(struct bench_comparison *comparison, size_t i)
+{
+    struct bench_result *summary = &comparison->summary[i];
+    *summary = comparison->runs[0][i];
+    SUMMARY_MEDIAN(comparison, i, elapsed_ms);
+    SUMMARY_MEDIAN(comparison, i, ops_per_sec);
+    SUMMARY_MEDIAN(comparison, i, latency.p50_ns);
+    SUMMARY_MEDIAN(comparison, i, latency.p99_ns);
+    SUMMARY_MEDIAN(comparison, i, memory.start);
+    SUMMARY_MEDIAN(comparison, i, memory.samples);
+    SUMMARY_MEDIAN(comparison, i, memory.peak);
+    SUMMARY_MEDIAN(comparison, i, memory.retained);
+    SUMMARY_MEDIAN(comparison, i, memory.retained_released);
+    SUMMARY_MEDIAN(comparison, i, live_peak);
+    SUMMARY_MEDIAN(comparison, i, cpu.user_us);
+    SUMMARY_MEDIAN(comparison, i, cpu.system_us);
+    SUMMARY_MEDIAN(comparison, i, cpu.minor_faults);
+    SUMMARY_MEDIAN(comparison, i, cpu.major_faults);
+    SUMMARY_MEDIAN(comparison, i, syscalls.mmap);
+    SUMMARY_MEDIAN(comparison, i, syscalls.munmap);
+    SUMMARY_MEDIAN(comparison, i, syscalls.madvise);
+    SUMMARY_MEDIAN(comparison, i, syscalls.mprotect);
+    for (unsigned round = 1; round < comparison->repeat; round++) {
+        const struct bench_result *run = &comparison->runs[round][i];
+        if (run->latency.max_ns > summary->latency.max_ns) {
+            summary->latency.max_ns = run->latency.max_ns;
+        }
+        summary->latency.samples += run->latency.samples;
+        if (!run->memory.known && summary->memory.known) {
+            summary->memory.known = false;
+            summary->memory.error = run->memory.error;
+        }
+        if (!run->cpu.known && summary->cpu.known) {
+            summary->cpu.known = false;
+            summary->cpu.error = run->cpu.error;
+        }
+    }
+}
+
 enum bench_status bench_compare(const struct bench_request *request, const struct bench_stop *stop,
                                 struct bench_comparison *out,
                                 enum bench_allocator *failed_allocator)
@@ -85,6 +135,7 @@ enum bench_status bench_compare(const struct bench_request *request, const struc
             rates[round] = out->runs[round][i].ops_per_sec;
         }
         out->median_ops_per_sec[i] = median(rates, out->repeat);
+        summarise(out, i);
     }
     return BENCH_OK;
 }

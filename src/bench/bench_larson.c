@@ -130,6 +130,8 @@ static void larson_work(struct bench_thread *thread)
                 slots = trade(shared, slots, thread->index);
             }
         }
+        bool timed = bench_latency_due(i);
+        uint64_t began = timed ? bench_now_ns() : 0;
         uint64_t r = xorshift64(&rng);
         unsigned slot = (unsigned)(r % LARSON_SLOTS);
         if (slots[slot] != NULL) {
@@ -139,6 +141,9 @@ static void larson_work(struct bench_thread *thread)
         if (slots[slot] == NULL) {
             thread->alloc_failed = true;
             break;
+        }
+        if (timed) {
+            bench_latency_end(thread, began);
         }
     }
     /* The array in hand leaves circulation; the last thread out also takes

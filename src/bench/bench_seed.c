@@ -17,6 +17,8 @@ static void seed_work(struct bench_thread *thread)
             thread->stopped_early = true;
             break;
         }
+        bool timed = bench_latency_due(i);
+        uint64_t began = timed ? bench_now_ns() : 0;
         size_t size = (size_t)(counter % BENCH_MAX_BLOCK) + 1;
         unsigned char *block = bench_block_new(size);
         if (block == NULL) {
@@ -25,6 +27,9 @@ static void seed_work(struct bench_thread *thread)
         }
         counter += size > SEED_PROBE_OFFSET ? block[SEED_PROBE_OFFSET] : 1;
         bench_block_drop(block);
+        if (timed) {
+            bench_latency_end(thread, began);
+        }
     }
     thread->counter = counter;
 }

@@ -172,10 +172,15 @@ static void xthread_produce(struct bench_thread *thread, struct xthread_shared *
             break;
         }
         while (batch->count < XTHREAD_BATCH_BLOCKS && batch->count < left) {
+            bool timed = bench_latency_due(made);
+            uint64_t began = timed ? bench_now_ns() : 0;
             unsigned char *block = bench_block_new((size_t)(made % BENCH_MAX_BLOCK) + 1);
             if (block == NULL) {
                 thread->alloc_failed = true;
                 break;
+            }
+            if (timed) {
+                bench_latency_end(thread, began);
             }
             batch->blocks[batch->count++] = block;
             made++;
@@ -193,7 +198,13 @@ static void xthread_consume(struct bench_thread *thread, struct xthread_shared *
     struct xthread_batch *batch;
     while ((batch = take_filled(shared)) != NULL) {
         for (unsigned i = 0; i < batch->count; i++) {
+            /* The counter counts the frees so far, so it strides them. */
+            bool timed = bench_latency_due(counter);
+            uint64_t began = timed ? bench_now_ns() : 0;
             counter += bench_block_free(batch->blocks[i]);
+            if (timed) {
+                bench_latency_end(thread, began);
+            }
         }
         give_back(shared, batch);
     }
