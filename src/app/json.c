@@ -8,6 +8,7 @@
  */
 #include "json.h"
 
+#include "cold.h"
 #include "json_line.h"
 
 #include <stdbool.h>
@@ -54,36 +55,36 @@ static void add_allocator(struct json_builder *b, cJSON *parent, const struct al
 
 /* Adds `name` as an object to parent; NULL (and the build failed) when
  * memory ran out. */
-static cJSON *add_object(struct json_builder *b, cJSON *parent, const char *name)
+COLD static cJSON *add_object(struct json_builder *b, cJSON *parent, const char *name)
 {
     cJSON *object = cJSON_AddObjectToObject(parent, name);
     need(b, object);
     return object;
 }
 
-static void add_number(struct json_builder *b, cJSON *parent, const char *name, double value)
+COLD static void add_number(struct json_builder *b, cJSON *parent, const char *name, double value)
 {
     need(b, cJSON_AddNumberToObject(parent, name, value));
 }
 
 /* A figure that may be unknown: the number, or null. */
-static void add_figure(struct json_builder *b, cJSON *parent, const char *name, bool known,
-                       double value)
+COLD static void add_figure(struct json_builder *b, cJSON *parent, const char *name, bool known,
+                            double value)
 {
     need(b, known ? cJSON_AddNumberToObject(parent, name, value)
                   : cJSON_AddNullToObject(parent, name));
 }
 
 /* Why a group of figures is null: "<what>: <strerror>". */
-static void add_unavailable(struct json_builder *b, cJSON *parent, const char *what, int error)
+COLD static void add_unavailable(struct json_builder *b, cJSON *parent, const char *what, int error)
 {
     char reason[160];
     snprintf(reason, sizeof(reason), "%s: %s", what, strerror(error));
     need(b, cJSON_AddStringToObject(parent, "unavailable", reason));
 }
 
-static void add_latency(struct json_builder *b, cJSON *parent,
-                        const struct bench_latency_summary *latency)
+COLD static void add_latency(struct json_builder *b, cJSON *parent,
+                             const struct bench_latency_summary *latency)
 {
     cJSON *object = add_object(b, parent, "latency_ns");
     if (object == NULL) {
@@ -97,14 +98,15 @@ static void add_latency(struct json_builder *b, cJSON *parent,
 }
 
 /* Peak resident memory over the window's live bytes, to two decimals. */
-static double overhead(const struct bench_result *result)
+COLD static double overhead(const struct bench_result *result)
 {
     return (double)(long long)((double)result->memory.peak / (double)result->live_peak * 100 +
                                0.5) /
            100;
 }
 
-static void add_memory(struct json_builder *b, cJSON *parent, const struct bench_result *result)
+COLD static void add_memory(struct json_builder *b, cJSON *parent,
+                            const struct bench_result *result)
 {
     const struct bench_memory *memory = &result->memory;
     cJSON *object = add_object(b, parent, "memory");
@@ -129,7 +131,7 @@ static void add_memory(struct json_builder *b, cJSON *parent, const struct bench
     }
 }
 
-static void add_cpu(struct json_builder *b, cJSON *parent, const struct bench_cpu *cpu)
+COLD static void add_cpu(struct json_builder *b, cJSON *parent, const struct bench_cpu *cpu)
 {
     cJSON *object = add_object(b, parent, "cpu");
     if (object == NULL) {
@@ -144,8 +146,8 @@ static void add_cpu(struct json_builder *b, cJSON *parent, const struct bench_cp
     }
 }
 
-static void add_syscalls(struct json_builder *b, cJSON *parent,
-                         const struct bench_syscall_counts *calls)
+COLD static void add_syscalls(struct json_builder *b, cJSON *parent,
+                              const struct bench_syscall_counts *calls)
 {
     cJSON *object = add_object(b, parent, "syscalls");
     if (object == NULL) {
@@ -158,7 +160,7 @@ static void add_syscalls(struct json_builder *b, cJSON *parent,
 }
 
 /* What a run costs beside its rate: latency, memory, CPU, system calls. */
-static void add_costs(struct json_builder *b, cJSON *parent, const struct bench_result *result)
+COLD static void add_costs(struct json_builder *b, cJSON *parent, const struct bench_result *result)
 {
     add_latency(b, parent, &result->latency);
     add_memory(b, parent, result);
@@ -167,7 +169,7 @@ static void add_costs(struct json_builder *b, cJSON *parent, const struct bench_
 }
 
 /* The measured figures of one run. */
-static void add_run(struct json_builder *b, cJSON *parent, const struct bench_result *result)
+COLD static void add_run(struct json_builder *b, cJSON *parent, const struct bench_result *result)
 {
     need(b, cJSON_AddNumberToObject(parent, "total_counter", (double)result->total_counter));
     need(b, cJSON_AddNumberToObject(parent, "elapsed_ms", result->elapsed_ms));
@@ -177,8 +179,8 @@ static void add_run(struct json_builder *b, cJSON *parent, const struct bench_re
 }
 
 /* One allocator's entry of an allocator=all answer. */
-static void add_allocator_results(struct json_builder *b, cJSON *list,
-                                  const struct bench_comparison *comparison, size_t index)
+COLD static void add_allocator_results(struct json_builder *b, cJSON *list,
+                                       const struct bench_comparison *comparison, size_t index)
 {
     cJSON *entry = cJSON_CreateObject();
     need(b, entry);

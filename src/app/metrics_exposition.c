@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "metrics_exposition.h"
 
+#include "cold.h"
 #include "array.h"
 #include "decimal.h"
 
@@ -41,16 +42,6 @@ static void put_u64(FILE *out, uint64_t value)
 {
     char digits[DECIMAL_MAX];
     fwrite(digits, 1, decimal_format(digits, value, 0), out);
-}
-
-/* A signed value: the retained figures fall below 0 when a run gave back
- * more than it took. */
-static void put_i64(FILE *out, int64_t value)
-{
-    if (value < 0) {
-        fputc('-', out);
-    }
-    put_u64(out, value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value);
 }
 
 /* units / 10^digits, written exactly with `digits` decimals. */
@@ -219,7 +210,8 @@ static void write_connection_refusals(FILE *out, struct metrics *metrics)
 }
 
 /* `family{allocator="...",workload="..."` without the closing brace. */
-static void put_bench_labels(FILE *out, const char *family, const struct metrics_last_bench *last)
+COLD static void put_bench_labels(FILE *out, const char *family,
+                                  const struct metrics_last_bench *last)
 {
     put_labelled(out, family, "allocator", last->allocator);
     fputs(",workload=\"", out);
@@ -227,7 +219,35 @@ static void put_bench_labels(FILE *out, const char *family, const struct metrics
     fputc('"', out);
 }
 
-static void write_bench(FILE *out, struct metrics *metrics)
+/* One sample of a last-benchmark family: the allocator and workload
+ * labels, one more label when `label` is not NULL, and the value, signed,
+ * with `decimals` of it after the point (9: nanoseconds as seconds). */
+COLD static void put_bench_sample(FILE *out, const char *family,
+                                  const struct metrics_last_bench *last, const char *label,
+                                  const char *label_value, int64_t value, unsigned decimals)
+{
+    put_bench_labels(out, family, last);
+    if (label != NULL) {
+        fputc(',', out);
+        fputs(label, out);
+        fputs("=\"", out);
+        fputs(label_value, out);
+        fputc('"', out);
+    }
+    fputs("} ", out);
+    if (value < 0) {
+        fputc('-', out);
+    }
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    if (decimals == 0) {
+        put_u64(out, magnitude);
+    } else {
+        put_fixed(out, magnitude, decimals);
+    }
+    fputc('\n', out);
+}
+
+COLD static void write_bench(FILE *out, struct metrics *metrics)
 {
     write_header(out, "tinyserver_bench_runs_total", "counter",
                  "Benchmark requests by outcome (ok, invalid, busy, cancelled, failed, "
@@ -261,20 +281,13 @@ static void write_bench(FILE *out, struct metrics *metrics)
                  "median (p50), the 99th percentile (p99) and the longest (max).");
     for (size_t i = 0; i < metrics->last_bench_count; i++) {
         const struct metrics_last_bench *last = &metrics->last_bench[i];
-        const struct {
-            const char *stat;
-            uint64_t ns;
-        } stats[] = {{"p50", last->figures.latency_p50_ns},
-                     {"p99", last->figures.latency_p99_ns},
-                     {"max", last->figures.latency_max_ns}};
-        for (size_t s = 0; s < ARRAY_SIZE(stats); s++) {
-            put_bench_labels(out, "tinyserver_bench_last_latency_seconds", last);
-            fputs(",stat=\"", out);
-            fputs(stats[s].stat, out);
-            fputs("\"} ", out);
-            put_fixed(out, stats[s].ns, 9);
-            fputc('\n', out);
-        }
+        const struct metrics_bench_figures *f = &last->figures;
+        put_bench_sample(out, "tinyserver_bench_last_latency_seconds", last, "stat", "p50",
+                         (int64_t)f->latency_p50_ns, 9);
+        put_bench_sample(out, "tinyserver_bench_last_latency_seconds", last, "stat", "p99",
+                         (int64_t)f->latency_p99_ns, 9);
+        put_bench_sample(out, "tinyserver_bench_last_latency_seconds", last, "stat", "max",
+                         (int64_t)f->latency_max_ns, 9);
     }
     write_header(out, "tinyserver_bench_last_peak_memory_bytes", "gauge",
                  "Peak resident memory above the start of the last successful run, per "
@@ -282,8 +295,8 @@ static void write_bench(FILE *out, struct metrics *metrics)
     for (size_t i = 0; i < metrics->last_bench_count; i++) {
         const struct metrics_last_bench *last = &metrics->last_bench[i];
         if (last->figures.memory_known) {
-            put_bench_labels(out, "tinyserver_bench_last_peak_memory_bytes", last);
-            put_sample_end(out, last->figures.peak_bytes);
+            put_bench_sample(out, "tinyserver_bench_last_peak_memory_bytes", last, NULL, NULL,
+                             (int64_t)last->figures.peak_bytes, 0);
         }
     }
     write_header(out, "tinyserver_bench_last_retained_memory_bytes", "gauge",
@@ -292,17 +305,12 @@ static void write_bench(FILE *out, struct metrics *metrics)
                  "(when=\"after_release\"), per allocator; absent when /proc could not be read.");
     for (size_t i = 0; i < metrics->last_bench_count; i++) {
         const struct metrics_last_bench *last = &metrics->last_bench[i];
-        if (!last->figures.memory_known) {
-            continue;
+        if (last->figures.memory_known) {
+            put_bench_sample(out, "tinyserver_bench_last_retained_memory_bytes", last, "when",
+                             "after_run", last->figures.retained_bytes, 0);
+            put_bench_sample(out, "tinyserver_bench_last_retained_memory_bytes", last, "when",
+                             "after_release", last->figures.retained_released_bytes, 0);
         }
-        put_bench_labels(out, "tinyserver_bench_last_retained_memory_bytes", last);
-        fputs(",when=\"after_run\"} ", out);
-        put_i64(out, last->figures.retained_bytes);
-        fputc('\n', out);
-        put_bench_labels(out, "tinyserver_bench_last_retained_memory_bytes", last);
-        fputs(",when=\"after_release\"} ", out);
-        put_i64(out, last->figures.retained_released_bytes);
-        fputc('\n', out);
     }
     static const char *const calls[METRICS_SYSCALL_COUNT] = {"mmap", "munmap", "madvise",
                                                              "mprotect"};
@@ -310,13 +318,9 @@ static void write_bench(FILE *out, struct metrics *metrics)
                  "Memory-mapping calls the worker threads of the last successful run made, per "
                  "allocator and call.");
     for (size_t i = 0; i < metrics->last_bench_count; i++) {
-        const struct metrics_last_bench *last = &metrics->last_bench[i];
         for (size_t c = 0; c < METRICS_SYSCALL_COUNT; c++) {
-            put_bench_labels(out, "tinyserver_bench_last_syscalls", last);
-            fputs(",call=\"", out);
-            fputs(calls[c], out);
-            fputc('"', out);
-            put_sample_end(out, last->figures.syscalls[c]);
+            put_bench_sample(out, "tinyserver_bench_last_syscalls", &metrics->last_bench[i], "call",
+                             calls[c], (int64_t)metrics->last_bench[i].figures.syscalls[c], 0);
         }
     }
     pthread_mutex_unlock(&metrics->last_bench_lock);

@@ -6,6 +6,7 @@
 #include "bench.h"
 
 #include "bench_workload.h"
+#include "cold.h"
 #include "clock.h"
 #include "threads.h"
 
@@ -214,8 +215,8 @@ struct bench_sampler {
     uint64_t high_water_start;
 };
 
-static void sampler_start(struct bench_sampler *sampler, const struct bench_params *params,
-                          bool tracks_live)
+COLD static void sampler_start(struct bench_sampler *sampler, const struct bench_params *params,
+                               bool tracks_live)
 {
     memset(sampler, 0, sizeof(*sampler));
     bench_memory_open(&sampler->reader,
@@ -253,7 +254,7 @@ static void sampler_read(struct bench_sampler *sampler)
 /* The run is over (its workers joined): the last sample, and VmHWM, which
  * gives the exact peak when the run raised it. Then the workers' own
  * peaks of what they held, each a lower bound of the run's live peak. */
-static void sampler_end(struct bench_sampler *sampler)
+COLD static void sampler_end(struct bench_sampler *sampler)
 {
     sampler_read(sampler);
     struct bench_memory *memory = &sampler->memory;
@@ -272,7 +273,7 @@ static void sampler_end(struct bench_sampler *sampler)
 }
 
 /* Resident memory now, minus the start; false when unreadable. */
-static bool sampler_delta(struct bench_sampler *sampler, int64_t *delta)
+COLD static bool sampler_delta(struct bench_sampler *sampler, int64_t *delta)
 {
     uint64_t resident;
     if (!sampler->memory.known || !bench_memory_resident(&sampler->reader, &resident)) {
@@ -283,7 +284,7 @@ static bool sampler_delta(struct bench_sampler *sampler, int64_t *delta)
 }
 
 /* The memory figures are known only if every read worked. */
-static void sampler_finish(struct bench_sampler *sampler)
+COLD static void sampler_finish(struct bench_sampler *sampler)
 {
     if (sampler->reader.error != 0) {
         sampler->memory.known = false;
@@ -386,8 +387,8 @@ enum bench_status bench_run(const struct bench_params *params, const atomic_bool
 }
 
 /* What a run that ended this way reports. */
-static enum bench_status run_outcome(unsigned started, unsigned threads, bool alloc_failed,
-                                     bool stopped_early, bool cut_short)
+COLD static enum bench_status run_outcome(unsigned started, unsigned threads, bool alloc_failed,
+                                          bool stopped_early, bool cut_short)
 {
     if (started < threads) {
         return BENCH_THREAD_FAILED;
@@ -404,8 +405,8 @@ static enum bench_status run_outcome(unsigned started, unsigned threads, bool al
 /* Resident memory after the run, then after the allocator's release
  * call. A reading that fails leaves its errno in the reader, and
  * sampler_finish makes the figures unavailable. */
-static void measure_release(struct bench_sampler *sampler, const struct bench_release *release,
-                            struct bench_memory *memory)
+COLD static void measure_release(struct bench_sampler *sampler, const struct bench_release *release,
+                                 struct bench_memory *memory)
 {
     (void)sampler_delta(sampler, &memory->retained);
     if (release->release != NULL) {
@@ -415,8 +416,8 @@ static void measure_release(struct bench_sampler *sampler, const struct bench_re
 }
 
 /* Sums what the workers measured into the result. */
-static void collect_workers(const struct bench_worker *workers, unsigned count,
-                            const struct bench_finish *finish, struct bench_result *result)
+COLD static void collect_workers(const struct bench_worker *workers, unsigned count,
+                                 const struct bench_finish *finish, struct bench_result *result)
 {
     result->cpu = (struct bench_cpu){.known = true};
     result->syscalls = (struct bench_syscall_counts){0};

@@ -3,6 +3,7 @@
  */
 #include "bench_params.h"
 
+#include "cold.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -170,9 +171,9 @@ static bool within_budget(const struct bench_limits *limits, const struct bench_
 /* The window's parameters: only with workload=window, min_block no more
  * than max_block, slots defaulting to what the memory budget allows, and
  * the whole within it. */
-static bool apply_window(const struct bench_limits *limits, const bool *seen,
-                         const unsigned *values, struct bench_params *out,
-                         struct bench_params_error *error)
+COLD static bool apply_window(const struct bench_limits *limits, const bool *seen,
+                              const unsigned *values, struct bench_params *out,
+                              struct bench_params_error *error)
 {
     static const int window_params[] = {BENCH_PARAM_SLOTS, BENCH_PARAM_MIN_BLOCK,
                                         BENCH_PARAM_MAX_BLOCK};

@@ -26,6 +26,7 @@
  */
 #include "bench_workload.h"
 
+#include "cold.h"
 #include <pthread.h>
 
 #define WINDOW_HANDOFF_EVERY  8u
@@ -67,9 +68,9 @@ static unsigned window_floor_log2(unsigned value)
     return 31u - (unsigned)__builtin_clz(value);
 }
 
-static void window_teardown(struct bench_run *run);
+COLD static void window_teardown(struct bench_run *run);
 
-static bool window_setup(struct bench_run *run)
+COLD static bool window_setup(struct bench_run *run)
 {
     struct window_shared *shared = calloc(1, sizeof(*shared));
     if (shared == NULL) {

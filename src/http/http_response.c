@@ -5,6 +5,7 @@
  */
 #include "http_internal.h"
 
+#include "cold.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ static void printable_parameter(const char *parameter, char safe[HTTP_ERROR_PARA
 }
 
 /* Appends one byte to the text being written, if it fits. */
-static void put_byte(char *out, size_t size, size_t *len, char c)
+COLD static void put_byte(char *out, size_t size, size_t *len, char c)
 {
     if (*len + 1 < size) {
         out[*len] = c;
@@ -60,7 +61,7 @@ static void put_byte(char *out, size_t size, size_t *len, char c)
     (*len)++;
 }
 
-static void put_text(char *out, size_t size, size_t *len, const char *text)
+COLD static void put_text(char *out, size_t size, size_t *len, const char *text)
 {
     for (; *text != '\0'; text++) {
         put_byte(out, size, len, *text);
@@ -69,7 +70,7 @@ static void put_text(char *out, size_t size, size_t *len, const char *text)
 
 /* A JSON string (RFC 8259): quotes, backslashes and control bytes escaped,
  * the rest as it is. */
-static void put_string(char *out, size_t size, size_t *len, const char *text)
+COLD static void put_string(char *out, size_t size, size_t *len, const char *text)
 {
     static const char hex[] = "0123456789abcdef";
     put_byte(out, size, len, '"');
@@ -91,7 +92,8 @@ static void put_string(char *out, size_t size, size_t *len, const char *text)
 /* Writes the error body into `out` (`size` bytes, NUL-terminated when size
  * is not 0) without allocating; returns its length, which is below size
  * when it fitted. */
-static size_t error_body_format(char *out, size_t size, const char *message, const char *parameter)
+COLD static size_t error_body_format(char *out, size_t size, const char *message,
+                                     const char *parameter)
 {
     size_t len = 0;
     put_text(out, size, &len, "{\"error\":");
