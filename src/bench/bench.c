@@ -409,6 +409,11 @@ COLD static void measure_release(struct bench_sampler *sampler, const struct ben
                                  struct bench_memory *memory)
 {
     (void)sampler_delta(sampler, &memory->retained);
+    /* What the teardown left resident was resident during the run too: the
+     * peak is never below it. */
+    if (memory->retained > 0 && (uint64_t)memory->retained > sampler->memory.peak) {
+        sampler->memory.peak = (uint64_t)memory->retained;
+    }
     if (release->release != NULL) {
         release->release();
     }

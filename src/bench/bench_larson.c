@@ -101,21 +101,11 @@ static uint64_t release(unsigned char **slots)
     return counter;
 }
 
-static uint64_t xorshift64(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
 /* One operation: replace a random slot's block; false when out of memory
  * (the slot is then empty). */
 static inline bool larson_step(unsigned char **slots, uint64_t *rng, uint64_t *counter)
 {
-    uint64_t r = xorshift64(rng);
+    uint64_t r = bench_xorshift64(rng);
     unsigned slot = (unsigned)(r % LARSON_SLOTS);
     if (slots[slot] != NULL) {
         *counter += bench_block_free(slots[slot]);

@@ -71,6 +71,10 @@ WRAP_MMAP(mmap)
 WRAP_MUNMAP(munmap)
 WRAP_MADVISE(madvise)
 WRAP_MPROTECT(mprotect)
+#if defined(__GLIBC__)
+/* glibc's sys/mman.h renames mmap to mmap64 under _FILE_OFFSET_BITS=64. */
+WRAP_MMAP(mmap64)
+#endif
 #if defined(TINYSERVER_BENCH_MUSL_INTERNALS)
 /* musl's internal names, which its mallocng and threads call. */
 WRAP_MMAP(__mmap)

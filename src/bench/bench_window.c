@@ -103,16 +103,6 @@ COLD static bool window_setup(struct bench_run *run)
     return true;
 }
 
-static uint64_t window_xorshift64(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
 /* A size drawn log-uniformly: an octave, then a size within it, kept
  * within [min_block, max_block]. */
 static size_t window_draw_size(const struct window_shared *shared, uint64_t r)
@@ -216,7 +206,7 @@ static void window_work(struct bench_thread *thread)
         }
         bool timed = bench_latency_due(i);
         uint64_t began = timed ? bench_now_ns() : 0;
-        uint64_t r = window_xorshift64(&rng);
+        uint64_t r = bench_xorshift64(&rng);
         struct window_block *block = &window[i < slots ? i : (unsigned)(r % slots)];
         if (block->data != NULL) {
             if (++taken_out % WINDOW_HANDOFF_EVERY == 0) {
@@ -231,7 +221,7 @@ static void window_work(struct bench_thread *thread)
                 counter += window_free_block(thread, block);
             }
         }
-        size_t size = window_draw_size(shared, window_xorshift64(&rng));
+        size_t size = window_draw_size(shared, bench_xorshift64(&rng));
         block->data = bench_block_new_paged(size);
         if (block->data == NULL) {
             thread->alloc_failed = true;

@@ -128,6 +128,18 @@ static inline void bench_keep_observable(unsigned char *block)
     __asm__ volatile("" : : "r"(block) : "memory");
 }
 
+/* The workloads' random numbers: xorshift64, so a run is reproducible
+ * from its seeds. `state` must not be 0. */
+static inline uint64_t bench_xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
 /* The clock of the sampled operations: the same one as the run's. */
 static inline uint64_t bench_now_ns(void)
 {
