@@ -93,7 +93,9 @@ done
 
 # The reference program compiles tinyserver's own workload sources (and the
 # thread and clock helpers the run's timed wait uses) with the flags Meson gives them
-# (-O3, as buildtype=release), against glibc.
+# (-O3, as buildtype=release), against glibc, with the wraps that count the
+# workers' mapping calls (src/bench/bench_syscalls.h; glibc's mman.h calls
+# mmap mmap64).
 REF_BIN=$REPO/build-bench/reference/workload
 declare -a REF_ROWS=()
 if ((reference)); then
@@ -104,7 +106,8 @@ if ((reference)); then
 			-DBENCH_PATH_GLOBAL -DTINYSERVER_ALLOCATOR_OPTION='"glibc"' \
 			-I"$REPO/src/core" -I"$REPO/src/bench" -o "$REF_BIN" "$REPO/bench/reference/workload.c" \
 			"$REPO"/src/bench/bench.c "$REPO"/src/bench/bench_[a-z]*.c "$REPO"/src/core/threads.c \
-			"$REPO"/src/core/clock.c
+			"$REPO"/src/core/clock.c \
+			-Wl,--wrap=mmap,--wrap=mmap64,--wrap=munmap,--wrap=madvise,--wrap=mprotect
 		for r in "${REFERENCES[@]}"; do
 			IFS='|' read -r name pkg preload _ <<<"$r"
 			if [[ -z $preload || -f $preload ]]; then

@@ -61,6 +61,7 @@ static struct bench_limits bench_limits_from(const struct config *cfg, unsigned 
         .max_threads = max_threads,
         .max_iterations = cfg->max_bench_iterations,
         .max_operations = cfg->max_bench_operations,
+        .max_memory = (uint64_t)cfg->max_bench_memory_mib * 1024u * 1024u,
         .default_threads = cpus < max_threads ? cpus : max_threads,
         .default_iterations = BENCH_DEFAULT_ITERATIONS < cfg->max_bench_iterations
                                   ? BENCH_DEFAULT_ITERATIONS
@@ -74,9 +75,10 @@ static int run_bench_command(const struct config *cfg, const struct config_comma
                              const struct build_info *build)
 {
     const struct param_pair given[] = {
-        {"threads", cmd->bench_threads, 0},   {"iterations", cmd->bench_iterations, 0},
-        {"workload", cmd->bench_workload, 0}, {"allocator", cmd->bench_allocator, 0},
-        {"repeat", cmd->bench_repeat, 0},
+        {"threads", cmd->bench_threads, 0},     {"iterations", cmd->bench_iterations, 0},
+        {"workload", cmd->bench_workload, 0},   {"allocator", cmd->bench_allocator, 0},
+        {"repeat", cmd->bench_repeat, 0},       {"slots", cmd->bench_slots, 0},
+        {"min_block", cmd->bench_min_block, 0}, {"max_block", cmd->bench_max_block, 0},
     };
     struct param_pair pairs[ARRAY_SIZE(given)];
     size_t count = 0;

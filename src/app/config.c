@@ -120,6 +120,10 @@ static const struct config_option config_options[] = {
     CONFIG_UINT_OPTION(
         "max-bench-seconds", "MAX_BENCH_SECONDS", max_bench_seconds, "0", 0, 86400, "SECONDS",
         "stop a run that takes longer and answer 503 saying it was cut short; 0 = no limit"),
+    CONFIG_UINT_OPTION("max-bench-memory", "MAX_BENCH_MEMORY", max_bench_memory_mib, "256", 0,
+                       1048576, "MIB",
+                       "upper bound of the memory a window benchmark may hold, threads x (slots + "
+                       "64) x max_block, in MiB; a request over it gets 400; 0 = no limit"),
     CONFIG_STRING_OPTION(
         "bench-token-file", "BENCH_TOKEN_FILE", bench_token_file, "", CONFIG_PATH_MAX, "FILE",
         "file holding a bearer token that /bench then requires (Authorization: Bearer TOKEN); the "
@@ -338,6 +342,9 @@ static const struct {
     {"workload", CONFIG_BENCH_FIELD(bench_workload)},
     {"allocator", CONFIG_BENCH_FIELD(bench_allocator)},
     {"repeat", CONFIG_BENCH_FIELD(bench_repeat)},
+    {"slots", CONFIG_BENCH_FIELD(bench_slots)},
+    {"min-block", CONFIG_BENCH_FIELD(bench_min_block)},
+    {"max-block", CONFIG_BENCH_FIELD(bench_max_block)},
 };
 
 #define CONFIG_BENCH_ARG_COUNT ARRAY_SIZE(config_bench_args)
@@ -427,7 +434,8 @@ static bool load_arguments(struct config *cfg, struct config_command *cmd, int a
     }
     if (bench_args_given && cmd->kind != CONFIG_COMMAND_BENCH) {
         set_error(err, err_size,
-                  "--threads, --iterations, --workload, --allocator and --repeat need --bench");
+                  "--threads, --iterations, --workload, --allocator, --repeat, --slots, "
+                  "--min-block and --max-block need --bench");
         return false;
     }
     return true;
@@ -452,8 +460,11 @@ void config_print_help(FILE *out, const char *program)
             "Usage: %s [OPTION]...            serve HTTP\n"
             "       %s --bench [--threads N] [--iterations N] [--workload NAME]\n"
             "               [--allocator ALLOC] [--repeat N]\n"
+            "               [--slots N] [--min-block BYTES] [--max-block BYTES]\n"
             "                                  run the allocation benchmark once, print JSON;\n"
-            "                                  NAME: seed (default), xthread or larson;\n"
+            "                                  NAME: seed (default), xthread, larson or window\n"
+            "                                  (which alone takes the window's slots and\n"
+            "                                  block sizes);\n"
             "                                  ALLOC: jemalloc, mimalloc, mimalloc-secure, musl\n"
             "                                  (those this build has; default: the global one)\n"
             "                                  or all, which runs each, N rounds interleaved\n"

@@ -39,6 +39,7 @@ struct config {
     unsigned max_bench_iterations;
     unsigned max_bench_operations; /* threads x iterations; 0 means no limit */
     unsigned max_bench_seconds;    /* wall-clock cap of one run; 0 means none */
+    unsigned max_bench_memory_mib; /* what one window run may hold; 0 means no limit */
     const char *bench_token_file;  /* "" when /bench is open */
     struct rate_spec bench_rate;   /* per client address; count 0 means no limit */
     unsigned shutdown_grace_s;
@@ -74,6 +75,9 @@ struct config_command {
     const char *bench_workload;   /* NULL when not given */
     const char *bench_allocator;  /* NULL when not given */
     const char *bench_repeat;     /* NULL when not given */
+    const char *bench_slots;      /* NULL when not given; workload window only */
+    const char *bench_min_block;  /* NULL when not given; workload window only */
+    const char *bench_max_block;  /* NULL when not given; workload window only */
 };
 
 /* Fills *cfg from defaults, then the environment (getenv), then argv.

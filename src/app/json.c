@@ -8,9 +8,11 @@
  */
 #include "json.h"
 
+#include "cold.h"
 #include "json_line.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,18 +53,134 @@ static void add_allocator(struct json_builder *b, cJSON *parent, const struct al
     need(b, cJSON_AddBoolToObject(allocator, "secure", alloc->secure));
 }
 
+/* Adds `name` as an object to parent; NULL (and the build failed) when
+ * memory ran out. */
+COLD static cJSON *add_object(struct json_builder *b, cJSON *parent, const char *name)
+{
+    cJSON *object = cJSON_AddObjectToObject(parent, name);
+    need(b, object);
+    return object;
+}
+
+COLD static void add_number(struct json_builder *b, cJSON *parent, const char *name, double value)
+{
+    need(b, cJSON_AddNumberToObject(parent, name, value));
+}
+
+/* A figure that may be unknown: the number, or null. */
+COLD static void add_figure(struct json_builder *b, cJSON *parent, const char *name, bool known,
+                            double value)
+{
+    need(b, known ? cJSON_AddNumberToObject(parent, name, value)
+                  : cJSON_AddNullToObject(parent, name));
+}
+
+/* Why a group of figures is null: "<what>: <strerror>". */
+COLD static void add_unavailable(struct json_builder *b, cJSON *parent, const char *what, int error)
+{
+    char reason[160];
+    snprintf(reason, sizeof(reason), "%s: %s", what, strerror(error));
+    need(b, cJSON_AddStringToObject(parent, "unavailable", reason));
+}
+
+COLD static void add_latency(struct json_builder *b, cJSON *parent,
+                             const struct bench_latency_summary *latency)
+{
+    cJSON *object = add_object(b, parent, "latency_ns");
+    if (object == NULL) {
+        return;
+    }
+    add_number(b, object, "samples", (double)latency->samples);
+    add_number(b, object, "every", BENCH_LATENCY_EVERY);
+    add_number(b, object, "p50", (double)latency->p50_ns);
+    add_number(b, object, "p99", (double)latency->p99_ns);
+    add_number(b, object, "max", (double)latency->max_ns);
+}
+
+/* Peak resident memory over the window's live bytes, to two decimals. */
+COLD static double overhead(const struct bench_result *result)
+{
+    return (double)(long long)((double)result->memory.peak / (double)result->live_peak * 100 +
+                               0.5) /
+           100;
+}
+
+COLD static void add_memory(struct json_builder *b, cJSON *parent,
+                            const struct bench_result *result)
+{
+    const struct bench_memory *memory = &result->memory;
+    cJSON *object = add_object(b, parent, "memory");
+    if (object == NULL) {
+        return;
+    }
+    bool known = memory->known;
+    add_figure(b, object, "start_bytes", known, (double)memory->start);
+    add_figure(b, object, "peak_bytes", known, (double)memory->peak);
+    add_figure(b, object, "retained_bytes", known, (double)memory->retained);
+    add_figure(b, object, "retained_after_release_bytes", known, (double)memory->retained_released);
+    need(b, result->release != NULL ? cJSON_AddStringToObject(object, "release", result->release)
+                                    : cJSON_AddNullToObject(object, "release"));
+    add_number(b, object, "samples", memory->samples);
+    need(b, cJSON_AddBoolToObject(object, "peak_exact", known && memory->peak_exact));
+    if (result->workload == BENCH_WORKLOAD_WINDOW) {
+        add_number(b, object, "live_peak_bytes", (double)result->live_peak);
+        add_figure(b, object, "overhead", known && result->live_peak > 0, overhead(result));
+    }
+    if (!known) {
+        add_unavailable(b, object, "cannot read " BENCH_MEMORY_DIR "/statm", memory->error);
+    }
+}
+
+COLD static void add_cpu(struct json_builder *b, cJSON *parent, const struct bench_cpu *cpu)
+{
+    cJSON *object = add_object(b, parent, "cpu");
+    if (object == NULL) {
+        return;
+    }
+    add_figure(b, object, "user_ms", cpu->known, (double)cpu->user_us / 1000);
+    add_figure(b, object, "system_ms", cpu->known, (double)cpu->system_us / 1000);
+    add_figure(b, object, "minor_faults", cpu->known, (double)cpu->minor_faults);
+    add_figure(b, object, "major_faults", cpu->known, (double)cpu->major_faults);
+    if (!cpu->known) {
+        add_unavailable(b, object, "getrusage(RUSAGE_THREAD) failed", cpu->error);
+    }
+}
+
+COLD static void add_syscalls(struct json_builder *b, cJSON *parent,
+                              const struct bench_syscall_counts *calls)
+{
+    cJSON *object = add_object(b, parent, "syscalls");
+    if (object == NULL) {
+        return;
+    }
+    add_number(b, object, "mmap", (double)calls->mmap);
+    add_number(b, object, "munmap", (double)calls->munmap);
+    add_number(b, object, "madvise", (double)calls->madvise);
+    add_number(b, object, "mprotect", (double)calls->mprotect);
+}
+
+/* What a run costs beside its rate: latency, memory, CPU, system calls. */
+COLD static void add_costs(struct json_builder *b, cJSON *parent, const struct bench_result *result)
+{
+    add_latency(b, parent, &result->latency);
+    add_memory(b, parent, result);
+    add_cpu(b, parent, &result->cpu);
+    add_syscalls(b, parent, &result->syscalls);
+}
+
 /* The measured figures of one run. */
-static void add_run(struct json_builder *b, cJSON *parent, const struct bench_result *result)
+COLD static void add_run(struct json_builder *b, cJSON *parent, const struct bench_result *result)
 {
     need(b, cJSON_AddNumberToObject(parent, "total_counter", (double)result->total_counter));
     need(b, cJSON_AddNumberToObject(parent, "elapsed_ms", result->elapsed_ms));
     /* Whole operations per second: fractions are noise at this scale. */
     need(b, cJSON_AddNumberToObject(parent, "ops_per_sec", (double)(long long)result->ops_per_sec));
+    add_costs(b, parent, result);
 }
 
 /* One allocator's entry of an allocator=all answer. */
-static void add_allocator_results(struct json_builder *b, cJSON *list,
-                                  const struct bench_comparison *comparison, size_t index)
+COLD static void add_allocator_results(struct json_builder *b, cJSON *list,
+                                       const struct bench_comparison *comparison, size_t index)
 {
     cJSON *entry = cJSON_CreateObject();
     need(b, entry);
@@ -80,6 +198,7 @@ static void add_allocator_results(struct json_builder *b, cJSON *list,
         need(b, cJSON_AddNumberToObject(entry, "ratio_vs_musl",
                                         (double)(long long)(ratio * 1000) / 1000));
     }
+    add_costs(b, entry, &comparison->summary[index]);
     cJSON *runs = cJSON_AddArrayToObject(entry, "runs");
     need(b, runs);
     for (unsigned round = 0; runs != NULL && round < comparison->repeat; round++) {
@@ -106,6 +225,14 @@ char *json_bench_result(const struct bench_comparison *comparison, bool all_allo
     need(&b, cJSON_AddNumberToObject(b.root, "iterations", first->iterations));
     need(&b, cJSON_AddNumberToObject(b.root, "operations", (double)first->operations));
     need(&b, cJSON_AddNumberToObject(b.root, "repeat", comparison->repeat));
+    if (first->workload == BENCH_WORKLOAD_WINDOW) {
+        cJSON *window = add_object(&b, b.root, "window");
+        if (window != NULL) {
+            add_number(&b, window, "slots", first->window.slots);
+            add_number(&b, window, "min_block", first->window.min_block);
+            add_number(&b, window, "max_block", first->window.max_block);
+        }
+    }
     if (all_allocators) {
         need(&b, cJSON_AddStringToObject(b.root, "bench_allocator", BENCH_ALL_ALLOCATORS));
         cJSON *list = cJSON_AddArrayToObject(b.root, "results");

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "metrics_exposition.h"
 
+#include "cold.h"
 #include "array.h"
 #include "decimal.h"
 
@@ -41,6 +42,19 @@ static void put_u64(FILE *out, uint64_t value)
 {
     char digits[DECIMAL_MAX];
     fwrite(digits, 1, decimal_format(digits, value, 0), out);
+}
+
+/* units / 10^digits, written exactly with `digits` decimals. */
+static void put_fixed(FILE *out, uint64_t units, unsigned digits)
+{
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < digits; i++) {
+        scale *= 10;
+    }
+    char fraction[DECIMAL_MAX];
+    put_u64(out, units / scale);
+    fputc('.', out);
+    fwrite(fraction, 1, decimal_format(fraction, units % scale, digits), out);
 }
 
 /* "} VALUE\n", which ends every sample with labels. */
@@ -141,13 +155,10 @@ static void write_requests(FILE *out, struct metrics *metrics)
         put_sample_end(out, count);
         /* Seconds with six decimals, exactly, from the microseconds. */
         uint64_t sum_us = atomic_load_explicit(&route->duration_sum_us, memory_order_relaxed);
-        char fraction[DECIMAL_MAX];
         put_labelled(out, "tinyserver_http_request_duration_seconds_sum", "route",
                      metrics->route_names[r]);
         fputs("} ", out);
-        put_u64(out, sum_us / 1000000u);
-        fputc('.', out);
-        fwrite(fraction, 1, decimal_format(fraction, sum_us % 1000000u, 6), out);
+        put_fixed(out, sum_us, 6);
         fputc('\n', out);
         put_labelled(out, "tinyserver_http_request_duration_seconds_count", "route",
                      metrics->route_names[r]);
@@ -198,7 +209,45 @@ static void write_connection_refusals(FILE *out, struct metrics *metrics)
                       metrics->connection_refusals, METRICS_CONNECTION_REFUSAL_COUNT);
 }
 
-static void write_bench(FILE *out, struct metrics *metrics)
+/* `family{allocator="...",workload="..."` without the closing brace. */
+COLD static void put_bench_labels(FILE *out, const char *family,
+                                  const struct metrics_last_bench *last)
+{
+    put_labelled(out, family, "allocator", last->allocator);
+    fputs(",workload=\"", out);
+    write_label_value(out, last->workload);
+    fputc('"', out);
+}
+
+/* One sample of a last-benchmark family: the allocator and workload
+ * labels, one more label when `label` is not NULL, and the value, signed,
+ * with `decimals` of it after the point (9: nanoseconds as seconds). */
+COLD static void put_bench_sample(FILE *out, const char *family,
+                                  const struct metrics_last_bench *last, const char *label,
+                                  const char *label_value, int64_t value, unsigned decimals)
+{
+    put_bench_labels(out, family, last);
+    if (label != NULL) {
+        fputc(',', out);
+        fputs(label, out);
+        fputs("=\"", out);
+        fputs(label_value, out);
+        fputc('"', out);
+    }
+    fputs("} ", out);
+    if (value < 0) {
+        fputc('-', out);
+    }
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    if (decimals == 0) {
+        put_u64(out, magnitude);
+    } else {
+        put_fixed(out, magnitude, decimals);
+    }
+    fputc('\n', out);
+}
+
+COLD static void write_bench(FILE *out, struct metrics *metrics)
 {
     write_header(out, "tinyserver_bench_runs_total", "counter",
                  "Benchmark requests by outcome (ok, invalid, busy, cancelled, failed, "
@@ -214,20 +263,65 @@ static void write_bench(FILE *out, struct metrics *metrics)
                        atomic_load_explicit(&metrics->bench_outcomes[bench_refusals[i].outcome],
                                             memory_order_relaxed));
     }
+    pthread_mutex_lock(&metrics->last_bench_lock);
     write_header(out, "tinyserver_bench_last_ops_per_second", "gauge",
                  "Operations per second of the last successful benchmark run, per allocator.");
-    pthread_mutex_lock(&metrics->last_bench_lock);
     for (size_t i = 0; i < metrics->last_bench_count; i++) {
         const struct metrics_last_bench *last = &metrics->last_bench[i];
-        put_labelled(out, "tinyserver_bench_last_ops_per_second", "allocator", last->allocator);
-        fputs(",workload=\"", out);
-        write_label_value(out, last->workload);
-        fputs("\",threads=\"", out);
+        put_bench_labels(out, "tinyserver_bench_last_ops_per_second", last);
+        fputs(",threads=\"", out);
         put_u64(out, last->threads);
         fputs("\",iterations=\"", out);
         put_u64(out, last->iterations);
         fputc('"', out);
-        put_sample_end(out, (uint64_t)(last->ops_per_sec + 0.5));
+        put_sample_end(out, (uint64_t)(last->figures.ops_per_sec + 0.5));
+    }
+    write_header(out, "tinyserver_bench_last_latency_seconds", "gauge",
+                 "Sampled operation latency of the last successful run, per allocator: the "
+                 "median (p50), the 99th percentile (p99) and the longest (max).");
+    for (size_t i = 0; i < metrics->last_bench_count; i++) {
+        const struct metrics_last_bench *last = &metrics->last_bench[i];
+        const struct metrics_bench_figures *f = &last->figures;
+        put_bench_sample(out, "tinyserver_bench_last_latency_seconds", last, "stat", "p50",
+                         (int64_t)f->latency_p50_ns, 9);
+        put_bench_sample(out, "tinyserver_bench_last_latency_seconds", last, "stat", "p99",
+                         (int64_t)f->latency_p99_ns, 9);
+        put_bench_sample(out, "tinyserver_bench_last_latency_seconds", last, "stat", "max",
+                         (int64_t)f->latency_max_ns, 9);
+    }
+    write_header(out, "tinyserver_bench_last_peak_memory_bytes", "gauge",
+                 "Peak resident memory above the start of the last successful run, per "
+                 "allocator; absent when /proc could not be read.");
+    for (size_t i = 0; i < metrics->last_bench_count; i++) {
+        const struct metrics_last_bench *last = &metrics->last_bench[i];
+        if (last->figures.memory_known) {
+            put_bench_sample(out, "tinyserver_bench_last_peak_memory_bytes", last, NULL, NULL,
+                             (int64_t)last->figures.peak_bytes, 0);
+        }
+    }
+    write_header(out, "tinyserver_bench_last_retained_memory_bytes", "gauge",
+                 "Resident memory above the start of the last successful run, right after it "
+                 "(when=\"after_run\") and after the allocator was asked to give memory back "
+                 "(when=\"after_release\"), per allocator; absent when /proc could not be read.");
+    for (size_t i = 0; i < metrics->last_bench_count; i++) {
+        const struct metrics_last_bench *last = &metrics->last_bench[i];
+        if (last->figures.memory_known) {
+            put_bench_sample(out, "tinyserver_bench_last_retained_memory_bytes", last, "when",
+                             "after_run", last->figures.retained_bytes, 0);
+            put_bench_sample(out, "tinyserver_bench_last_retained_memory_bytes", last, "when",
+                             "after_release", last->figures.retained_released_bytes, 0);
+        }
+    }
+    static const char *const calls[METRICS_SYSCALL_COUNT] = {"mmap", "munmap", "madvise",
+                                                             "mprotect"};
+    write_header(out, "tinyserver_bench_last_syscalls", "gauge",
+                 "Memory-mapping calls the worker threads of the last successful run made, per "
+                 "allocator and call.");
+    for (size_t i = 0; i < metrics->last_bench_count; i++) {
+        for (size_t c = 0; c < METRICS_SYSCALL_COUNT; c++) {
+            put_bench_sample(out, "tinyserver_bench_last_syscalls", &metrics->last_bench[i], "call",
+                             calls[c], (int64_t)metrics->last_bench[i].figures.syscalls[c], 0);
+        }
     }
     pthread_mutex_unlock(&metrics->last_bench_lock);
 }

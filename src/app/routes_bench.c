@@ -26,6 +26,10 @@ struct bench_job {
     struct app *app;
     struct bench_request request;
     struct http_deferred *deferred;
+    /* HTTP_ERROR_BODY_MAX bytes, allocated with the job by the HTTP thread, for
+     * the error answer of a run that fails: a run that exhausted memory
+     * leaves none to write it in. */
+    char *error_body;
     struct bench_comparison comparison;
 };
 
@@ -50,11 +54,39 @@ static void release_bench_slot(struct app *app)
 static void record_results(struct app *app, const struct bench_comparison *comparison)
 {
     for (size_t i = 0; i < comparison->allocator_count; i++) {
-        const struct bench_result *run = &comparison->runs[0][i];
+        const struct bench_result *run = &comparison->summary[i];
+        struct metrics_bench_figures figures = {
+            .ops_per_sec = comparison->median_ops_per_sec[i],
+            .latency_p50_ns = run->latency.p50_ns,
+            .latency_p99_ns = run->latency.p99_ns,
+            .latency_max_ns = run->latency.max_ns,
+            .memory_known = run->memory.known,
+            .peak_bytes = run->memory.peak,
+            .retained_bytes = run->memory.retained,
+            .retained_released_bytes = run->memory.retained_released,
+            .syscalls = {[METRICS_SYSCALL_MMAP] = run->syscalls.mmap,
+                         [METRICS_SYSCALL_MUNMAP] = run->syscalls.munmap,
+                         [METRICS_SYSCALL_MADVISE] = run->syscalls.madvise,
+                         [METRICS_SYSCALL_MPROTECT] = run->syscalls.mprotect},
+        };
         metrics_record_bench_result(app->metrics, bench_allocator_name(comparison->allocators[i]),
                                     bench_workload_name(run->workload), run->threads,
-                                    run->iterations, comparison->median_ops_per_sec[i]);
+                                    run->iterations, &figures);
     }
+}
+
+static void job_free(struct bench_job *job)
+{
+    free(job->error_body);
+    free(job);
+}
+
+/* The job's error answer, in the body it set aside. */
+static void job_error(struct bench_job *job, struct http_response *response, unsigned status,
+                      const char *message)
+{
+    http_response_error_in(response, status, job->error_body, HTTP_ERROR_BODY_MAX, message, NULL);
+    job->error_body = NULL;
 }
 
 static void *bench_job_main(void *arg)
@@ -73,12 +105,10 @@ static void *bench_job_main(void *arg)
     if (status != BENCH_OK && atomic_load(client_gone)) {
         /* Nobody is left to read an answer; the layer logs 499. */
         metrics_record_bench(app->metrics, METRICS_BENCH_CLIENT_CLOSED);
-        http_response_error(&response, HTTP_STATUS_CLIENT_CLOSED,
-                            "the client closed the connection", NULL);
+        job_error(job, &response, HTTP_STATUS_CLIENT_CLOSED, "the client closed the connection");
     } else if (status == BENCH_CUT_SHORT) {
         metrics_record_bench(app->metrics, METRICS_BENCH_CUT_SHORT);
-        http_response_error(&response, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                            bench_status_message(status), NULL);
+        job_error(job, &response, HTTP_STATUS_SERVICE_UNAVAILABLE, bench_status_message(status));
         log_message(app->log, LOG_INFO,
                     "bench workload=%s threads=%u iterations=%u allocator=%s cut short at %us",
                     bench_workload_name(params->workload), params->threads, params->iterations,
@@ -98,7 +128,7 @@ static void *bench_job_main(void *arg)
                  bench_allocator_name(failed));
         metrics_record_bench(app->metrics, status == BENCH_CANCELLED ? METRICS_BENCH_CANCELLED
                                                                      : METRICS_BENCH_FAILED);
-        http_response_error(&response, HTTP_STATUS_SERVICE_UNAVAILABLE, message, NULL);
+        job_error(job, &response, HTTP_STATUS_SERVICE_UNAVAILABLE, message);
         log_message(app->log, LOG_WARN,
                     "bench workload=%s threads=%u iterations=%u allocator=%s failed: %s",
                     bench_workload_name(params->workload), params->threads, params->iterations,
@@ -108,7 +138,7 @@ static void *bench_job_main(void *arg)
      * as soon as it reads this answer is not refused with 429. */
     release_bench_slot(app);
     http_deferred_complete(job->deferred, &response);
-    free(job);
+    job_free(job);
     return NULL;
 }
 
@@ -179,18 +209,22 @@ void routes_bench_handle(void *ctx, const struct http_request *request,
         return;
     }
     struct bench_job *job = malloc(sizeof(*job));
-    if (job == NULL) {
+    char *error_body = malloc(HTTP_ERROR_BODY_MAX);
+    if (job == NULL || error_body == NULL) {
+        free(job);
+        free(error_body);
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
         http_response_error(response, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory", NULL);
         return;
     }
     job->app = app;
+    job->error_body = error_body;
     job->request = bench;
     job->deferred = http_request_defer(request);
     if (job->deferred == NULL) {
         /* The server is shutting down: no new run starts. */
-        free(job);
+        job_free(job);
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_CANCELLED);
         http_response_error(response, HTTP_STATUS_SERVICE_UNAVAILABLE,
@@ -201,9 +235,9 @@ void routes_bench_handle(void *ctx, const struct http_request *request,
         struct http_response failed = {0};
         release_bench_slot(app);
         metrics_record_bench(app->metrics, METRICS_BENCH_FAILED);
-        http_response_error(&failed, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                            bench_status_message(BENCH_THREAD_FAILED), NULL);
+        job_error(job, &failed, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                  bench_status_message(BENCH_THREAD_FAILED));
         http_deferred_complete(job->deferred, &failed);
-        free(job);
+        job_free(job);
     }
 }

@@ -24,6 +24,16 @@
  * allocated them. At the end every block still held is freed and counted
  * too.
  *
+ * window holds memory: each thread keeps a window of `slots` live blocks
+ * whose sizes spread log-uniformly from min_block to max_block bytes (by
+ * default 8 B to 256 KiB, past the sizes at which mimalloc 2.0.9 gives a
+ * block a page of its own, 128 KiB, jemalloc 5.3 makes it a large extent,
+ * 16 KiB, and musl maps it alone, about 128 KiB). It fills the window, then
+ * replaces a random block per iteration, writing one byte in every 4 KiB of
+ * each new block so that its pages are resident; every eighth block it
+ * takes out goes to the next thread, which frees it. It reports the peak of
+ * its live bytes, so the resident peak can be set against it.
+ *
  * In every workload an operation is one malloc and its free, there are
  * exactly threads * iterations of them, and each adds exactly 1 to the
  * counters by reading the block: the sum of the counters, total_counter,
@@ -42,6 +52,10 @@
 #ifndef TINYSERVER_BENCH_H
 #define TINYSERVER_BENCH_H
 
+#include "bench_latency.h"
+#include "bench_memory.h"
+#include "bench_syscalls.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +65,7 @@ enum bench_workload {
     BENCH_WORKLOAD_SEED = 0, /* the default: zero-initialised params get it */
     BENCH_WORKLOAD_XTHREAD,
     BENCH_WORKLOAD_LARSON,
+    BENCH_WORKLOAD_WINDOW,
     BENCH_WORKLOAD_COUNT,
 };
 
@@ -64,11 +79,38 @@ enum bench_allocator {
     BENCH_ALLOCATOR_COUNT,
 };
 
+/* The window workload's shape; 0 in a field means its default. */
+#define BENCH_WINDOW_DEFAULT_SLOTS     128u
+#define BENCH_WINDOW_DEFAULT_MIN_BLOCK 8u
+#define BENCH_WINDOW_DEFAULT_MAX_BLOCK (256u * 1024u)
+#define BENCH_WINDOW_MAX_SLOTS         65536u
+#define BENCH_WINDOW_MAX_BLOCK         (16u * 1024u * 1024u)
+/* Blocks go to the next thread in batches this large; a thread has at most
+ * two batches in flight (its outgoing batch and its inbox), which
+ * bench_window_bound counts beside its slots. */
+#define BENCH_WINDOW_BATCH_BLOCKS     32u
+#define BENCH_WINDOW_IN_FLIGHT_BLOCKS (2u * BENCH_WINDOW_BATCH_BLOCKS)
+struct bench_window {
+    unsigned slots;     /* live blocks per thread, 1 to BENCH_WINDOW_MAX_SLOTS */
+    unsigned min_block; /* bytes, 1 to max_block */
+    unsigned max_block; /* bytes, up to BENCH_WINDOW_MAX_BLOCK */
+};
+
+/* The largest block any workload asks for (the window's limit). */
+#define BENCH_LARGEST_BLOCK BENCH_WINDOW_MAX_BLOCK
+
+/* One in this many operations of every workload is timed. */
+#define BENCH_LATENCY_EVERY 64u
+
 struct bench_params {
     enum bench_workload workload;
     unsigned threads;
     unsigned iterations; /* per thread */
     enum bench_allocator allocator;
+    struct bench_window window; /* workload window only */
+    /* Where resident memory is read; NULL: BENCH_MEMORY_DIR. Tests name a
+     * directory without the files. */
+    const char *memory_dir;
 };
 
 struct bench_result {
@@ -80,6 +122,18 @@ struct bench_result {
     uint64_t total_counter; /* sum of the per-thread counters; equals operations */
     double elapsed_ms;
     double ops_per_sec;
+    struct bench_window window;           /* as run (defaults filled in); window only */
+    struct bench_latency_summary latency; /* 1 in BENCH_LATENCY_EVERY operations */
+    struct bench_memory memory;
+    /* The most bytes the workload's blocks held at once, read at the same
+     * instants as the resident memory; 0 for workloads that do not track
+     * it (all but window). */
+    uint64_t live_peak;
+    struct bench_cpu cpu;                 /* the worker threads' own */
+    struct bench_syscall_counts syscalls; /* the worker threads' own */
+    /* What asked the allocator to give memory back after the run, e.g.
+     * "mi_collect(true)"; NULL when it has no such call (musl). */
+    const char *release;
 };
 
 enum bench_status {
@@ -88,10 +142,10 @@ enum bench_status {
     BENCH_CUT_SHORT,     /* the run passed its wall-clock cap and was stopped */
     BENCH_THREAD_FAILED, /* a worker thread could not be created */
     BENCH_ALLOC_FAILED,  /* malloc returned NULL inside the workload */
-    BENCH_BAD_PARAMS,    /* threads below the workload's minimum, or 0 iterations */
+    BENCH_BAD_PARAMS,    /* threads below the workload's minimum, or a window out of bounds */
 };
 
-/* The workload's name ("seed", "xthread", "larson"), or NULL for a value
+/* The workload's name ("seed", "xthread", "larson", "window"), or NULL for a value
  * out of range. */
 const char *bench_workload_name(enum bench_workload workload);
 
@@ -131,6 +185,18 @@ struct bench_stop {
      * it started is stopped the same way and reports BENCH_CUT_SHORT. */
     unsigned max_ms;
 };
+
+/* `window` with every 0 field replaced by its default. */
+struct bench_window bench_window_resolved(struct bench_window window);
+
+/* True when a resolved window is within its bounds (slots 1 to
+ * BENCH_WINDOW_MAX_SLOTS, 1 <= min_block <= max_block <=
+ * BENCH_WINDOW_MAX_BLOCK). */
+bool bench_window_valid(const struct bench_window *window);
+
+/* The most bytes a window run's blocks can hold at once: threads x (slots
+ * + BENCH_WINDOW_IN_FLIGHT_BLOCKS) x max_block. */
+uint64_t bench_window_bound(const struct bench_window *window, unsigned threads);
 
 /* Runs the workload. `stop` may be NULL (the run goes to its end). A run
  * that any thread left early is never reported as BENCH_OK: *result is

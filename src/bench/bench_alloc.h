@@ -2,7 +2,8 @@
  * bench_alloc.h - the allocators a workload calls directly, and how one
  * compiled copy of a workload is bound to one of them.
  *
- * Each workload (bench_seed.c, bench_xthread.c, bench_larson.c) is compiled
+ * Each workload (bench_seed.c, bench_xthread.c, bench_larson.c,
+ * bench_window.c) and bench_release.c are compiled
  * once per allocator path, with exactly one of these defined (src/meson.build
  * does it), so the hot loop calls the allocator itself, never through a
  * function pointer:
@@ -76,9 +77,35 @@ void je_free(void *ptr);
 #define BENCH_PATH_SUFFIX global
 #endif
 
+/* Each path says how its allocator gives memory back after a run:
+ * bench_path_release() is that call and BENCH_PATH_RELEASE_NAME names it
+ * for the JSON; a path without one (musl's mallocng returns memory itself)
+ * defines neither. */
+#if defined(BENCH_PATH_SECURE)
+void BENCH_SECURE(mi_collect)(bool force);
+#define bench_path_release()    BENCH_SECURE(mi_collect)(true)
+#define BENCH_PATH_RELEASE_NAME "mi_collect(true)"
+#elif defined(BENCH_PATH_GLOBAL) && defined(TINYSERVER_ALLOCATOR_MIMALLOC)
+void mi_collect(bool force);
+#define bench_path_release()    mi_collect(true)
+#define BENCH_PATH_RELEASE_NAME "mi_collect(true)"
+#elif defined(BENCH_PATH_JEMALLOC) ||                                                             \
+    (defined(BENCH_PATH_GLOBAL) && defined(TINYSERVER_ALLOCATOR_JEMALLOC))
+/* 4096 is MALLCTL_ARENAS_ALL in jemalloc 5.x: purge every arena's unused
+ * dirty and muzzy pages (the run's threads have exited, so their caches
+ * are already back in the arenas). */
+int je_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+#define BENCH_JEMALLOC_PURGE    "arena.4096.purge"
+#define bench_path_release()    (void)je_mallctl(BENCH_JEMALLOC_PURGE, NULL, NULL, NULL, 0)
+#define BENCH_PATH_RELEASE_NAME "mallctl(\"" BENCH_JEMALLOC_PURGE "\")"
+#endif
+
 /* The name of a workload's operations table in one path's copy, e.g.
  * bench_workload_seed_musl. */
 #define BENCH_WORKLOAD_OPS(workload, path) bench_workload_##workload##_##path
+/* The name of a path's release (struct bench_release), e.g. bench_release_musl. */
+#define BENCH_RELEASE(path) bench_release_##path
+#define BENCH_THIS_RELEASE  BENCH_PASTE(bench_release_, BENCH_PATH_SUFFIX)
 /* The same, for the path this object is compiled for. */
 #define BENCH_THIS_WORKLOAD_OPS(workload)                                                          \
     BENCH_PASTE(BENCH_PASTE(bench_workload_, workload), BENCH_PASTE(_, BENCH_PATH_SUFFIX))

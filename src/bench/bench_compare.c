@@ -4,12 +4,14 @@
  */
 #include "bench_compare.h"
 
+#include "cold.h"
 #include "clock.h"
 #include "threads.h"
 
+#include <stddef.h>
 #include <string.h>
 
-static double median(double *values, unsigned count)
+COLD static double median(double *values, unsigned count)
 {
     /* Insertion sort: at most BENCH_MAX_REPEAT values. */
     for (unsigned i = 1; i < count; i++) {
@@ -58,6 +60,100 @@ static bool next_stop(const struct bench_stop *stop, uint64_t start_ns, struct b
     return true;
 }
 
+/* The figures of a run that its allocator's summary takes the median of,
+ * by where they are and what type they have: one loop serves them all. */
+enum summary_kind { SUMMARY_DOUBLE, SUMMARY_U64, SUMMARY_I64, SUMMARY_UNSIGNED };
+#define SUMMARY_FIELD(field, kind)                                                                 \
+    {                                                                                              \
+        offsetof(struct bench_result, field), kind                                                 \
+    }
+static const struct {
+    size_t offset;
+    enum summary_kind kind;
+} summary_fields[] = {
+    SUMMARY_FIELD(elapsed_ms, SUMMARY_DOUBLE),
+    SUMMARY_FIELD(ops_per_sec, SUMMARY_DOUBLE),
+    SUMMARY_FIELD(latency.p50_ns, SUMMARY_U64),
+    SUMMARY_FIELD(latency.p99_ns, SUMMARY_U64),
+    SUMMARY_FIELD(memory.start, SUMMARY_U64),
+    SUMMARY_FIELD(memory.samples, SUMMARY_UNSIGNED),
+    SUMMARY_FIELD(memory.peak, SUMMARY_U64),
+    SUMMARY_FIELD(memory.retained, SUMMARY_I64),
+    SUMMARY_FIELD(memory.retained_released, SUMMARY_I64),
+    SUMMARY_FIELD(live_peak, SUMMARY_U64),
+    SUMMARY_FIELD(cpu.user_us, SUMMARY_U64),
+    SUMMARY_FIELD(cpu.system_us, SUMMARY_U64),
+    SUMMARY_FIELD(cpu.minor_faults, SUMMARY_U64),
+    SUMMARY_FIELD(cpu.major_faults, SUMMARY_U64),
+    SUMMARY_FIELD(syscalls.mmap, SUMMARY_U64),
+    SUMMARY_FIELD(syscalls.munmap, SUMMARY_U64),
+    SUMMARY_FIELD(syscalls.madvise, SUMMARY_U64),
+    SUMMARY_FIELD(syscalls.mprotect, SUMMARY_U64),
+};
+
+COLD static double summary_get(const struct bench_result *run, size_t f)
+{
+    const char *at = (const char *)run + summary_fields[f].offset;
+    switch (summary_fields[f].kind) {
+    case SUMMARY_DOUBLE:
+        return *(const double *)(const void *)at;
+    case SUMMARY_U64:
+        return (double)*(const uint64_t *)(const void *)at;
+    case SUMMARY_I64:
+        return (double)*(const int64_t *)(const void *)at;
+    case SUMMARY_UNSIGNED:
+        return *(const unsigned *)(const void *)at;
+    }
+    return 0;
+}
+
+COLD static void summary_set(struct bench_result *run, size_t f, double value)
+{
+    char *at = (char *)run + summary_fields[f].offset;
+    switch (summary_fields[f].kind) {
+    case SUMMARY_DOUBLE:
+        *(double *)(void *)at = value;
+        break;
+    case SUMMARY_U64:
+        *(uint64_t *)(void *)at = (uint64_t)value;
+        break;
+    case SUMMARY_I64:
+        *(int64_t *)(void *)at = (int64_t)value;
+        break;
+    case SUMMARY_UNSIGNED:
+        *(unsigned *)(void *)at = (unsigned)value;
+        break;
+    }
+}
+
+COLD static void summarise(struct bench_comparison *comparison, size_t i)
+{
+    struct bench_result *summary = &comparison->summary[i];
+    *summary = comparison->runs[0][i];
+    for (size_t f = 0; f < sizeof(summary_fields) / sizeof(summary_fields[0]); f++) {
+        double values[BENCH_MAX_REPEAT];
+        for (unsigned round = 0; round < comparison->repeat; round++) {
+            values[round] = summary_get(&comparison->runs[round][i], f);
+        }
+        summary_set(summary, f, median(values, comparison->repeat));
+    }
+    for (unsigned round = 1; round < comparison->repeat; round++) {
+        const struct bench_result *run = &comparison->runs[round][i];
+        if (run->latency.max_ns > summary->latency.max_ns) {
+            summary->latency.max_ns = run->latency.max_ns;
+        }
+        summary->latency.samples += run->latency.samples;
+        if (!run->memory.known && summary->memory.known) {
+            summary->memory.known = false;
+            summary->memory.error = run->memory.error;
+        }
+        if (!run->cpu.known && summary->cpu.known) {
+            summary->cpu.known = false;
+            summary->cpu.error = run->cpu.error;
+        }
+    }
+}
+
 enum bench_status bench_compare(const struct bench_request *request, const struct bench_stop *stop,
                                 struct bench_comparison *out,
                                 enum bench_allocator *failed_allocator)
@@ -85,6 +181,7 @@ enum bench_status bench_compare(const struct bench_request *request, const struc
             rates[round] = out->runs[round][i].ops_per_sec;
         }
         out->median_ops_per_sec[i] = median(rates, out->repeat);
+        summarise(out, i);
     }
     return BENCH_OK;
 }

@@ -24,6 +24,11 @@ struct bench_comparison {
     /* Per allocator: the median rate over the rounds (the mean of the two
      * middle ones for an even count). */
     double median_ops_per_sec[BENCH_ALLOCATOR_COUNT];
+    /* Per allocator, its runs in one: every figure is the median over the
+     * rounds as ops_per_sec is, except the latency maximum (the largest)
+     * and the memory and CPU figures' availability (unavailable if any
+     * round's was). With one round, the run itself. */
+    struct bench_result summary[BENCH_ALLOCATOR_COUNT];
     /* Index into allocators[] of musl, the baseline ratios are taken
      * against; allocator_count when the build or request has no musl. */
     size_t baseline;

@@ -101,14 +101,17 @@ static uint64_t release(unsigned char **slots)
     return counter;
 }
 
-static uint64_t xorshift64(uint64_t *state)
+/* One operation: replace a random slot's block; false when out of memory
+ * (the slot is then empty). */
+static inline bool larson_step(unsigned char **slots, uint64_t *rng, uint64_t *counter)
 {
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
+    uint64_t r = bench_xorshift64(rng);
+    unsigned slot = (unsigned)(r % LARSON_SLOTS);
+    if (slots[slot] != NULL) {
+        *counter += bench_block_free(slots[slot]);
+    }
+    slots[slot] = bench_block_new((size_t)((r >> 32) % BENCH_MAX_BLOCK) + 1);
+    return slots[slot] != NULL;
 }
 
 static void larson_work(struct bench_thread *thread)
@@ -130,13 +133,16 @@ static void larson_work(struct bench_thread *thread)
                 slots = trade(shared, slots, thread->index);
             }
         }
-        uint64_t r = xorshift64(&rng);
-        unsigned slot = (unsigned)(r % LARSON_SLOTS);
-        if (slots[slot] != NULL) {
-            counter += bench_block_free(slots[slot]);
+        /* The timed operation is a copy of the others (see seed_work). */
+        bool ok;
+        if (bench_latency_due(i)) {
+            uint64_t began = bench_now_ns();
+            ok = larson_step(slots, &rng, &counter);
+            bench_latency_end(thread, began);
+        } else {
+            ok = larson_step(slots, &rng, &counter);
         }
-        slots[slot] = bench_block_new((size_t)((r >> 32) % BENCH_MAX_BLOCK) + 1);
-        if (slots[slot] == NULL) {
+        if (!ok) {
             thread->alloc_failed = true;
             break;
         }

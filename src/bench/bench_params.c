@@ -3,6 +3,7 @@
  */
 #include "bench_params.h"
 
+#include "cold.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -16,11 +17,16 @@ enum bench_param_id {
     BENCH_PARAM_REPEAT,
     BENCH_PARAM_WORKLOAD,
     BENCH_PARAM_ALLOCATOR,
+    BENCH_PARAM_SLOTS, /* this and the two below: workload=window only */
+    BENCH_PARAM_MIN_BLOCK,
+    BENCH_PARAM_MAX_BLOCK,
     BENCH_PARAM_COUNT,
 };
 
-static const char *const bench_param_names[BENCH_PARAM_COUNT] = {"threads", "iterations", "repeat",
-                                                                 "workload", "allocator"};
+static const char *const bench_param_names[BENCH_PARAM_COUNT] = {
+    "threads", "iterations", "repeat", "workload", "allocator", "slots", "min_block", "max_block"};
+
+#define MIB (1024u * 1024u)
 
 static int find_param(const char *key)
 {
@@ -162,14 +168,76 @@ static bool within_budget(const struct bench_limits *limits, const struct bench_
     return false;
 }
 
+/* The window's parameters: only with workload=window, min_block no more
+ * than max_block, slots defaulting to what the memory budget allows, and
+ * the whole within it. */
+COLD static bool apply_window(const struct bench_limits *limits, const bool *seen,
+                              const unsigned *values, struct bench_params *out,
+                              struct bench_params_error *error)
+{
+    static const int window_params[] = {BENCH_PARAM_SLOTS, BENCH_PARAM_MIN_BLOCK,
+                                        BENCH_PARAM_MAX_BLOCK};
+    for (size_t i = 0; i < sizeof(window_params) / sizeof(window_params[0]); i++) {
+        if (seen[window_params[i]] && out->workload != BENCH_WORKLOAD_WINDOW) {
+            return fail(error, bench_param_names[window_params[i]],
+                        "parameter %s applies to workload=window only", 0, 0);
+        }
+    }
+    if (out->workload != BENCH_WORKLOAD_WINDOW) {
+        return true;
+    }
+    struct bench_window window = bench_window_resolved((struct bench_window){
+        .slots = values[BENCH_PARAM_SLOTS],
+        .min_block = values[BENCH_PARAM_MIN_BLOCK],
+        .max_block = values[BENCH_PARAM_MAX_BLOCK],
+    });
+    if (window.min_block > window.max_block) {
+        return fail(error, bench_param_names[BENCH_PARAM_MIN_BLOCK],
+                    "parameter %s must not exceed max_block (%u)", window.max_block, 0);
+    }
+    if (!seen[BENCH_PARAM_SLOTS] && limits->max_memory != 0) {
+        /* The most slots within the budget, less the blocks in flight. */
+        uint64_t per_slot = (uint64_t)out->threads * window.max_block;
+        uint64_t fit = limits->max_memory / per_slot;
+        fit = fit > BENCH_WINDOW_IN_FLIGHT_BLOCKS ? fit - BENCH_WINDOW_IN_FLIGHT_BLOCKS : 0;
+        if (fit >= 1 && fit < window.slots) {
+            window.slots = (unsigned)fit;
+        }
+    }
+    out->window = window;
+    uint64_t bound = bench_window_bound(&window, out->threads);
+    if (limits->max_memory == 0 || bound <= limits->max_memory) {
+        return true;
+    }
+    snprintf(error->message, sizeof(error->message),
+             "a window run may hold at most %u MiB on this server (--max-bench-memory); "
+             "threads x (slots + %u) x max_block is %u x %u x %u bytes, %llu MiB",
+             (unsigned)(limits->max_memory / MIB), BENCH_WINDOW_IN_FLIGHT_BLOCKS, out->threads,
+             window.slots + BENCH_WINDOW_IN_FLIGHT_BLOCKS, window.max_block,
+             (unsigned long long)((bound + MIB - 1) / MIB));
+    error->parameter = NULL;
+    error->over_budget = true;
+    return false;
+}
+
 bool bench_params_parse(const struct param_pair *pairs, size_t count,
                         const struct bench_limits *limits, struct bench_request *out,
                         struct bench_params_error *error)
 {
-    const unsigned maxima[BENCH_PARAM_COUNT] = {limits->max_threads, limits->max_iterations,
-                                                BENCH_MAX_REPEAT, 0, 0};
-    unsigned values[BENCH_PARAM_COUNT] = {limits->default_threads, limits->default_iterations, 1, 0,
-                                          0};
+    const unsigned maxima[BENCH_PARAM_COUNT] = {
+        [BENCH_PARAM_THREADS] = limits->max_threads,
+        [BENCH_PARAM_ITERATIONS] = limits->max_iterations,
+        [BENCH_PARAM_REPEAT] = BENCH_MAX_REPEAT,
+        [BENCH_PARAM_SLOTS] = BENCH_WINDOW_MAX_SLOTS,
+        [BENCH_PARAM_MIN_BLOCK] = BENCH_WINDOW_MAX_BLOCK,
+        [BENCH_PARAM_MAX_BLOCK] = BENCH_WINDOW_MAX_BLOCK,
+    };
+    /* 0 for the window's: bench_window_resolved fills in its defaults. */
+    unsigned values[BENCH_PARAM_COUNT] = {
+        [BENCH_PARAM_THREADS] = limits->default_threads,
+        [BENCH_PARAM_ITERATIONS] = limits->default_iterations,
+        [BENCH_PARAM_REPEAT] = 1,
+    };
     bool seen[BENCH_PARAM_COUNT] = {false};
     enum bench_workload workload = BENCH_WORKLOAD_SEED;
     error->over_budget = false;
@@ -215,10 +283,15 @@ bool bench_params_parse(const struct param_pair *pairs, size_t count,
         return fail(error, bench_param_names[BENCH_PARAM_REPEAT],
                     "parameter %s above 1 needs allocator=all", 0, 0);
     }
+    if (workload == BENCH_WORKLOAD_WINDOW && !seen[BENCH_PARAM_ITERATIONS] &&
+        values[BENCH_PARAM_ITERATIONS] > BENCH_WINDOW_DEFAULT_ITERATIONS) {
+        values[BENCH_PARAM_ITERATIONS] = BENCH_WINDOW_DEFAULT_ITERATIONS;
+    }
     out->repeat = values[BENCH_PARAM_REPEAT];
     out->params.workload = workload;
     out->params.threads = values[BENCH_PARAM_THREADS];
     out->params.iterations = values[BENCH_PARAM_ITERATIONS];
     return apply_min_threads(limits, seen[BENCH_PARAM_THREADS], &out->params, error) &&
+           apply_window(limits, seen, values, &out->params, error) &&
            within_budget(limits, out, error);
 }

@@ -19,12 +19,19 @@
 struct bench_limits {
     unsigned max_threads;
     unsigned max_iterations;
-    uint64_t max_operations;  /* threads x iterations; 0 means no limit */
+    uint64_t max_operations; /* threads x iterations; 0 means no limit */
+    /* Bytes one window run may hold at most (bench_window_bound); 0 means
+     * no limit. */
+    uint64_t max_memory;
     unsigned default_threads; /* already clamped to [1, max_threads] */
     unsigned default_iterations;
 };
 
 #define BENCH_DEFAULT_ITERATIONS 100000u
+/* The window workload's default: its operations touch up to 64 pages each,
+ * and musl maps and unmaps its large blocks, so the general default would
+ * keep an allocator=all request busy for half a minute. */
+#define BENCH_WINDOW_DEFAULT_ITERATIONS 10000u
 /* allocator=all runs every allocator this many rounds at most, interleaved. */
 #define BENCH_MAX_REPEAT 10u
 /* The allocator value that asks for every allocator in the build. */
@@ -43,13 +50,15 @@ struct bench_request {
  * (NULL when the problem is not about one parameter). Both point to static
  * storage or into the input pairs. */
 struct bench_params_error {
-    char message[160];
+    char message[192];
     const char *parameter;
-    bool over_budget; /* threads x iterations over max_operations */
+    bool over_budget; /* over max_operations or max_memory */
 };
 
-/* Validates the pairs against the limits. threads, iterations and repeat
- * (1 to BENCH_MAX_REPEAT): rejects missing or empty values, anything but
+/* Validates the pairs against the limits. threads, iterations, repeat
+ * (1 to BENCH_MAX_REPEAT), and for workload=window only slots (1 to
+ * BENCH_WINDOW_MAX_SLOTS), min_block and max_block (bytes, 1 to
+ * BENCH_WINDOW_MAX_BLOCK, min_block <= max_block): rejects missing or empty values, anything but
  * plain decimal digits (signs, spaces, fractions, exponents, hex), overflow
  * and out-of-range values. workload: one of the names bench.h defines,
  * exactly. allocator: one of the names this build has (bench.h) or "all".
@@ -57,7 +66,11 @@ struct bench_params_error {
  * keys. Missing keys take the defaults (workload seed, the global
  * allocator, repeat 1); when the workload needs more threads than the
  * default, the default is raised to its minimum, while an explicit threads
- * value below it is rejected naming threads. Finally the request's work,
+ * value below it is rejected naming threads. workload=window defaults to
+ * BENCH_WINDOW_DEFAULT_ITERATIONS (or the default, if lower), and to
+ * BENCH_WINDOW_DEFAULT_SLOTS or as many slots as max_memory allows; its
+ * bench_window_bound must not exceed max_memory (when set), else the error
+ * names --max-bench-memory and sets over_budget. Finally the request's work,
  * threads x iterations for each of its runs (allocator=all: one per
  * allocator and round), must not exceed max_operations (when set); over
  * it, the error says the limit and sets over_budget. Returns true and

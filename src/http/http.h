@@ -197,6 +197,17 @@ void http_server_stats(struct http_server *server, unsigned *open_connections,
 void http_response_error(struct http_response *response, unsigned status, const char *message,
                          const char *parameter);
 
+/* Room for any error body whose message is at most 300 bytes, however
+ * escaped, with a parameter name. */
+#define HTTP_ERROR_BODY_MAX 2048
+
+/* The same, written into `buffer` (`size` bytes from malloc, taken in every
+ * case) instead of a new allocation: for an answer made where memory may
+ * have run out, such as a benchmark that failed for lack of it. A body that
+ * does not fit gets the out-of-memory body. */
+void http_response_error_in(struct http_response *response, unsigned status, char *buffer,
+                            size_t size, const char *message, const char *parameter);
+
 /* Writes the Allow header value for a method set, e.g. "GET, HEAD". */
 void http_methods_format(unsigned methods, char *buf, size_t size);
 

@@ -5,8 +5,7 @@
  */
 #include "http_internal.h"
 
-#include "json_line.h"
-
+#include "cold.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,17 +52,74 @@ static void printable_parameter(const char *parameter, char safe[HTTP_ERROR_PARA
     safe[i] = '\0';
 }
 
+/* Appends one byte to the text being written, if it fits. */
+COLD static void put_byte(char *out, size_t size, size_t *len, char c)
+{
+    if (*len + 1 < size) {
+        out[*len] = c;
+    }
+    (*len)++;
+}
+
+COLD static void put_text(char *out, size_t size, size_t *len, const char *text)
+{
+    for (; *text != '\0'; text++) {
+        put_byte(out, size, len, *text);
+    }
+}
+
+/* A JSON string (RFC 8259): quotes, backslashes and control bytes escaped,
+ * the rest as it is. */
+COLD static void put_string(char *out, size_t size, size_t *len, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    put_byte(out, size, len, '"');
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            put_byte(out, size, len, '\\');
+            put_byte(out, size, len, (char)*p);
+        } else if (*p < 0x20) {
+            put_text(out, size, len, "\\u00");
+            put_byte(out, size, len, hex[*p >> 4]);
+            put_byte(out, size, len, hex[*p & 0xf]);
+        } else {
+            put_byte(out, size, len, (char)*p);
+        }
+    }
+    put_byte(out, size, len, '"');
+}
+
+/* Writes the error body into `out` (`size` bytes, NUL-terminated when size
+ * is not 0) without allocating; returns its length, which is below size
+ * when it fitted. */
+COLD static size_t error_body_format(char *out, size_t size, const char *message,
+                                     const char *parameter)
+{
+    size_t len = 0;
+    put_text(out, size, &len, "{\"error\":");
+    put_string(out, size, &len, message);
+    if (parameter != NULL) {
+        char safe[HTTP_ERROR_PARAMETER_MAX + 1];
+        printable_parameter(parameter, safe);
+        put_text(out, size, &len, ",\"parameter\":");
+        put_string(out, size, &len, safe);
+    }
+    put_text(out, size, &len, "}\n");
+    if (size > 0) {
+        out[len < size ? len : size - 1] = '\0';
+    }
+    return len;
+}
+
 /* The error body, malloc'd, or NULL when out of memory. */
 static char *error_body(const char *message, const char *parameter)
 {
-    cJSON *root = cJSON_CreateObject();
-    bool ok = root != NULL && cJSON_AddStringToObject(root, "error", message) != NULL;
-    if (ok && parameter != NULL) {
-        char safe[HTTP_ERROR_PARAMETER_MAX + 1];
-        printable_parameter(parameter, safe);
-        ok = cJSON_AddStringToObject(root, "parameter", safe) != NULL;
+    size_t len = error_body_format(NULL, 0, message, parameter);
+    char *text = malloc(len + 1);
+    if (text != NULL) {
+        error_body_format(text, len + 1, message, parameter);
     }
-    return json_line_take(root, ok);
+    return text;
 }
 
 void http_response_error(struct http_response *response, unsigned status, const char *message,
@@ -72,6 +128,18 @@ void http_response_error(struct http_response *response, unsigned status, const 
     response->status = status;
     response->body = error_body(message, parameter);
     response->retry_after_s = 0;
+}
+
+void http_response_error_in(struct http_response *response, unsigned status, char *buffer,
+                            size_t size, const char *message, const char *parameter)
+{
+    response->status = status;
+    response->retry_after_s = 0;
+    response->body = buffer;
+    if (buffer != NULL && error_body_format(buffer, size, message, parameter) >= size) {
+        free(buffer);
+        response->body = NULL;
+    }
 }
 
 /* Queues `answer` (taking its body) on the connection. */

@@ -106,7 +106,7 @@ void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome ou
 
 void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
                                  const char *workload, unsigned threads, unsigned iterations,
-                                 double ops_per_sec)
+                                 const struct metrics_bench_figures *figures)
 {
     pthread_mutex_lock(&metrics->last_bench_lock);
     size_t slot = 0;
@@ -120,7 +120,7 @@ void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
         snprintf(last->workload, sizeof(last->workload), "%s", workload);
         last->threads = threads;
         last->iterations = iterations;
-        last->ops_per_sec = ops_per_sec;
+        last->figures = *figures;
         if (slot == metrics->last_bench_count) {
             metrics->last_bench_count++;
         }

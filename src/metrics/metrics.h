@@ -69,6 +69,30 @@ struct metrics_route_counters {
     atomic_uint_fast64_t duration_sum_us;
 };
 
+/* The calls a benchmark run counts, in the order of
+ * metrics_bench_figures.syscalls. */
+enum metrics_bench_syscall {
+    METRICS_SYSCALL_MMAP = 0,
+    METRICS_SYSCALL_MUNMAP,
+    METRICS_SYSCALL_MADVISE,
+    METRICS_SYSCALL_MPROTECT,
+    METRICS_SYSCALL_COUNT,
+};
+
+/* What /metrics keeps of one allocator's run (the routes fill it from the
+ * bench result, so this module does not depend on the benchmark's). */
+struct metrics_bench_figures {
+    double ops_per_sec;
+    uint64_t latency_p50_ns;
+    uint64_t latency_p99_ns;
+    uint64_t latency_max_ns;
+    bool memory_known; /* false: the memory samples are left out */
+    uint64_t peak_bytes;
+    int64_t retained_bytes;
+    int64_t retained_released_bytes;
+    uint64_t syscalls[METRICS_SYSCALL_COUNT];
+};
+
 /* Allocators a build can benchmark (bench.h has three). */
 #define METRICS_MAX_BENCH_ALLOCATORS 4
 
@@ -86,7 +110,7 @@ struct metrics {
         char workload[32];
         unsigned threads;
         unsigned iterations;
-        double ops_per_sec;
+        struct metrics_bench_figures figures;
     } last_bench[METRICS_MAX_BENCH_ALLOCATORS];
     size_t last_bench_count;
 };
@@ -110,10 +134,10 @@ void metrics_record_connection_refusal(struct metrics *metrics,
 
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome);
 
-/* Keeps the figure as the allocator's last run; a fifth allocator's
- * figure is dropped (the build has at most three). */
+/* Keeps the figures as the allocator's last run; a fifth allocator's
+ * figures are dropped (the build has at most four). */
 void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
                                  const char *workload, unsigned threads, unsigned iterations,
-                                 double ops_per_sec);
+                                 const struct metrics_bench_figures *figures);
 
 #endif

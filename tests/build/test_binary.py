@@ -32,7 +32,7 @@ else:
     ALLOCATOR_FUNCTIONS = ["malloc", "free", "calloc", "realloc"]
     ALLOCATOR_OBJECT = re.compile(r"(^|/)libc\.a\(\w+\.lo\)$")
 # Each workload's functions share a prefix (bench_<workload>.c).
-WORKLOAD_FUNCTION_PREFIXES = ["seed", "xthread", "larson"]
+WORKLOAD_FUNCTION_PREFIXES = ["seed", "xthread", "larson", "window"]
 # Each workload is compiled once per allocator path (src/bench/bench_alloc.h), into
 # src/bench/libbench_<path>.a, and must call that path's malloc and free.
 SECURE_PREFIX = "tinyserver_secure_"

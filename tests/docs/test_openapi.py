@@ -106,8 +106,12 @@ def param_schema(spec, param):
 
 def check_schema(spec, schema, value, where="body"):
     """A small JSON Schema check covering what the document uses: $ref, type,
-    enum, required, properties, additionalProperties, items and bounds."""
+    nullable, enum, required, properties, additionalProperties, items and
+    bounds."""
     schema = resolve(spec, schema)
+    if value is None:
+        assert schema.get("nullable") is True, f"{where}: null, and the schema is not nullable"
+        return
     kind = schema.get("type")
     if kind == "object":
         assert isinstance(value, dict), f"{where}: expected an object, got {value!r}"
@@ -338,6 +342,24 @@ def test_route_answers_the_layer_statuses_it_lists(spec, live, curl):
         check_body(spec, path, 413, result)
 
 
+@pytest.mark.parametrize("query", ["workload=window&threads=2&iterations=300",
+                                   "workload=window&allocator=all&repeat=2&iterations=300",
+                                   "workload=xthread&allocator=all&iterations=3000"])
+def test_bench_costs_fit_the_documented_schema(spec, live, curl, query):
+    """Every run's costs (latency, memory, CPU, system calls), one allocator
+    or all, fit the schema; the window's memory figures are known here."""
+    srv, _ = live
+    result = curl(srv.url + "/bench?" + query)
+    assert result.status == 200, result.describe()
+    check_body(spec, "/bench", 200, result)
+    entries = result.json.get("results", [result.json])
+    for entry in entries:
+        for run in [entry] + entry.get("runs", []):
+            memory = run["memory"]
+            assert "unavailable" not in memory, result.describe()
+            assert ("live_peak_bytes" in memory) == ("workload=window" in query), memory
+
+
 def test_too_many_requests_documents_retry_after(spec, live):
     """429 is provoked by test_concurrency.py; here: wherever it is
     documented, so is its Retry-After header."""
@@ -409,6 +431,15 @@ def test_head_bench_is_not_an_operation(spec, live, curl):
 # Where the /bench answer echoes a parameter, when not under its own name:
 # "allocator" there is the process's global allocator (an object).
 ECHOED_AS = {"allocator": "bench_allocator"}
+# The window workload's own parameters, echoed in its "window" object.
+WINDOW_PARAMETERS = {"slots", "min_block", "max_block"}
+
+
+def echoed(body, name):
+    """The value the /bench answer gives for a parameter."""
+    if name in WINDOW_PARAMETERS:
+        return body["window"][name]
+    return body[ECHOED_AS.get(name, name)]
 
 
 def accepted_values(spec, param):
@@ -429,6 +460,10 @@ def bench_query(name, value):
     query = {name: value}
     if name != "iterations":
         query["iterations"] = SMALL_ITERATIONS
+    if name in WINDOW_PARAMETERS:
+        # the smallest block, so that max_block's minimum is not below it
+        query.update(workload="window", slots=1, min_block=1)
+        query[name] = value
     return "&".join(f"{k}={v}" for k, v in query.items())
 
 
@@ -442,7 +477,7 @@ def test_every_documented_bench_parameter_is_accepted(spec, live, curl):
             result = curl(srv.url + "/bench?" + bench_query(name, value))
             assert result.status == 200, f"{name}={value}: {result.describe()}"
             # the result echoes every parameter
-            assert result.json[ECHOED_AS.get(name, name)] == value, result.describe()
+            assert echoed(result.json, name) == value, result.describe()
 
 
 def test_undocumented_bench_parameter_is_refused(spec, live, curl):
@@ -513,9 +548,11 @@ def test_documented_defaults_are_the_server_defaults(spec, live, curl):
             continue
         # leave `name` out, keep the run small with the other parameter
         other = "threads=1" if name == "iterations" else f"iterations={SMALL_ITERATIONS}"
+        if name in WINDOW_PARAMETERS:
+            other += "&workload=window&threads=1"
         result = curl(srv.url + "/bench?" + other)
         assert result.status == 200, result.describe()
-        assert result.json[name] == schema["default"], (name, result.describe())
+        assert echoed(result.json, name) == schema["default"], (name, result.describe())
         checked += 1
     assert checked, "no /bench parameter documents its default"
 

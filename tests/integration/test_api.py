@@ -76,7 +76,7 @@ def test_bench_echoes_parameters(shared_server, curl):
     assert_bench_result(body, 3, 5000)
 
 
-@pytest.mark.parametrize("workload", ["seed", "xthread", "larson"])
+@pytest.mark.parametrize("workload", ["seed", "xthread", "larson", "window"])
 def test_bench_runs_each_workload(shared_server, curl, workload):
     query = f"workload={workload}&threads=3&iterations=5000"
     body = assert_json_ok(curl(f"{shared_server.url}/bench?{query}"))
@@ -84,11 +84,58 @@ def test_bench_runs_each_workload(shared_server, curl, workload):
 
 
 @pytest.mark.parametrize("allocator", BENCH_ALLOCATORS)
-@pytest.mark.parametrize("workload", ["seed", "xthread", "larson"])
+@pytest.mark.parametrize("workload", ["seed", "xthread", "larson", "window"])
 def test_bench_runs_each_allocator(shared_server, curl, allocator, workload):
     query = f"allocator={allocator}&workload={workload}&threads=2&iterations=3000"
     body = assert_json_ok(curl(f"{shared_server.url}/bench?{query}"))
     assert_bench_result(body, 2, 3000, workload, allocator)
+
+
+def assert_costs(entry, workload):
+    """The figures beside the rate: latency, memory, CPU and system calls,
+    all known on this machine, and consistent with each other."""
+    latency = entry["latency_ns"]
+    assert latency["samples"] > 0 and latency["every"] == 64, latency
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["max"], latency
+    memory = entry["memory"]
+    assert "unavailable" not in memory, memory
+    assert memory["start_bytes"] > 0 and memory["peak_bytes"] >= 0, memory
+    assert memory["retained_bytes"] <= memory["peak_bytes"], memory
+    assert memory["release"] in (None, "mimalloc", "mi_collect(true)") or memory["release"], memory
+    cpu = entry["cpu"]
+    assert "unavailable" not in cpu and cpu["user_ms"] + cpu["system_ms"] >= 0, cpu
+    assert cpu["minor_faults"] >= 0 and cpu["major_faults"] >= 0, cpu
+    assert set(entry["syscalls"]) == {"mmap", "munmap", "madvise", "mprotect"}, entry
+    if workload == "window":
+        assert memory["live_peak_bytes"] > 0, memory
+        assert memory["overhead"] == round(memory["peak_bytes"] / memory["live_peak_bytes"], 2), (
+            memory)
+    else:
+        assert "live_peak_bytes" not in memory and "overhead" not in memory, memory
+
+
+def test_bench_all_window_with_the_defaults(shared_server, curl):
+    """The issue's example, as a user types it: every allocator of the
+    build, each with its rate, ratio, latency, memory, faults and system
+    calls."""
+    body = assert_json_ok(curl(f"{shared_server.url}/bench?allocator=all&workload=window"))
+    assert body["workload"] == "window" and body["iterations"] == 10000, body
+    assert body["window"] == {"slots": 128, "min_block": 8, "max_block": 262144}, body
+    assert [r["bench_allocator"] for r in body["results"]] == BENCH_ALLOCATORS
+    for entry in body["results"]:
+        assert entry["ops_per_sec"] > 0
+        assert ("ratio_vs_musl" in entry) == ("musl" in BENCH_ALLOCATORS), entry
+        assert_costs(entry, "window")
+        [run] = entry["runs"]
+        assert run["total_counter"] == body["operations"]
+        assert_costs(run, "window")
+
+
+@pytest.mark.parametrize("workload", ["seed", "xthread", "larson"])
+def test_bench_costs_of_each_workload(shared_server, curl, workload):
+    body = assert_json_ok(curl(f"{shared_server.url}/bench?workload={workload}&threads=2"
+                               "&iterations=5000"))
+    assert_costs(body, workload)
 
 
 def test_bench_all_compares_every_allocator(shared_server, curl):

@@ -177,6 +177,30 @@ def test_operations_budget_is_400_saying_the_limit(server, curl):
     assert sample(scrape(curl, srv), "tinyserver_bench_refused", reason="budget") == 1
 
 
+def test_memory_budget_is_400_naming_the_option(server, curl):
+    """--max-bench-memory bounds what a window run can hold, threads x
+    (slots + 64 in flight) x max_block: 2 x (64 + 64) x 4096 bytes is 1 MiB
+    exactly. Without slots the default shrinks to fit; when not even one
+    slot fits, or slots is given and does not, 400 names the option."""
+    srv = server("--max-bench-memory", "1")
+    fits = curl(f"{srv.url}/bench?workload=window&threads=2&iterations=300&slots=64"
+                "&max_block=4096")
+    assert fits.status == 200, fits.describe()
+    over = curl(f"{srv.url}/bench?workload=window&threads=2&iterations=300&slots=65"
+                "&max_block=4096")
+    assert_json_error(over, 400)
+    assert "--max-bench-memory" in over.json["error"], over.describe()
+    assert "at most 1 MiB" in over.json["error"], over.describe()
+    assert "parameter" not in over.json
+    shrunk = curl(f"{srv.url}/bench?workload=window&threads=2&iterations=300&max_block=4096")
+    assert shrunk.status == 200 and shrunk.json["window"]["slots"] == 64, shrunk.describe()
+    # The default blocks (256 KiB): two threads' in-flight batches alone are 32 MiB.
+    assert_json_error(curl(f"{srv.url}/bench?workload=window&threads=2"), 400)
+    # Other workloads hold little and are not held to it.
+    assert curl(f"{srv.url}/bench?{TINY}").status == 200
+    assert sample(scrape(curl, srv), "tinyserver_bench_refused", reason="budget") == 2
+
+
 def test_time_cap_cuts_a_long_run_short(server, curl):
     """A run of two billion operations (tens of seconds at the fastest
     allocator here) under a 1 s cap: 503 saying it was cut short, and no

@@ -486,6 +486,29 @@ def test_allocation_failure_in_bench_is_503_and_server_keeps_serving(server, cur
 
 @pytest.mark.skipif(SANITIZER_BUILD, reason=f"{NOT_A_RELEASE_BUILD}; ASan reserves terabytes "
                     "of address space for its shadow memory, so no address-space limit fits")
+def test_refused_mapping_in_window_is_503_and_server_keeps_serving(server, curl):
+    """The window workload's 16 MiB blocks are each mapped on their own,
+    and none fits in an address space 8 MiB above what the server maps:
+    every allocator's run fails mid-run, the request answers 503 naming the
+    first, and the server goes on serving."""
+    srv = server("--max-bench-memory", "0")
+    window = "workload=window&threads=1&iterations=50&slots=2"
+    assert curl(f"{srv.url}/bench?{window}").status == 200
+    with address_space_margin(srv.pid):
+        for query in [f"{window}&min_block=16777216&max_block=16777216",
+                      f"{window}&min_block=16777216&max_block=16777216&allocator=all"]:
+            result = curl(f"{srv.url}/bench?{query}")
+            assert_json_error(result, 503)
+            assert bench_failure(result) == "memory allocation failed during the benchmark", (
+                result.describe())
+            health = curl(srv.url + "/healthz")
+            assert health.status == 200 and health.json == HEALTHY, health.describe()
+    result = curl(f"{srv.url}/bench?{window}&min_block=16777216&max_block=16777216")
+    assert result.status == 200, result.describe()
+
+
+@pytest.mark.skipif(SANITIZER_BUILD, reason=f"{NOT_A_RELEASE_BUILD}; ASan reserves terabytes "
+                    "of address space for its shadow memory, so no address-space limit fits")
 def test_allocation_failure_in_allocator_all_is_503_for_the_request(server, curl):
     """allocator=all: one allocator's failed run fails the whole request
     with 503 JSON naming that allocator, and the server keeps serving."""

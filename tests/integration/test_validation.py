@@ -72,11 +72,28 @@ BAD_ALLOCATOR_QUERIES = [
     ("allocator=all&repeat=2&repeat=2", "repeat", "repeat-repeated"),
 ]
 
+# The window workload's parameters: bounds, order, and their workload.
+BAD_WINDOW_QUERIES = [
+    ("workload=window&slots=0", "slots", "slots-zero"),
+    ("workload=window&slots=65537", "slots", "slots-above-cap"),
+    ("workload=window&slots=", "slots", "slots-empty"),
+    ("workload=window&slots=1e3", "slots", "slots-exponent"),
+    ("workload=window&min_block=0", "min_block", "min-block-zero"),
+    ("workload=window&max_block=16777217", "max_block", "max-block-above-cap"),
+    ("workload=window&min_block=2000&max_block=1000", "min_block", "min-above-max"),
+    ("workload=window&min_block=300000", "min_block", "min-above-default-max"),
+    ("workload=window&slots=4&slots=4", "slots", "slots-repeated"),
+    ("slots=4", "slots", "slots-without-window"),
+    ("workload=larson&min_block=8", "min_block", "min-block-with-larson"),
+    ("max_block=8&workload=seed", "max_block", "max-block-with-seed"),
+]
+
 BAD_QUERIES = [pytest.param(query, name, id=f"{name}-{label}")
                for name in DEFAULT_CAPS for query, label in bad_values(name)] + [
     pytest.param(query, name, id=f"workload-{label}")
     for query, name, label in BAD_WORKLOAD_QUERIES] + [
-    pytest.param(query, name, id=label) for query, name, label in BAD_ALLOCATOR_QUERIES]
+    pytest.param(query, name, id=label) for query, name, label in BAD_ALLOCATOR_QUERIES] + [
+    pytest.param(query, name, id=f"window-{label}") for query, name, label in BAD_WINDOW_QUERIES]
 
 
 def assert_rejected(result, parameter):

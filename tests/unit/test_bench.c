@@ -112,7 +112,7 @@ static void check_cut_short_and_second_flag(enum bench_workload workload)
 
 static void check_workload_table(void)
 {
-    const char *names[] = {"seed", "xthread", "larson"};
+    const char *names[] = {"seed", "xthread", "larson", "window"};
     CHECK(ARRAY_SIZE(names) == BENCH_WORKLOAD_COUNT);
     for (unsigned id = 0; id < BENCH_WORKLOAD_COUNT; id++) {
         enum bench_workload found = BENCH_WORKLOAD_COUNT;
@@ -129,6 +129,7 @@ static void check_workload_table(void)
     CHECK(bench_workload_min_threads(BENCH_WORKLOAD_SEED) == 1);
     CHECK(bench_workload_min_threads(BENCH_WORKLOAD_XTHREAD) == 2);
     CHECK(bench_workload_min_threads(BENCH_WORKLOAD_LARSON) == 1);
+    CHECK(bench_workload_min_threads(BENCH_WORKLOAD_WINDOW) == 1);
 }
 
 /* Every build has its global allocator, named after -Dallocator; the
@@ -185,6 +186,20 @@ static void check_bad_params(void)
     struct bench_params no_allocator = {
         .threads = 1, .iterations = 10, .allocator = BENCH_ALLOCATOR_COUNT};
     CHECK(bench_run(&no_allocator, NULL, &result) == BENCH_BAD_PARAMS);
+    /* A window out of its bounds (0 fields mean the defaults). */
+    static const struct bench_window bad_windows[] = {
+        {.min_block = 2000, .max_block = 1000},
+        {.min_block = BENCH_WINDOW_DEFAULT_MAX_BLOCK + 1},
+        {.slots = BENCH_WINDOW_MAX_SLOTS + 1},
+        {.max_block = BENCH_WINDOW_MAX_BLOCK + 1},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad_windows); i++) {
+        struct bench_params window = {.workload = BENCH_WORKLOAD_WINDOW,
+                                      .threads = 1,
+                                      .iterations = 10,
+                                      .window = bad_windows[i]};
+        CHECK_MSG(bench_run(&window, NULL, &result) == BENCH_BAD_PARAMS, "window %zu", i);
+    }
 }
 
 static void check_all_totals(void)
@@ -206,6 +221,12 @@ static void check_all_totals(void)
     check_totals(BENCH_WORKLOAD_LARSON, 2, 1023); /* never reaches a trade */
     check_totals(BENCH_WORKLOAD_LARSON, 4, 20000);
     check_totals(BENCH_WORKLOAD_LARSON, 16, 3000);
+
+    check_totals(BENCH_WORKLOAD_WINDOW, 1, 1);
+    check_totals(BENCH_WORKLOAD_WINDOW, 1, 100);  /* the window never fills */
+    check_totals(BENCH_WORKLOAD_WINDOW, 1, 3000); /* hands blocks to itself */
+    check_totals(BENCH_WORKLOAD_WINDOW, 2, 2000); /* hand-overs both ways */
+    check_totals(BENCH_WORKLOAD_WINDOW, 5, 1500); /* a ring of five */
 }
 
 /* allocator=all: every allocator of the build, each round in name order,
@@ -229,6 +250,21 @@ static void check_compare(void)
             CHECK(run->allocator == expected[i] && run->total_counter == 6000);
         }
         CHECK(comparison.median_ops_per_sec[i] > 0);
+        /* The summary is the median of the rounds, figure by figure; the
+         * latency maximum is the largest of them. */
+        const struct bench_result *summary = &comparison.summary[i];
+        CHECK(summary->ops_per_sec == comparison.median_ops_per_sec[i]);
+        uint64_t most = 0;
+        unsigned below = 0, above = 0;
+        for (unsigned round = 0; round < 3; round++) {
+            const struct bench_result *run = &comparison.runs[round][i];
+            most = run->latency.max_ns > most ? run->latency.max_ns : most;
+            below += run->latency.p99_ns < summary->latency.p99_ns;
+            above += run->latency.p99_ns > summary->latency.p99_ns;
+        }
+        CHECK(summary->latency.max_ns == most);
+        CHECK(below <= 1 && above <= 1);
+        CHECK(summary->latency.samples == 3 * (2 * ((3000 + 63) / 64)));
     }
     bool has_musl = bench_allocator_find("musl", 4, &failed);
     CHECK(has_musl == (comparison.baseline < count));

@@ -9,7 +9,7 @@
  *
  * Each counted block carries a header naming the allocator that made it and
  * the thread that asked, so the test also proves that every block goes back
- * to the allocator it came from, and (xthread, larson) that frees cross
+ * to the allocator it came from, and (xthread, larson, window) that frees cross
  * threads. In a mimalloc build it asks each mimalloc instance whether it owns
  * the block: the global one owns only its own blocks, the secure instance
  * only the secure path's, and musl's and jemalloc's blocks belong to neither.
@@ -31,8 +31,8 @@
 #include <mimalloc.h>
 #endif
 
-/* Blocks the workloads ask for are 1 to 1000 bytes. */
-#define WORKLOAD_MAX_BLOCK 1000u
+/* Blocks the workloads ask for are 1 to 1000 bytes, the window's larger. */
+#define WORKLOAD_MAX_BLOCK BENCH_LARGEST_BLOCK
 
 enum family { FAMILY_GLOBAL, FAMILY_MUSL, FAMILY_SECURE, FAMILY_JEMALLOC, FAMILY_COUNT };
 _Static_assert((int)FAMILY_COUNT == (int)BENCH_ALLOCATOR_COUNT, "one family per allocator");
@@ -259,6 +259,12 @@ static void count_one(enum bench_allocator allocator, enum bench_workload worklo
     case BENCH_WORKLOAD_XTHREAD:
         CHECK(foreign == expected); /* consumers free everything */
         break;
+    case BENCH_WORKLOAD_WINDOW:
+        /* Each thread's first batch goes to its neighbour's empty inbox,
+         * and is freed by that neighbour or by the last thread out; a
+         * thread that is not last out is neither. */
+        CHECK_MSG(foreign > 0, "window: no block of %lu freed on another thread", expected);
+        break;
     default:
         /* larson: how many blocks change hands depends on how the threads
          * overlap in time (about 40% with two busy threads here). That the
@@ -286,6 +292,7 @@ int main(void)
         count_one(allocators[a], BENCH_WORKLOAD_SEED, 4, 20000);
         count_one(allocators[a], BENCH_WORKLOAD_XTHREAD, 4, 20000);
         count_one(allocators[a], BENCH_WORKLOAD_LARSON, 4, 20000);
+        count_one(allocators[a], BENCH_WORKLOAD_WINDOW, 4, 20000);
     }
     return check_finish("bench_alloc_count");
 }

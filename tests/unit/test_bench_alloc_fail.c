@@ -17,8 +17,8 @@
 void *__real_malloc(size_t size);
 void *__wrap_malloc(size_t size);
 
-/* The workloads' blocks are 1 to 1000 bytes (bench.h). */
-#define WORKLOAD_MAX_BLOCK 1000u
+/* The workloads' blocks are 1 to 1000 bytes, the window's larger (bench.h). */
+#define WORKLOAD_MAX_BLOCK BENCH_LARGEST_BLOCK
 #define ITERATIONS         20000u
 
 static atomic_bool armed;
@@ -56,6 +56,7 @@ int main(void)
     } cases[] = {
         {BENCH_WORKLOAD_SEED, 1},    {BENCH_WORKLOAD_SEED, 4},   {BENCH_WORKLOAD_XTHREAD, 2},
         {BENCH_WORKLOAD_XTHREAD, 5}, {BENCH_WORKLOAD_LARSON, 1}, {BENCH_WORKLOAD_LARSON, 3},
+        {BENCH_WORKLOAD_WINDOW, 1},  {BENCH_WORKLOAD_WINDOW, 4},
     };
     static const long allowances[] = {0, 1, 100, 5000};
     for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {

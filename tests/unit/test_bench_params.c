@@ -95,10 +95,12 @@ static void check_workloads(void)
     expect_pairs_rejected(twice, 2, &limits, "workload");
     struct param_pair missing = {"workload", "nope", 4};
     CHECK(!bench_params_parse(&missing, 1, &limits, &request, &error));
-    CHECK(strstr(error.message, "seed, xthread and larson") != NULL);
+    CHECK(strstr(error.message, "seed, xthread, larson and window") != NULL);
     struct param_pair unknown = {"flavour", "seed", 4};
     CHECK(!bench_params_parse(&unknown, 1, &limits, &request, &error));
-    CHECK(strstr(error.message, "threads, iterations, repeat, workload and allocator") != NULL);
+    CHECK_MSG(strstr(error.message, "threads, iterations, repeat, workload, allocator, slots, "
+                                    "min_block and max_block") != NULL,
+              "%s", error.message);
 
     /* xthread needs two threads: an explicit 1 is an error naming threads,
      * while a default of 1 (a one-CPU machine) is raised to 2. */
@@ -159,6 +161,80 @@ static void check_budget(void)
     CHECK(!bench_params_parse(all_fits, 4, &budget, &request, &error) && error.over_budget);
     CHECK_MSG(runs == 2 || strstr(error.message, "allocators x rounds") != NULL, "%s",
               error.message);
+}
+
+/* workload=window: its own parameters, its defaults, and the memory
+ * budget, threads x (slots + the blocks in flight) x max_block. */
+static void check_window(void)
+{
+    struct bench_request request;
+    struct bench_params_error error;
+    struct param_pair window = {"workload", "window", 6};
+    CHECK(bench_params_parse(&window, 1, &limits, &request, &error));
+    CHECK(request.params.workload == BENCH_WORKLOAD_WINDOW);
+    CHECK(request.params.iterations == BENCH_WINDOW_DEFAULT_ITERATIONS);
+    CHECK(request.params.window.slots == BENCH_WINDOW_DEFAULT_SLOTS);
+    CHECK(request.params.window.min_block == BENCH_WINDOW_DEFAULT_MIN_BLOCK);
+    CHECK(request.params.window.max_block == BENCH_WINDOW_DEFAULT_MAX_BLOCK);
+
+    struct param_pair shaped[] = {window,
+                                  {"slots", "10", 2},
+                                  {"min_block", "100", 3},
+                                  {"max_block", "1000", 4},
+                                  {"iterations", "500000", 6}};
+    CHECK(bench_params_parse(shaped, 5, &limits, &request, &error));
+    CHECK(request.params.window.slots == 10 && request.params.window.min_block == 100 &&
+          request.params.window.max_block == 1000 && request.params.iterations == 500000);
+    struct param_pair equal[] = {window, {"min_block", "4096", 4}, {"max_block", "4096", 4}};
+    CHECK(bench_params_parse(equal, 3, &limits, &request, &error));
+
+    /* The window's parameters belong to it alone. */
+    const char *own[] = {"slots", "min_block", "max_block"};
+    for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+        struct param_pair seed_with[] = {{"workload", "seed", 4}, {own[i], "10", 2}};
+        expect_pairs_rejected(seed_with, 2, &limits, own[i]);
+        struct param_pair default_with = {own[i], "10", 2};
+        expect_pairs_rejected(&default_with, 1, &limits, own[i]);
+        const char *bad[] = {"0", "", "-1", "1.5", "16777217", "99999999999"};
+        for (size_t b = 0; b < ARRAY_SIZE(bad); b++) {
+            struct param_pair pairs[] = {window, {own[i], bad[b], strlen(bad[b])}};
+            expect_pairs_rejected(pairs, 2, &limits, own[i]);
+        }
+    }
+    struct param_pair too_many[] = {window, {"slots", "65537", 5}};
+    expect_pairs_rejected(too_many, 2, &limits, "slots");
+    struct param_pair crossed[] = {window, {"min_block", "2000", 4}, {"max_block", "1000", 4}};
+    expect_pairs_rejected(crossed, 3, &limits, "min_block");
+    /* min_block alone above the default max_block */
+    struct param_pair above[] = {window, {"min_block", "300000", 6}};
+    expect_pairs_rejected(above, 2, &limits, "min_block");
+
+    /* The memory budget: 2 threads x (100 + 64) x 65536 bytes is 20.5 MiB. */
+    struct bench_limits budget = limits;
+    budget.max_memory = 21u * 1024 * 1024;
+    struct param_pair fits[] = {window, {"slots", "100", 3}, {"max_block", "65536", 5}};
+    CHECK_MSG(bench_params_parse(fits, 3, &budget, &request, &error), "%s", error.message);
+    budget.max_memory = 20u * 1024 * 1024;
+    CHECK(!bench_params_parse(fits, 3, &budget, &request, &error));
+    CHECK(error.over_budget && error.parameter == NULL);
+    CHECK_MSG(strstr(error.message, "--max-bench-memory") != NULL &&
+                  strstr(error.message, "at most 20 MiB") != NULL,
+              "%s", error.message);
+    /* Without slots, the default shrinks to what fits: 20 MiB / (2 x 65536)
+     * is 160 slots, less the 64 in flight. */
+    struct param_pair unsized[] = {window, {"max_block", "65536", 5}};
+    budget.max_memory = 20u * 1024 * 1024;
+    CHECK(bench_params_parse(unsized, 2, &budget, &request, &error));
+    CHECK_MSG(request.params.window.slots == 96, "slots %u", request.params.window.slots);
+    /* ... unless not even one slot fits. */
+    budget.max_memory = 1024u * 1024;
+    CHECK(!bench_params_parse(unsized, 2, &budget, &request, &error) && error.over_budget);
+    /* No budget: anything in bounds. */
+    struct param_pair large[] = {window, {"slots", "65536", 5}, {"max_block", "16777216", 8}};
+    CHECK(bench_params_parse(large, 3, &limits, &request, &error));
+    /* Other workloads are not held to it. */
+    budget.max_memory = 1;
+    CHECK(bench_params_parse(NULL, 0, &budget, &request, &error));
 }
 
 /* allocator: a name this build has, or all; repeat only with all. */
@@ -278,5 +354,6 @@ int main(void)
     check_budget();
     check_workloads();
     check_allocators();
+    check_window();
     return check_finish("bench_params");
 }

@@ -58,5 +58,34 @@ int main(void)
     CHECK(cut != NULL && strlen(cut) == HTTP_ERROR_PARAMETER_MAX);
     cJSON_Delete(doc);
 
+    /* Into a body set aside beforehand (for answers made when memory may
+     * have run out): the same text, escaped, with nothing allocated. */
+    struct http_response response = {0};
+    char *buffer = malloc(HTTP_ERROR_BODY_MAX);
+    http_response_error_in(&response, HTTP_STATUS_SERVICE_UNAVAILABLE, buffer, HTTP_ERROR_BODY_MAX,
+                           "a \"b\" \\ \x01\t", "p");
+    CHECK(response.status == HTTP_STATUS_SERVICE_UNAVAILABLE && response.body == buffer);
+    CHECK_MSG(response.body != NULL &&
+                  strcmp(response.body,
+                         "{\"error\":\"a \\\"b\\\" \\\\ \\u0001\\u0009\",\"parameter\":\"p\"}\n") ==
+                      0,
+              "%s", response.body ? response.body : "(null)");
+    doc = response.body != NULL ? cJSON_Parse(response.body) : NULL;
+    CHECK(string_item(doc, "error") != NULL &&
+          strcmp(string_item(doc, "error"), "a \"b\" \\ \x01\t") == 0);
+    cJSON_Delete(doc);
+    free(response.body);
+    /* The longest message it promises room for, every byte escaped. */
+    char longest[301];
+    memset(longest, 0x01, sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    http_response_error_in(&response, HTTP_STATUS_SERVICE_UNAVAILABLE, malloc(HTTP_ERROR_BODY_MAX),
+                           HTTP_ERROR_BODY_MAX, longest, long_name);
+    CHECK(response.body != NULL && strlen(response.body) < HTTP_ERROR_BODY_MAX);
+    free(response.body);
+    /* A body that does not fit: none (the layer's out-of-memory body). */
+    http_response_error_in(&response, HTTP_STATUS_SERVICE_UNAVAILABLE, malloc(8), 8, "plain", NULL);
+    CHECK(response.body == NULL && response.status == HTTP_STATUS_SERVICE_UNAVAILABLE);
+
     return check_finish("http_response");
 }

@@ -5,6 +5,7 @@
 
 #include <cJSON.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,80 @@ static void check_comparison(const struct build_info *build)
     cJSON_Delete(doc);
 }
 
+static double number_in(cJSON *doc, const char *object, const char *name)
+{
+    cJSON *item = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, object), name);
+    CHECK_MSG(cJSON_IsNumber(item), "%s.%s is not a number", object, name);
+    return cJSON_IsNumber(item) ? item->valuedouble : -1;
+}
+
+/* A window run's costs: every figure in its group, the overhead from the
+ * peak and the live bytes; figures that could not be read are null with
+ * the reason, never 0. */
+static void check_costs(const struct build_info *build)
+{
+    struct bench_result result = {
+        .workload = BENCH_WORKLOAD_WINDOW,
+        .threads = 2,
+        .iterations = 10,
+        .operations = 20,
+        .total_counter = 20,
+        .window = {.slots = 128, .min_block = 8, .max_block = 262144},
+        .latency = {.samples = 314, .p50_ns = 167, .p99_ns = 98303, .max_ns = 488727},
+        .memory = {.known = true,
+                   .start = 823296,
+                   .peak = 25000000,
+                   .peak_exact = true,
+                   .retained = 24748032,
+                   .retained_released = -8192,
+                   .samples = 46},
+        .live_peak = 10000000,
+        .cpu = {.known = true, .user_us = 5781, .system_us = 25251, .minor_faults = 6103},
+        .syscalls = {.mmap = 4, .munmap = 0, .madvise = 1, .mprotect = 33},
+        .release = "mi_collect(true)",
+    };
+    struct bench_comparison single = {.allocator_count = 1, .repeat = 1, .baseline = 1};
+    single.runs[0][0] = result;
+    cJSON *doc = parse_line(json_bench_result(&single, false, build));
+    CHECK(number_in(doc, "window", "max_block") == 262144);
+    CHECK(number_in(doc, "latency_ns", "p99") == 98303);
+    CHECK(number_in(doc, "latency_ns", "every") == BENCH_LATENCY_EVERY);
+    CHECK(number_in(doc, "memory", "peak_bytes") == 25000000);
+    CHECK(number_in(doc, "memory", "retained_after_release_bytes") == -8192);
+    CHECK(number_in(doc, "memory", "live_peak_bytes") == 10000000);
+    CHECK(number_in(doc, "memory", "overhead") == 2.5);
+    cJSON *memory = cJSON_GetObjectItem(doc, "memory");
+    CHECK(strcmp(cJSON_GetObjectItem(memory, "release")->valuestring, "mi_collect(true)") == 0);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(memory, "peak_exact")));
+    CHECK(cJSON_GetObjectItem(memory, "unavailable") == NULL);
+    CHECK(number_in(doc, "cpu", "system_ms") == 25.251);
+    CHECK(number_in(doc, "syscalls", "mprotect") == 33);
+    cJSON_Delete(doc);
+
+    result.memory = (struct bench_memory){.known = false, .error = ENOENT};
+    result.cpu = (struct bench_cpu){.known = false, .error = EPERM};
+    result.release = NULL;
+    result.workload = BENCH_WORKLOAD_SEED;
+    single.runs[0][0] = result;
+    doc = parse_line(json_bench_result(&single, false, build));
+    memory = cJSON_GetObjectItem(doc, "memory");
+    const char *nulls[] = {"start_bytes", "peak_bytes", "retained_bytes",
+                           "retained_after_release_bytes", "release"};
+    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++) {
+        CHECK_MSG(cJSON_IsNull(cJSON_GetObjectItem(memory, nulls[i])), "memory.%s", nulls[i]);
+    }
+    CHECK(cJSON_GetObjectItem(memory, "live_peak_bytes") == NULL); /* seed does not track it */
+    CHECK(cJSON_GetObjectItem(doc, "window") == NULL);
+    const char *reason = cJSON_GetObjectItem(memory, "unavailable")->valuestring;
+    CHECK_MSG(strstr(reason, "/proc/self/statm") != NULL && strstr(reason, strerror(ENOENT)), "%s",
+              reason);
+    cJSON *cpu = cJSON_GetObjectItem(doc, "cpu");
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(cpu, "user_ms")) &&
+          cJSON_IsNull(cJSON_GetObjectItem(cpu, "minor_faults")));
+    CHECK(cJSON_GetObjectItem(cpu, "unavailable") != NULL);
+    cJSON_Delete(doc);
+}
+
 int main(void)
 {
     struct build_info build = sample_build();
@@ -112,6 +187,7 @@ int main(void)
     cJSON_Delete(doc);
 
     check_comparison(&build);
+    check_costs(&build);
 
     static const unsigned short codes_a[] = {200, 0}, codes_b[] = {200, 429, 0};
     struct json_endpoint endpoints[] = {{"/a", "GET, HEAD", "first", codes_a},

@@ -118,6 +118,44 @@ int main(void)
         CHECK(has_line(later, "tinyserver_http_requests_total{route=\"/healthz\",code=\"499\"} 1"));
         free(later);
     }
+    /* A benchmark's figures: each family, exact decimals for the latency,
+     * signed retained bytes, and no memory samples when it was unknown. */
+    struct metrics_bench_figures figures = {
+        .ops_per_sec = 1234.4,
+        .latency_p50_ns = 167,
+        .latency_p99_ns = 98303,
+        .latency_max_ns = 1500000123,
+        .memory_known = true,
+        .peak_bytes = 24748032,
+        .retained_bytes = 24748032,
+        .retained_released_bytes = -8192,
+        .syscalls = {4, 0, 1, 33},
+    };
+    metrics_record_bench_result(&metrics, "mimalloc", "window", 2, 10000, &figures);
+    figures.memory_known = false;
+    metrics_record_bench_result(&metrics, "musl", "window", 2, 10000, &figures);
+    char *bench = render(&metrics);
+    CHECK(bench != NULL);
+    if (bench != NULL) {
+        CHECK(has_line(bench, "tinyserver_bench_last_ops_per_second{allocator=\"mimalloc\","
+                              "workload=\"window\",threads=\"2\",iterations=\"10000\"} 1234"));
+        CHECK(has_line(bench, "tinyserver_bench_last_latency_seconds{allocator=\"mimalloc\","
+                              "workload=\"window\",stat=\"p50\"} 0.000000167"));
+        CHECK(has_line(bench, "tinyserver_bench_last_latency_seconds{allocator=\"mimalloc\","
+                              "workload=\"window\",stat=\"max\"} 1.500000123"));
+        CHECK(has_line(bench, "tinyserver_bench_last_peak_memory_bytes{allocator=\"mimalloc\","
+                              "workload=\"window\"} 24748032"));
+        CHECK(has_line(bench, "tinyserver_bench_last_retained_memory_bytes{allocator=\"mimalloc\","
+                              "workload=\"window\",when=\"after_release\"} -8192"));
+        CHECK(has_line(bench, "tinyserver_bench_last_syscalls{allocator=\"mimalloc\","
+                              "workload=\"window\",call=\"mprotect\"} 33"));
+        CHECK(has_line(bench, "tinyserver_bench_last_syscalls{allocator=\"musl\","
+                              "workload=\"window\",call=\"mmap\"} 4"));
+        CHECK(strstr(bench, "tinyserver_bench_last_peak_memory_bytes{allocator=\"musl\"") == NULL);
+        CHECK(strstr(bench, "tinyserver_bench_last_retained_memory_bytes{allocator=\"musl\"") ==
+              NULL);
+        free(bench);
+    }
     metrics_destroy(&metrics);
     return check_finish("metrics");
 }
