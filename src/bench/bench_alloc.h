@@ -89,7 +89,7 @@ void BENCH_SECURE(mi_collect)(bool force);
 void mi_collect(bool force);
 #define bench_path_release()    mi_collect(true)
 #define BENCH_PATH_RELEASE_NAME "mi_collect(true)"
-#elif defined(BENCH_PATH_JEMALLOC) ||                                                             \
+#elif defined(BENCH_PATH_JEMALLOC) ||                                                              \
     (defined(BENCH_PATH_GLOBAL) && defined(TINYSERVER_ALLOCATOR_JEMALLOC))
 /* 4096 is MALLCTL_ARENAS_ALL in jemalloc 5.x: purge every arena's unused
  * dirty and muzzy pages (the run's threads have exited, so their caches
