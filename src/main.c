@@ -154,7 +154,10 @@ static bool hand_to_http(void *ctx, int fd, const struct sockaddr *peer, socklen
     return http_server_add_connection(ctx, fd, peer, peer_len);
 }
 
-static void shut_down(struct http_server *server, struct tls_server *tls, struct app *app,
+/* Returns false when a benchmark would not stop even once cancelled: its
+ * thread may still use the HTTP daemon, the app and the metrics, so none
+ * of them is freed (the process exits with them). */
+static bool shut_down(struct http_server *server, struct tls_server *tls, struct app *app,
                       const struct logger *log, unsigned grace_s)
 {
     if (tls != NULL) {
@@ -169,11 +172,17 @@ static void shut_down(struct http_server *server, struct tls_server *tls, struct
             log_message(log, LOG_WARN, "closing connections with requests still in flight");
         }
     }
-    http_server_stop(server);
+    bool stopped = http_server_stop(server);
+    if (!stopped) {
+        log_message(log, LOG_ERROR,
+                    "a cancelled benchmark has not handed back its connection; exiting without "
+                    "stopping the http daemon");
+    }
     if (tls != NULL) {
         tls_server_destroy(tls, TLS_RELAY_EXIT_WAIT_MS);
     }
     log_message(log, LOG_INFO, "stopped");
+    return stopped;
 }
 
 static struct tls_server *start_tls(const struct config *cfg, const struct tls_credentials *creds,
@@ -314,8 +323,10 @@ static int serve(const struct config *cfg, const struct build_info *build,
     if (creds != NULL) {
         tls = start_tls(cfg, creds, tls_threads, server, &metrics, log);
         if (tls == NULL) {
-            http_server_begin_shutdown(server);
-            http_server_stop(server);
+            /* A request may already be in flight (/bench, even). */
+            if (!shut_down(server, NULL, &app, log, cfg->shutdown_grace_s)) {
+                return status; /* a benchmark still uses the app and the metrics */
+            }
             goto out_app;
         }
     }
@@ -327,7 +338,9 @@ static int serve(const struct config *cfg, const struct build_info *build,
     }
     log_message(log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
-    shut_down(server, tls, &app, log, cfg->shutdown_grace_s);
+    if (!shut_down(server, tls, &app, log, cfg->shutdown_grace_s)) {
+        return status; /* a benchmark still uses the app and the metrics */
+    }
     status = EXIT_SUCCESS;
 
     /* Unwinding, latest first: the servers are stopped by then. */

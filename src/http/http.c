@@ -429,6 +429,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->max_url_length = options->max_url_length;
     server->max_connections_per_ip = options->max_connections_per_ip;
     atomic_init(&server->inflight, 0);
+    atomic_init(&server->deferred_open, 0);
     atomic_init(&server->stopping, false);
     if (!http_peer_limit_init(&server->peer_limit, options->max_connections_per_ip,
                               options->max_connections)) {
@@ -442,6 +443,18 @@ struct http_server *http_server_start(const struct http_server_options *options,
     }
     if (!http_fixed_responses_build(server)) {
         snprintf(err, err_size, "out of memory");
+        goto fail_discard;
+    }
+    /* Everything a connection can reach exists before the daemon starts:
+     * MHD_start_daemon() listens and serves before it returns, so a request
+     * can be deferred (and watched for its client leaving) at once. */
+    if (!http_deadline_start(&server->deadline)) {
+        snprintf(err, err_size, "cannot start the request deadline thread");
+        goto fail_discard;
+    }
+    server->hangups = http_hangup_watch_start();
+    if (server->hangups == NULL) {
+        snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
         goto fail_discard;
     }
     server->starting = true;
@@ -478,15 +491,6 @@ struct http_server *http_server_start(const struct http_server_options *options,
         snprintf(err, err_size, "cannot serve on %s port %u: %s", options->bind, options->port,
                  server->start_error[0] != '\0' ? server->start_error
                                                 : "libmicrohttpd refused to start");
-        goto fail_discard;
-    }
-    if (!http_deadline_start(&server->deadline)) {
-        snprintf(err, err_size, "cannot start the request deadline thread");
-        goto fail_discard;
-    }
-    server->hangups = http_hangup_watch_start();
-    if (server->hangups == NULL) {
-        snprintf(err, err_size, "cannot start the thread that watches for clients leaving");
         goto fail_discard;
     }
     return server;
@@ -532,7 +536,11 @@ void http_server_begin_shutdown(struct http_server *server)
 static bool server_idle(const void *arg)
 {
     const struct http_server *server = arg;
-    return atomic_load(&server->inflight) == 0 && http_deadline_count(&server->deadline) == 0;
+    /* In this order: a deferred request's completer counts itself in
+     * deferred_open before its request can leave inflight, so seeing
+     * inflight at 0 first means deferred_open is read late enough. */
+    return atomic_load(&server->inflight) == 0 && atomic_load(&server->deferred_open) == 0 &&
+           http_deadline_count(&server->deadline) == 0;
 }
 
 bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
@@ -540,7 +548,11 @@ bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms)
     return clock_wait_until(server_idle, server, timeout_ms, HTTP_IDLE_POLL_MS);
 }
 
-void http_server_stop(struct http_server *server)
+bool http_server_stop(struct http_server *server)
 {
+    if (atomic_load(&server->deferred_open) != 0) {
+        return false;
+    }
     discard_server(server);
+    return true;
 }

@@ -151,9 +151,13 @@ void http_server_begin_shutdown(struct http_server *server);
  * Returns true when idle. */
 bool http_server_wait_idle(struct http_server *server, unsigned timeout_ms);
 
-/* Closes every connection and frees the server. Call only when idle, or
- * after deferred work has been cancelled and completed. */
-void http_server_stop(struct http_server *server);
+/* Closes every connection and frees the server. Call when idle, or after
+ * deferred work has been cancelled: connections still in flight are
+ * closed. Returns false, and stops and frees nothing, while a deferred
+ * request has not been completed (http_deferred_complete() has not
+ * returned): libmicrohttpd aborts the process when its daemon stops with a
+ * suspended connection, and the completer would use the freed daemon. */
+bool http_server_stop(struct http_server *server);
 
 /* Serves HTTP on an already-connected socket as if it had been accepted
  * from `peer` (used by the TLS terminator for the plaintext end of its

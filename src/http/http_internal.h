@@ -81,6 +81,10 @@ struct http_server {
     const struct logger *log;
     struct metrics *metrics;
     atomic_uint inflight;
+    /* Deferred requests from http_request_defer() until their completer
+     * has returned from MHD_resume_connection(): the daemon must outlive
+     * that call, not only the request (which can end inside it). */
+    atomic_uint deferred_open;
     atomic_bool stopping;
     size_t max_url_length;
     unsigned max_connections_per_ip;

@@ -56,6 +56,7 @@ struct http_deferred *http_request_defer(const struct http_request *request)
     if (atomic_load(&state->server->stopping)) {
         return NULL;
     }
+    atomic_fetch_add(&state->server->deferred_open, 1);
     atomic_store(&state->phase, PHASE_SUSPENDED);
     MHD_suspend_connection(state->connection);
     /* The socket stays open while the connection is suspended: the watch
@@ -73,11 +74,17 @@ struct http_deferred *http_request_defer(const struct http_request *request)
 void http_deferred_complete(struct http_deferred *deferred, struct http_response *response)
 {
     struct request_state *state = (struct request_state *)deferred;
+    struct http_server *server = state->server;
     if (state->hangup.fd >= 0) {
-        http_hangup_watch_remove(state->server->hangups, &state->hangup);
+        http_hangup_watch_remove(server->hangups, &state->hangup);
     }
     state->answer = *response;
     response->body = NULL;
     atomic_store(&state->phase, PHASE_READY);
+    /* From here the worker may answer, log and end the request (state is
+     * then reused or freed) and the server may look idle while this thread
+     * is still inside the call, which touches the daemon after waking its
+     * worker: only deferred_open tells the server to wait. */
     MHD_resume_connection(state->connection);
+    atomic_fetch_sub(&server->deferred_open, 1);
 }
