@@ -238,17 +238,14 @@ static bool client_closed(struct request_state *state, enum MHD_RequestTerminati
            code == MHD_REQUEST_TERMINATED_READ_ERROR;
 }
 
-/* A request libmicrohttpd answered itself, before any route: counted with
- * the status the library queued (none if it could not even do that and
- * just closed). Its log line comes from the library's message, which says
- * why (on_mhd_message). */
-static void count_refusal(struct http_server *server, struct MHD_Connection *connection)
+/* The status of the answer libmicrohttpd queued itself (a refusal: a
+ * malformed request or chunk, headers over the memory), or 0 if it could
+ * not even do that and just closed. */
+static unsigned library_status(struct MHD_Connection *connection)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_HTTP_STATUS);
-    if (info != NULL && info->http_status != 0 && server->metrics != NULL) {
-        metrics_record_refusal(server->metrics, info->http_status);
-    }
+    return info != NULL ? info->http_status : 0;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
@@ -262,9 +259,15 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     if (conn != NULL) {
         http_deadline_restart(&conn->deadline);
     }
+    unsigned refused = 0;
     if (state == NULL || state->status == 0) {
-        /* No answer of ours: the library's, if any, is a refusal. */
-        count_refusal(server, connection);
+        /* No answer of ours: the library's, if any, is a refusal, counted
+         * as one (its log line comes from the library's message, which
+         * says why: on_mhd_message). */
+        refused = library_status(connection);
+        if (refused != 0 && server->metrics != NULL) {
+            metrics_record_refusal(server->metrics, refused);
+        }
     }
     if (state == NULL) {
         return;
@@ -274,12 +277,16 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         .peer = state->peer,
         .method = state->method,
         .path = state->path,
-        .status = gone ? HTTP_STATUS_CLIENT_CLOSED : state->status,
+        /* A request the library refused after its first call here (a
+         * malformed chunk, say) is logged with the library's status. */
+        .status = gone ? HTTP_STATUS_CLIENT_CLOSED : (state->status != 0 ? state->status : refused),
         .duration_us = (clock_monotonic_ns() - state->start_ns) / 1000u,
         .client_closed = gone,
     };
     log_access(server->log, &entry);
-    if (server->metrics != NULL && entry.status != 0) {
+    /* A refusal is counted as one above, not as a routed request. */
+    bool refusal = !gone && state->status == 0;
+    if (server->metrics != NULL && entry.status != 0 && !refusal) {
         metrics_record_request(server->metrics, state->route_index, entry.status,
                                entry.duration_us);
     }

@@ -163,6 +163,25 @@ def access_lines(output):
     return [line for line in output.splitlines() if " access " in line or '"access"' in line]
 
 
+def test_a_refusal_after_the_first_handler_call_logs_the_status_sent(server, curl):
+    """A malformed chunk is refused by libmicrohttpd after the server has
+    seen the request's head: the access line says the 400 the client got
+    (it said 0, "no response", before), the refusal counter counts it and
+    no routed request does."""
+    srv = server("--log-format", "json")
+    before = scrape(curl, srv)
+    data = rawhttp.request("/healthz", headers={"Transfer-Encoding": "chunked"}) + b"zz\r\n"
+    answer = rawhttp.one_response(rawhttp.exchange(srv.port, data)[0])
+    assert answer is not None and answer.status == 400, answer
+    srv.wait_for_log(r'"event":"access".*"status":400')
+    access = [json.loads(line) for line in access_lines(srv.stdout())]
+    refused = [o for o in access if o["path"] == "/healthz" and o["status"] != 200]
+    assert [o["status"] for o in refused] == [400], refused
+    after = scrape(curl, srv)
+    assert refused_total(after, "400") - refused_total(before, "400") == 1
+    assert requests_total(after, "/healthz", "400") == 0
+
+
 def test_json_logs_are_one_object_per_line_and_injection_safe(server, curl):
     srv = server("--log-format", "json")
     hostile = "/x%0d%0a%7b%22forged%22%3a1%7d%22%5c%ff"
