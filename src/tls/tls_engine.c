@@ -25,6 +25,9 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
                      unsigned char *iobuf, size_t iobuf_size, const void *seed, size_t seed_len)
 {
     br_ssl_engine_context *engine = &ssl->eng;
+    if (iobuf_size != TLS_ENGINE_IOBUF_BYTES) {
+        return false;
+    }
     if (creds->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_init_full_rsa(ssl, creds->chain, creds->chain_len, &creds->rsa);
         br_ssl_engine_set_suites(engine, tls_suites_rsa, ARRAY_SIZE(tls_suites_rsa));
@@ -39,7 +42,8 @@ bool tls_engine_init(br_ssl_server_context *ssl, const struct tls_credentials *c
     /* BearSSL keeps the pointer and never writes through it. */
     br_ssl_engine_set_protocol_names(engine, (const char **)tls_alpn_protocols,
                                      ARRAY_SIZE(tls_alpn_protocols));
-    br_ssl_engine_set_buffer(engine, iobuf, iobuf_size, 1);
+    br_ssl_engine_set_buffers_bidi(engine, iobuf, TLS_ENGINE_INPUT_BYTES,
+                                   iobuf + TLS_ENGINE_INPUT_BYTES, TLS_ENGINE_OUTPUT_BYTES);
     br_ssl_engine_inject_entropy(engine, seed, seed_len);
     return br_ssl_server_reset(ssl) != 0;
 }

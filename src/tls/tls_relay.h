@@ -22,13 +22,14 @@
  * input side must hold a full 16 KiB record (the client chooses the record
  * size), but the output side may be smaller: BearSSL then sends shorter
  * records, which every TLS peer accepts. Responses here are small, so the
- * output holds TLS_RELAY_OUTPUT_RECORD bytes of plaintext per record.
+ * output holds TLS_ENGINE_OUTPUT_RECORD bytes of plaintext per record.
  */
 #ifndef TINYSERVER_TLS_RELAY_H
 #define TINYSERVER_TLS_RELAY_H
 
 #include "deadline_heap.h"
 #include "list.h"
+#include "tls_engine.h"
 #include "tls_keys.h"
 #include "tls_session_cache.h"
 
@@ -38,10 +39,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TLS_CLOSE_FLUSH_MS 2000
-/* Plaintext per outgoing record; BearSSL adds at most 85 bytes to it. */
-#define TLS_RELAY_OUTPUT_RECORD 4096u
-#define TLS_RELAY_IOBUF_BYTES   (BR_SSL_BUFSIZE_INPUT + TLS_RELAY_OUTPUT_RECORD + 85u)
+#define TLS_CLOSE_FLUSH_MS    2000
+#define TLS_RELAY_IOBUF_BYTES TLS_ENGINE_IOBUF_BYTES
 
 /* Shared by every relay of a server; outlives them all. */
 struct tls_relay_shared {
