@@ -89,6 +89,7 @@ struct tls_relay *tls_relay_create(struct tls_relay_shared *shared, int tcp_fd, 
         .handshake_deadline = now_ms + shared->handshake_timeout_ms,
         .flush_deadline = -1,
         .send_blocked_since = -1,
+        .linger_deadline = -1,
     };
     relay->end = TLS_RELAY_RUNNING;
     deadline_node_init(&relay->deadline);
@@ -150,6 +151,34 @@ static enum tls_relay_end closed_end(struct tls_relay *relay)
                                                                   : TLS_RELAY_TLS_ERROR;
 }
 
+/* After close_notify: the sending side is shut down (the client reads
+ * the end of the stream after everything sent), and what the client still
+ * sends is read and dropped, so that closing never resets the connection
+ * under an answer the client has not read. Over when the client closes
+ * (or resets), or at the linger deadline (tls_relay_deadline). */
+static enum tls_relay_end relay_linger(struct tls_relay *relay, int64_t now_ms, bool *moved)
+{
+    struct tls_relay_progress *progress = &relay->progress;
+    if (!progress->lingering) {
+        progress->lingering = true;
+        progress->linger_deadline = now_ms + TLS_LINGER_MS;
+        if (shutdown(relay->tcp.fd, SHUT_WR) != 0) {
+            return TLS_RELAY_HTTP_CLOSED; /* the client is gone already */
+        }
+    }
+    unsigned char discard[4096];
+    while (relay->tcp.ready & EPOLLIN) {
+        ssize_t n = move_bytes(&relay->tcp, discard, sizeof(discard), false);
+        if (n == 0 || n == -1) {
+            return TLS_RELAY_HTTP_CLOSED;
+        }
+        if (n > 0) {
+            *moved = true;
+        }
+    }
+    return TLS_RELAY_RUNNING;
+}
+
 /* One pass over the four directions, each where the engine and the socket
  * are both ready. Sets *moved when any byte moved. */
 static enum tls_relay_end relay_pass(struct tls_relay *relay, int64_t now_ms, bool *moved)
@@ -162,15 +191,16 @@ static enum tls_relay_end relay_pass(struct tls_relay *relay, int64_t now_ms, bo
     *moved = false;
 
     unsigned state = br_ssl_engine_current_state(engine);
+    if (progress->lingering || (progress->http_closed && !(state & BR_SSL_SENDREC))) {
+        /* close_notify sent; the peer's is not waited for. */
+        return relay_linger(relay, now_ms, moved);
+    }
     if (state & BR_SSL_CLOSED) {
         return closed_end(relay);
     }
     if (!progress->handshake_done && (state & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) {
         progress->handshake_done = true;
         relay_count_handshake(relay);
-    }
-    if (progress->http_closed && !(state & BR_SSL_SENDREC)) {
-        return TLS_RELAY_HTTP_CLOSED; /* close_notify sent; no need to wait for the peer's */
     }
     if ((state & BR_SSL_SENDREC) && (relay->tcp.ready & EPOLLOUT)) {
         buf = br_ssl_engine_sendrec_buf(engine, &len);
@@ -250,11 +280,14 @@ static enum tls_relay_end relay_pump(struct tls_relay *relay, int64_t now_ms)
             break;
         }
     }
+    struct tls_relay_progress *progress = &relay->progress;
+    if (progress->lingering) {
+        return TLS_RELAY_RUNNING; /* the engine's part is over */
+    }
     unsigned state = br_ssl_engine_current_state(&relay->ssl.eng);
     if (state & BR_SSL_CLOSED) {
         return closed_end(relay);
     }
-    struct tls_relay_progress *progress = &relay->progress;
     if (!(state & BR_SSL_SENDREC)) {
         progress->send_blocked_since = -1;
     } else if (progress->send_blocked_since < 0) {
@@ -299,8 +332,9 @@ void tls_relay_interest(const struct tls_relay *relay, uint32_t *tcp_events, boo
     /* The const engine is only read; BearSSL's accessor takes no const. */
     unsigned state = br_ssl_engine_current_state((br_ssl_engine_context *)&relay->ssl.eng);
     const struct tls_relay_progress *progress = &relay->progress;
-    *tcp_events =
-        ((state & BR_SSL_SENDREC) ? EPOLLOUT : 0u) | ((state & BR_SSL_RECVREC) ? EPOLLIN : 0u);
+    *tcp_events = progress->lingering ? EPOLLIN
+                                      : ((state & BR_SSL_SENDREC) ? EPOLLOUT : 0u) |
+                                            ((state & BR_SSL_RECVREC) ? EPOLLIN : 0u);
     /* Once the HTTP side hung up, its socket is only watched while BearSSL
      * can take its remaining bytes. */
     *watch_plain = !progress->http_closed && (!progress->http_hungup || (state & BR_SSL_SENDAPP));
@@ -311,6 +345,10 @@ void tls_relay_interest(const struct tls_relay *relay, uint32_t *tcp_events, boo
 int64_t tls_relay_deadline(const struct tls_relay *relay, enum tls_relay_end *why)
 {
     const struct tls_relay_progress *progress = &relay->progress;
+    if (progress->lingering) {
+        *why = TLS_RELAY_HTTP_CLOSED; /* everything was delivered */
+        return progress->linger_deadline;
+    }
     if (!progress->handshake_done) {
         *why = TLS_RELAY_HANDSHAKE_TIMEOUT;
         return progress->handshake_deadline;

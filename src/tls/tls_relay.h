@@ -14,6 +14,11 @@
  *   - the handshake must finish within the handshake timeout;
  *   - once the HTTP side has hung up or closed, the relay gets
  *     TLS_CLOSE_FLUSH_MS to deliver what it holds and close_notify;
+ *   - once close_notify is out, it lingers: it shuts down its sending
+ *     side and reads and discards what the client still sends, until the
+ *     client closes or TLS_LINGER_MS pass. Closing with unread bytes would
+ *     make the kernel reset the connection, and a reset can destroy an
+ *     answer the client has not read yet (an early 413 to an upload);
  *   - after the handshake, records that wait for a client that takes none
  *     end the relay after the idle timeout;
  *   - an error or hang-up on the client's socket ends it at once.
@@ -40,6 +45,7 @@
 #include <stdint.h>
 
 #define TLS_CLOSE_FLUSH_MS    2000
+#define TLS_LINGER_MS         2000
 #define TLS_RELAY_IOBUF_BYTES TLS_ENGINE_IOBUF_BYTES
 
 /* Shared by every relay of a server; outlives them all. */
@@ -85,6 +91,8 @@ struct tls_relay_progress {
     bool http_hungup;  /* the HTTP side hung up; bytes may still be queued */
     bool http_closed;  /* read its end: close_notify is queued */
     bool http_refuses; /* writing to it failed: it closed while the client still sent */
+    bool lingering;    /* close_notify is out and the sending side shut down */
+    int64_t linger_deadline;
 };
 
 struct tls_relay {
