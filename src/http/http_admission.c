@@ -27,9 +27,13 @@ const struct http_route *http_route_or_answer(struct request_state *state, const
     }
     struct http_response answer = {0};
     char allow[HTTP_ALLOW_MAX];
-    http_route_refusal(outcome,
-                       state->route_index >= 0 ? &server->routes[state->route_index] : NULL,
-                       &answer, allow);
+    if (outcome == HTTP_ROUTE_SERVER_OPTIONS) {
+        http_server_options(server->routes, server->route_count, &answer, allow);
+    } else {
+        http_route_refusal(outcome,
+                           state->route_index >= 0 ? &server->routes[state->route_index] : NULL,
+                           &answer, allow);
+    }
     *queued = http_queue_answer(state, &answer, allow[0] != '\0' ? allow : NULL);
     return NULL;
 }

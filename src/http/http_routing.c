@@ -6,6 +6,7 @@
 #include "array.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -96,6 +97,9 @@ enum http_route_outcome http_route_match(const struct http_route *routes, size_t
     if (method_bit == 0) {
         return HTTP_ROUTE_UNKNOWN_METHOD;
     }
+    if (strcmp(path, "*") == 0) {
+        return method_bit == HTTP_OPTIONS ? HTTP_ROUTE_SERVER_OPTIONS : HTTP_ROUTE_ASTERISK_MISUSED;
+    }
     for (size_t i = 0; i < count; i++) {
         if (strcmp(routes[i].path, path) == 0) {
             *route_index = (int)i;
@@ -105,10 +109,34 @@ enum http_route_outcome http_route_match(const struct http_route *routes, size_t
     return HTTP_ROUTE_NO_PATH;
 }
 
+void http_server_options(const struct http_route *routes, size_t count,
+                         struct http_response *answer, char *allow)
+{
+    unsigned methods = 0;
+    for (size_t i = 0; i < count; i++) {
+        methods |= routes[i].methods;
+    }
+    http_methods_format(methods, allow, HTTP_ALLOW_MAX);
+    answer->status = HTTP_STATUS_OK;
+    /* Method names need no JSON escaping. NULL (out of memory) gets the
+     * layer's fixed body. */
+    static const char format[] = "{\"allow\":\"%s\"}\n";
+    size_t size = sizeof(format) + strlen(allow);
+    answer->body = malloc(size);
+    if (answer->body != NULL) {
+        snprintf(answer->body, size, format, allow);
+    }
+}
+
 void http_route_refusal(enum http_route_outcome outcome, const struct http_route *route,
                         struct http_response *answer, char *allow)
 {
     allow[0] = '\0';
+    if (outcome == HTTP_ROUTE_ASTERISK_MISUSED) {
+        http_response_error(answer, HTTP_STATUS_BAD_REQUEST,
+                            "the request target \"*\" is for OPTIONS only", NULL);
+        return;
+    }
     if (outcome == HTTP_ROUTE_BAD_METHOD) {
         char message[HTTP_ALLOW_MAX + 32];
         http_methods_format(route->methods, allow, HTTP_ALLOW_MAX);

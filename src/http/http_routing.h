@@ -20,6 +20,12 @@ enum http_route_outcome {
     /* 501: RFC 9110 section 9.1; checked before the path, since no
      * resource implements a method the server does not know */
     HTTP_ROUTE_UNKNOWN_METHOD,
+    /* OPTIONS * (RFC 9110 section 9.3.7): about the server as a whole;
+     * 200 with Allow (http_server_options) */
+    HTTP_ROUTE_SERVER_OPTIONS,
+    /* "*" with any other method: 400 (RFC 9112 section 3.2.4 keeps the
+     * asterisk form for OPTIONS) */
+    HTTP_ROUTE_ASTERISK_MISUSED,
 };
 
 /* The path to route on. RFC 9112 section 3.2.2: a server must accept a
@@ -47,7 +53,14 @@ unsigned http_method_bit(const char *method);
 enum http_route_outcome http_route_match(const struct http_route *routes, size_t count,
                                          const char *path, const char *method, int *route_index);
 
-/* Fills `answer` with the JSON error for an outcome other than FOUND, and
+/* Fills `answer` with the answer to OPTIONS *: 200, {"allow": the
+ * methods}, and `allow` (HTTP_ALLOW_MAX bytes) with every method some
+ * route takes, for the Allow header. */
+void http_server_options(const struct http_route *routes, size_t count,
+                         struct http_response *answer, char *allow);
+
+/* Fills `answer` with the JSON error for an outcome other than FOUND and
+ * SERVER_OPTIONS, and
  * `allow` (HTTP_ALLOW_MAX bytes) with the Allow header a 405 carries, or
  * "" when none. `route` is the matched route for BAD_METHOD, else unused. */
 void http_route_refusal(enum http_route_outcome outcome, const struct http_route *route,

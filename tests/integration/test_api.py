@@ -210,6 +210,35 @@ def test_unknown_path_is_404_json(shared_server, curl, path):
     assert_json_error(curl(shared_server.url + path), 404)
 
 
+def asterisk_request(port, method):
+    with socket.create_connection(("127.0.0.1", port), timeout=CURL_TIMEOUT_S) as sock:
+        sock.sendall(f"{method} * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        reply, closed = read_until_closed(sock, CURL_TIMEOUT_S)
+        assert closed, reply
+        return reply
+
+
+def test_options_asterisk_is_200_with_allow(shared_server):
+    """RFC 9110 9.3.7: OPTIONS * asks about the server as a whole. It was
+    404 ("no such endpoint"); it is 200 with Allow listing every method
+    some route takes (and the same in JSON)."""
+    head, _, body = asterisk_request(shared_server.port, "OPTIONS").partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}
+    assert lines[0] == "HTTP/1.1 200 OK", head
+    assert headers["allow"] == "GET, HEAD", headers
+    assert headers["content-type"] == "application/json", headers
+    assert body == b'{"allow":"GET, HEAD"}\n'
+
+
+
+def test_asterisk_with_another_method_is_400(shared_server):
+    """RFC 9112 3.2.4: the asterisk form is for OPTIONS only."""
+    reply = asterisk_request(shared_server.port, "GET")
+    assert reply.startswith(b"HTTP/1.1 400 "), reply
+    assert reply.endswith(b'{"error":"the request target \\"*\\" is for OPTIONS only"}\n'), reply
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 @pytest.mark.parametrize("route", ROUTES)
 def test_wrong_method_is_405_with_allow(shared_server, curl, route, method):

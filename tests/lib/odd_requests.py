@@ -46,7 +46,8 @@ CASES = [
     ("absolute-form-https-upper-case", req("HTTPS://h/healthz"), 200, "json"),
     ("absolute-form-empty-path", req("http://h"), 200, "json"),  # the path is "/"
     ("absolute-form-other-scheme", req("ftp://h/healthz"), 404, "json"),
-    ("asterisk-form", req("*", "OPTIONS"), 404, "json"),
+    ("asterisk-form", req("*", "OPTIONS"), 200, "json"),  # RFC 9110 9.3.7: the whole server
+    ("asterisk-form-not-options", req("*", "GET"), 400, "json"),  # RFC 9112 3.2.4
     ("authority-form-connect", req("example.com:443", "CONNECT"), 404, "json"),
     ("origin-form-without-slash", req("healthz"), 404, "json"),
     # Methods

@@ -49,6 +49,11 @@ static void test_match(void)
     CHECK(index == -1);
     CHECK(http_route_match(routes, 3, "/HEALTHZ", "GET", &index) == HTTP_ROUTE_NO_PATH);
     CHECK(http_route_match(routes, 0, "/", "GET", &index) == HTTP_ROUTE_NO_PATH);
+    /* RFC 9110 9.3.7: the asterisk is the server as a whole, for OPTIONS */
+    CHECK(http_route_match(routes, 3, "*", "OPTIONS", &index) == HTTP_ROUTE_SERVER_OPTIONS &&
+          index == -1);
+    CHECK(http_route_match(routes, 3, "*", "GET", &index) == HTTP_ROUTE_ASTERISK_MISUSED);
+    CHECK(http_route_match(routes, 3, "*", "FOO", &index) == HTTP_ROUTE_UNKNOWN_METHOD);
 }
 
 static void test_target_valid(void)
@@ -107,6 +112,17 @@ static void test_refusals(void)
     http_route_refusal(HTTP_ROUTE_UNKNOWN_METHOD, NULL, &answer, allow);
     CHECK(answer.status == 501 && allow[0] == '\0');
     CHECK(answer.body != NULL && strstr(answer.body, "not implemented") != NULL);
+    free(answer.body);
+    answer = (struct http_response){0};
+    http_route_refusal(HTTP_ROUTE_ASTERISK_MISUSED, NULL, &answer, allow);
+    CHECK(answer.status == 400 && allow[0] == '\0');
+    CHECK(answer.body != NULL && strstr(answer.body, "for OPTIONS only") != NULL);
+    free(answer.body);
+    answer = (struct http_response){0};
+    http_server_options(routes, ARRAY_SIZE(routes), &answer, allow);
+    CHECK(strcmp(allow, "GET, HEAD, POST, PUT") == 0); /* every route's, once each */
+    CHECK(answer.status == 200 && answer.body != NULL &&
+          strcmp(answer.body, "{\"allow\":\"GET, HEAD, POST, PUT\"}\n") == 0);
     free(answer.body);
 }
 
