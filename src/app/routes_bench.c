@@ -142,7 +142,13 @@ static void *bench_job_main(void *arg)
     return NULL;
 }
 
-/* The token, when one is set. Returns false after answering. */
+static bool admit_rate(struct app *app, const struct http_request *request,
+                       struct http_response *response);
+
+/* The token, when one is set. Returns false after answering. A failed
+ * attempt costs a token from the client's --bench-rate bucket, as a run
+ * does, so that guesses go no faster than runs: once the bucket is empty
+ * the answer is 429, whatever the guess. */
 static bool admit_token(struct app *app, const struct http_request *request,
                         struct http_response *response)
 {
@@ -151,6 +157,9 @@ static bool admit_token(struct app *app, const struct http_request *request,
     enum auth_verdict verdict = auth_check(&app->policy.token, values, count < 2 ? count : 2);
     if (verdict == AUTH_OK) {
         return true;
+    }
+    if (!admit_rate(app, request, response)) {
+        return false;
     }
     metrics_record_bench(app->metrics, METRICS_BENCH_UNAUTHORIZED);
     http_response_error(response, auth_verdict_status(verdict), auth_verdict_message(verdict),
@@ -180,9 +189,9 @@ static bool admit_rate(struct app *app, const struct http_request *request,
     return false;
 }
 
-/* The order: who asks (token), what they ask for (parameters and budget),
- * how often they ask (rate; a typo costs no token from the bucket), and
- * whether a slot is free. */
+/* The order: who asks (token; a failed attempt is rate-limited there),
+ * what they ask for (parameters and budget), how often they ask (rate; a
+ * typo costs no token from the bucket), and whether a slot is free. */
 void routes_bench_handle(void *ctx, const struct http_request *request,
                          struct http_response *response)
 {

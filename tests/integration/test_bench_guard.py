@@ -151,6 +151,25 @@ def test_rate_burst_then_429_with_retry_after(server, curl):
     assert sample(families, "tinyserver_bench_refused", reason="busy") == 0
 
 
+def test_failed_token_attempts_take_from_the_rate(server, curl, token):
+    """Guesses of the token are rate-limited like runs (they were not: the
+    token was checked before the rate, and a failed check returned): with
+    2/min, two wrong tokens get 401, the third 429, and so does the right
+    token after them, until the bucket refills."""
+    value, path = token
+    srv = server("--bench-token-file", str(path), "--bench-rate", "2/min")
+    wrong = bearer(value[:-1] + ("A" if value[-1] != "A" else "B"))
+    for _ in range(2):
+        assert_json_error(curl(f"{srv.url}/bench?{TINY}", *wrong), 401)
+    limited = curl(f"{srv.url}/bench?{TINY}", *wrong)
+    assert_json_error(limited, 429)
+    assert 1 <= int(limited.headers["retry-after"]) <= 30, limited.describe()
+    assert_json_error(curl(f"{srv.url}/bench?{TINY}", *bearer(value)), 429)
+    families = scrape(curl, srv)
+    assert sample(families, "tinyserver_bench_refused", reason="token") == 2
+    assert sample(families, "tinyserver_bench_refused", reason="rate") == 2
+
+
 @pytest.mark.parametrize("args, env, named", [
     (["--bench-rate", "fast"], {}, "--bench-rate"),
     (["--bench-rate", "30"], {}, "--bench-rate"),
