@@ -93,6 +93,11 @@ static const struct config_option config_options[] = {
     CONFIG_UINT_OPTION("max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", max_connections_per_ip,
                        "256", 0, 65536, "N",
                        "open connections accepted at once from one client address; 0 = no limit"),
+    CONFIG_UINT_OPTION("ipv6-prefix-length", "IPV6_PREFIX_LENGTH", ipv6_prefix_length, "64", 1,
+                       NET_ADDR_IPV6_PREFIX_MAX, "BITS",
+                       "IPv6 clients whose addresses share this many leading bits count as one "
+                       "address for --max-connections-per-ip and --bench-rate (a customer usually "
+                       "gets a /64); 128 = every address alone"),
     CONFIG_UINT_OPTION("connection-timeout", "CONNECTION_TIMEOUT", connection_timeout_s, "30", 1,
                        3600, "SECONDS", "close a connection after this long without activity"),
     CONFIG_UINT_OPTION(

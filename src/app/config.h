@@ -30,6 +30,7 @@ struct config {
     unsigned http_threads; /* 0 means one per available CPU */
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0 means no per-address limit */
+    unsigned ipv6_prefix_length;     /* IPv6 clients count as one per prefix of this length */
     unsigned connection_timeout_s;
     unsigned request_timeout_s;       /* request line and headers must be complete by then */
     unsigned connection_memory_limit; /* bytes per connection for request line and headers */

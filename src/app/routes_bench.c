@@ -174,7 +174,7 @@ static bool admit_rate(struct app *app, const struct http_request *request,
 {
     unsigned retry_after_s = 0;
     if (app->rate == NULL ||
-        rate_limiter_take(app->rate, request->peer, clock_monotonic_ns(), &retry_after_s)) {
+        rate_limiter_take(app->rate, request->client, clock_monotonic_ns(), &retry_after_s)) {
         return true;
     }
     char rate[32];

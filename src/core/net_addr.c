@@ -45,6 +45,36 @@ void net_addr_wildcard_to_loopback(struct net_addr *addr)
     }
 }
 
+void net_addr_mask_ipv6(unsigned char ip[16], unsigned prefix_len)
+{
+    for (unsigned byte = 0; byte < 16; byte++) {
+        unsigned first_bit = byte * 8u;
+        if (prefix_len <= first_bit) {
+            ip[byte] = 0;
+        } else if (prefix_len < first_bit + 8u) {
+            ip[byte] &= (unsigned char)(0xffu << (first_bit + 8u - prefix_len));
+        }
+    }
+}
+
+void net_addr_format_client(const struct sockaddr *addr, unsigned ipv6_prefix_len, char *buf,
+                            size_t size)
+{
+    if (addr == NULL || addr->sa_family != AF_INET6 ||
+        ipv6_prefix_len >= NET_ADDR_IPV6_PREFIX_MAX) {
+        net_addr_format(addr, buf, size);
+        return;
+    }
+    struct in6_addr masked = ((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr;
+    net_addr_mask_ipv6(masked.s6_addr, ipv6_prefix_len);
+    char text[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, &masked, text, sizeof(text)) == NULL) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    snprintf(buf, size, "%s/%u", text, ipv6_prefix_len);
+}
+
 void net_addr_format(const struct sockaddr *addr, char *buf, size_t size)
 {
     const void *ip = NULL;

@@ -36,4 +36,22 @@ void net_addr_wildcard_to_loopback(struct net_addr *addr);
  * when addr is NULL or neither IPv4 nor IPv6. */
 void net_addr_format(const struct sockaddr *addr, char *buf, size_t size);
 
+/* IPv6 clients are told apart by their first prefix_len bits (1 to 128),
+ * as rate limiters commonly do: one customer usually gets a /64 and may
+ * pick any address inside it. */
+#define NET_ADDR_IPV6_PREFIX_MAX 128u
+
+/* Clears every bit of `ip` (16 bytes) after the first prefix_len. */
+void net_addr_mask_ipv6(unsigned char ip[16], unsigned prefix_len);
+
+/* Room for the longest text net_addr_format_client() writes. */
+#define NET_ADDR_CLIENT_MAX (46 + 4)
+
+/* The client as the per-address limits count it: an IPv4 address whole;
+ * an IPv6 one masked to ipv6_prefix_len bits, written as a prefix
+ * ("2001:db8:1:2::/64"; the bare address at 128); "-" when addr is NULL
+ * or neither. */
+void net_addr_format_client(const struct sockaddr *addr, unsigned ipv6_prefix_len, char *buf,
+                            size_t size);
+
 #endif

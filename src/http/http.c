@@ -124,6 +124,7 @@ static enum MHD_Result dispatch(struct request_state *state, const char *url, co
         .query = query.pairs,
         .query_count = query.count,
         .peer = state->peer,
+        .client = state->client,
         .internal = state,
     };
     route->handler(server->app, &request, &answer);
@@ -170,6 +171,7 @@ static struct request_state *new_request_state(struct http_server *server,
         .route_index = -1,
         .start_ns = clock_monotonic_ns(),
         .peer = conn != NULL ? conn->peer : "unknown",
+        .client = conn != NULL ? conn->client : "unknown",
         .heap_allocated = conn == NULL,
     };
     atomic_init(&state->phase, PHASE_NEW);
@@ -351,6 +353,8 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             return;
         }
         net_addr_format(peer_address(connection), conn->peer, sizeof(conn->peer));
+        net_addr_format_client(peer_address(connection), server->ipv6_prefix_length, conn->client,
+                               sizeof(conn->client));
         http_deadline_add(&server->deadline, &conn->deadline, fd);
         *socket_context = conn;
         if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
@@ -435,11 +439,12 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->metrics = options->metrics;
     server->max_url_length = options->max_url_length;
     server->max_connections_per_ip = options->max_connections_per_ip;
+    server->ipv6_prefix_length = options->ipv6_prefix_length;
     atomic_init(&server->inflight, 0);
     atomic_init(&server->deferred_open, 0);
     atomic_init(&server->stopping, false);
     if (!http_peer_limit_init(&server->peer_limit, options->max_connections_per_ip,
-                              options->max_connections)) {
+                              options->max_connections, options->ipv6_prefix_length)) {
         snprintf(err, err_size, "cannot set up the per-address connection limit");
         goto fail_server;
     }

@@ -62,7 +62,10 @@ struct http_request {
     const struct param_pair *query;
     size_t query_count;
     const char *peer; /* the client's address as text, "-" when unknown */
-    void *internal;   /* the layer's per-request state; used by defer */
+    /* The client as per-address limits count it (net_addr_format_client:
+     * an IPv6 address as its prefix, "2001:db8::/64"); "-" when unknown. */
+    const char *client;
+    void *internal; /* the layer's per-request state; used by defer */
 };
 
 /* The values of every request header called `name` (case-insensitive), in
@@ -123,6 +126,7 @@ struct http_server_options {
     unsigned threads;
     unsigned max_connections;
     unsigned max_connections_per_ip;
+    unsigned ipv6_prefix_length;      /* IPv6 clients count per prefix of this many bits */
     unsigned connection_timeout_s;    /* inactivity */
     unsigned request_timeout_s;       /* the request deadline described above */
     unsigned connection_memory_limit; /* bytes; libmicrohttpd's per-connection pool */

@@ -13,6 +13,7 @@
 #include "http_deadline.h"
 #include "http_mhd_messages.h"
 #include "http_peer_limit.h"
+#include "net_addr.h"
 
 #include <microhttpd.h>
 
@@ -48,7 +49,8 @@ struct request_state {
     uint64_t start_ns;
     char method[16];
     char path[HTTP_LOG_PATH_MAX];
-    const char *peer; /* the connection's (struct http_conn), which outlives it */
+    const char *peer;   /* the connection's (struct http_conn), which outlives it */
+    const char *client; /* likewise */
     /* Allocated on its own, for a connection without a record; otherwise
      * it is the record's, and nothing is freed when the request ends. */
     bool heap_allocated;
@@ -68,6 +70,7 @@ struct http_conn {
     /* The client's address as text, formatted once per connection rather
      * than per request, for the access log and the handlers. */
     char peer[HTTP_PEER_MAX];
+    char client[NET_ADDR_CLIENT_MAX]; /* the peer as the per-address limits count it */
     /* The request being served: HTTP/1.1 serves one at a time on a
      * connection, so its state lives here rather than in an allocation. */
     struct request_state request;
@@ -88,6 +91,7 @@ struct http_server {
     atomic_bool stopping;
     size_t max_url_length;
     unsigned max_connections_per_ip;
+    unsigned ipv6_prefix_length;
     struct http_peer_limit peer_limit;
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */

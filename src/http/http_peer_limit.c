@@ -3,6 +3,8 @@
  */
 #include "http_peer_limit.h"
 
+#include "net_addr.h"
+
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,8 @@ struct http_peer_row {
 };
 
 /* False for families that are not counted. */
-static bool peer_key_of(const struct sockaddr *peer, struct peer_key *key)
+static bool peer_key_of(const struct http_peer_limit *limit, const struct sockaddr *peer,
+                        struct peer_key *key)
 {
     memset(key, 0, sizeof(*key));
     if (peer == NULL) {
@@ -34,6 +37,7 @@ static bool peer_key_of(const struct sockaddr *peer, struct peer_key *key)
     if (peer->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
         memcpy(key->bytes, &in6->sin6_addr, sizeof(in6->sin6_addr));
+        net_addr_mask_ipv6(key->bytes, limit->ipv6_prefix_len);
         key->len = sizeof(in6->sin6_addr);
         return true;
     }
@@ -50,9 +54,14 @@ static struct http_peer_row *find_row(struct http_peer_limit *limit, const struc
     return NULL;
 }
 
-bool http_peer_limit_init(struct http_peer_limit *limit, unsigned max_per_peer, size_t capacity)
+bool http_peer_limit_init(struct http_peer_limit *limit, unsigned max_per_peer, size_t capacity,
+                          unsigned ipv6_prefix_len)
 {
-    *limit = (struct http_peer_limit){.max_per_peer = max_per_peer, .capacity = capacity};
+    *limit = (struct http_peer_limit){
+        .max_per_peer = max_per_peer,
+        .ipv6_prefix_len = ipv6_prefix_len,
+        .capacity = capacity,
+    };
     if (max_per_peer == 0) {
         return pthread_mutex_init(&limit->lock, NULL) == 0;
     }
@@ -77,7 +86,7 @@ void http_peer_limit_destroy(struct http_peer_limit *limit)
 bool http_peer_limit_acquire(struct http_peer_limit *limit, const struct sockaddr *peer)
 {
     struct peer_key key;
-    if (limit->max_per_peer == 0 || !peer_key_of(peer, &key)) {
+    if (limit->max_per_peer == 0 || !peer_key_of(limit, peer, &key)) {
         return true;
     }
     bool within = false;
@@ -99,7 +108,7 @@ bool http_peer_limit_acquire(struct http_peer_limit *limit, const struct sockadd
 void http_peer_limit_release(struct http_peer_limit *limit, const struct sockaddr *peer)
 {
     struct peer_key key;
-    if (limit->max_per_peer == 0 || !peer_key_of(peer, &key)) {
+    if (limit->max_per_peer == 0 || !peer_key_of(limit, peer, &key)) {
         return;
     }
     pthread_mutex_lock(&limit->lock);

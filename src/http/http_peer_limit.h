@@ -25,16 +25,20 @@ struct http_peer_row;
 
 struct http_peer_limit {
     pthread_mutex_t lock;
-    unsigned max_per_peer; /* 0: no limit, nothing is counted */
-    size_t capacity;       /* rows; the server's total connection limit */
+    unsigned max_per_peer;    /* 0: no limit, nothing is counted */
+    unsigned ipv6_prefix_len; /* IPv6 peers count by this prefix (net_addr.h) */
+    size_t capacity;          /* rows; the server's total connection limit */
     size_t used;
     struct http_peer_row *rows;
 };
 
 /* Prepares a table for `capacity` distinct addresses (the server's total
- * connection limit) allowing max_per_peer connections each (0: no limit).
- * Returns false when out of memory or the lock cannot be made. */
-bool http_peer_limit_init(struct http_peer_limit *limit, unsigned max_per_peer, size_t capacity);
+ * connection limit) allowing max_per_peer connections each (0: no limit),
+ * IPv6 addresses that share their first ipv6_prefix_len bits (1 to 128)
+ * counting as one. Returns false when out of memory or the lock cannot be
+ * made. */
+bool http_peer_limit_init(struct http_peer_limit *limit, unsigned max_per_peer, size_t capacity,
+                          unsigned ipv6_prefix_len);
 
 void http_peer_limit_destroy(struct http_peer_limit *limit);
 

@@ -133,6 +133,7 @@ CONFIG_OPTIONS = [
     ("--http-threads", "HTTP_THREADS"),
     ("--max-connections", "MAX_CONNECTIONS"),
     ("--max-connections-per-ip", "MAX_CONNECTIONS_PER_IP"),
+    ("--ipv6-prefix-length", "IPV6_PREFIX_LENGTH"),
     ("--connection-timeout", "CONNECTION_TIMEOUT"),
     ("--request-timeout", "REQUEST_TIMEOUT"),
     ("--connection-memory-limit", "CONNECTION_MEMORY_LIMIT"),

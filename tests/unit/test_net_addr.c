@@ -65,10 +65,39 @@ static void test_format(void)
     CHECK(strcmp(small, "-") == 0); /* does not fit: no partial address */
 }
 
+/* The client key of the per-address limits: IPv6 as its prefix. */
+static void test_format_client(void)
+{
+    char text[NET_ADDR_CLIENT_MAX];
+    struct net_addr addr;
+    CHECK(net_addr_parse("2001:db8:1:2:3:4:5:6", 1, &addr));
+    net_addr_format_client(net_addr_sockaddr(&addr), 64, text, sizeof(text));
+    CHECK(strcmp(text, "2001:db8:1:2::/64") == 0);
+    net_addr_format_client(net_addr_sockaddr(&addr), 56, text, sizeof(text));
+    CHECK(strcmp(text, "2001:db8:1::/56") == 0); /* 0x02 has no bit in the top 8 of its group */
+    net_addr_format_client(net_addr_sockaddr(&addr), 60, text, sizeof(text));
+    CHECK(strcmp(text, "2001:db8:1::/60") == 0);
+    net_addr_format_client(net_addr_sockaddr(&addr), 127, text, sizeof(text));
+    CHECK(strcmp(text, "2001:db8:1:2:3:4:5:6/127") == 0);
+    net_addr_format_client(net_addr_sockaddr(&addr), 128, text, sizeof(text));
+    CHECK(strcmp(text, "2001:db8:1:2:3:4:5:6") == 0); /* the bare address */
+    CHECK(net_addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1, &addr));
+    net_addr_format_client(net_addr_sockaddr(&addr), 1, text, sizeof(text));
+    CHECK(strcmp(text, "8000::/1") == 0);
+    net_addr_format_client(net_addr_sockaddr(&addr), 63, text, sizeof(text));
+    CHECK(strcmp(text, "ffff:ffff:ffff:fffe::/63") == 0);
+    CHECK(net_addr_parse("192.0.2.9", 1, &addr)); /* IPv4: whole */
+    net_addr_format_client(net_addr_sockaddr(&addr), 64, text, sizeof(text));
+    CHECK(strcmp(text, "192.0.2.9") == 0);
+    net_addr_format_client(NULL, 64, text, sizeof(text));
+    CHECK(strcmp(text, "-") == 0);
+}
+
 int main(void)
 {
     test_parse();
     test_wildcard_to_loopback();
     test_format();
+    test_format_client();
     return check_finish("net_addr");
 }
