@@ -17,6 +17,7 @@
 #include "fd_limit.h"
 #include "healthcheck.h"
 #include "http.h"
+#include "http_peer_limit.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -148,6 +149,19 @@ static bool take_over_signals(sigset_t *stop_signals)
  * deliver their last bytes before they are ended. */
 #define TLS_RELAY_EXIT_WAIT_MS 2000u
 
+/* TLS connections per client address, counted from accept (before the
+ * handshake), with the HTTP layer's table; the HTTP daemon counts the
+ * handed-over connections again, with plain ones, in its own. */
+static bool admit_tls_peer(void *ctx, const struct sockaddr *peer)
+{
+    return http_peer_limit_acquire(ctx, peer);
+}
+
+static void release_tls_peer(void *ctx, const struct sockaddr *peer)
+{
+    http_peer_limit_release(ctx, peer);
+}
+
 /* The TLS terminator hands plaintext connections to the HTTP daemon. */
 static bool hand_to_http(void *ctx, int fd, const struct sockaddr *peer, socklen_t peer_len)
 {
@@ -185,11 +199,19 @@ static bool shut_down(struct http_server *server, struct tls_server *tls, struct
     return stopped;
 }
 
+/* Starts the TLS server, with `peers` (the caller's; destroy it after the
+ * server) set up as its per-address table. */
 static struct tls_server *start_tls(const struct config *cfg, const struct tls_credentials *creds,
                                     unsigned threads, struct http_server *server,
-                                    struct metrics *metrics, const struct logger *log)
+                                    struct http_peer_limit *peers, struct metrics *metrics,
+                                    const struct logger *log)
 {
     char err[ERROR_MAX];
+    if (!http_peer_limit_init(peers, cfg->max_connections_per_ip, cfg->max_tls_connections,
+                              cfg->ipv6_prefix_length)) {
+        log_message(log, LOG_ERROR, "cannot set up the per-address limit of TLS connections");
+        return NULL;
+    }
     struct tls_server_options options = {
         .bind = cfg->bind,
         .port = cfg->tls_port,
@@ -199,11 +221,15 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         .metrics = metrics,
         .session_cache_entries = cfg->tls_session_cache_entries,
         .threads = threads,
+        .peers = {.admit = admit_tls_peer, .release = release_tls_peer, .ctx = peers},
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .ipv6_prefix_length = cfg->ipv6_prefix_length,
     };
     struct tls_server *tls =
         tls_server_start(&options, creds, hand_to_http, server, log, err, sizeof(err));
     if (tls == NULL) {
         log_message(log, LOG_ERROR, "%s", err);
+        http_peer_limit_destroy(peers);
         return NULL;
     }
     log_message(log, LOG_INFO,
@@ -321,8 +347,9 @@ static int serve(const struct config *cfg, const struct build_info *build,
                 limits.max_threads,
                 token->set ? "requires a bearer token (set)" : "is open (no token)", settings);
     struct tls_server *tls = NULL;
+    struct http_peer_limit tls_peers;
     if (creds != NULL) {
-        tls = start_tls(cfg, creds, tls_threads, server, &metrics, log);
+        tls = start_tls(cfg, creds, tls_threads, server, &tls_peers, &metrics, log);
         if (tls == NULL) {
             /* A request may already be in flight (/bench, even). */
             if (!shut_down(server, NULL, &app, log, cfg->shutdown_grace_s)) {
@@ -339,7 +366,11 @@ static int serve(const struct config *cfg, const struct build_info *build,
     }
     log_message(log, LOG_INFO, "received %s; shutting down (grace %us)",
                 signo == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_grace_s);
-    if (!shut_down(server, tls, &app, log, cfg->shutdown_grace_s)) {
+    bool stopped = shut_down(server, tls, &app, log, cfg->shutdown_grace_s);
+    if (tls != NULL) {
+        http_peer_limit_destroy(&tls_peers); /* the TLS server is gone */
+    }
+    if (!stopped) {
         return status; /* a benchmark still uses the app and the metrics */
     }
     status = EXIT_SUCCESS;

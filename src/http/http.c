@@ -8,15 +8,17 @@
  * (http_mhd_messages.c) are modules of their own; this file wires them to
  * the daemon's callbacks.
  *
+ * A connection over the per-address limit never gets this far: the accept
+ * policy (on_accept) refuses it before libmicrohttpd sets it up.
+ *
  * A request as libmicrohttpd drives it:
  *   1st call of on_request: allocate per-request state, return MHD_YES.
  *      Queueing a response here would make libmicrohttpd close the
  *      connection (it cannot know yet whether a body follows), which
  *      measured 4x fewer requests/s here; so the answer always waits.
- *      Some requests are answered right here instead: a connection over
- *      the per-address limit (503), an invalid Host (400), a target over
- *      max_url_length (414), and a Content-Length body (404, 405, 501 or
- *      413), since no endpoint takes one.
+ *      Some requests are answered right here instead: an invalid Host
+ *      (400), a target over max_url_length (414), and a Content-Length
+ *      body (404, 405, 501 or 413), since no endpoint takes one.
  *   a call with a piece of a chunked body: 413 (the patched library lets
  *      it be queued then). A chunked body that turns out empty (a lone
  *      "0" chunk) never makes this call, and the request is served.
@@ -49,6 +51,7 @@
 #include "http_mhd_messages.h"
 #include "http_peer_limit.h"
 #include "http_routing.h"
+#include "log_throttle.h"
 #include "net_addr.h"
 #include "threads.h"
 
@@ -65,9 +68,6 @@
 #include <unistd.h>
 
 #define HTTP_IDLE_POLL_MS 10u
-/* A connection over the per-address limit is served a 503 if its request
- * comes within this long; else it is closed, so it holds no slot. */
-#define HTTP_OVER_LIMIT_GRACE_MS 500u
 
 struct query_collector {
     struct param_pair pairs[HTTP_MAX_QUERY_PARAMS];
@@ -315,20 +315,40 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     return NULL;
 }
 
-/* A connection over the per-address limit: said once at info level with
- * the address (the access line of its 503, if a request comes, says it
- * again), counted, and given a short deadline. */
-static void note_over_limit(struct http_server *server, struct http_conn *conn)
+/* A connection over the per-address limit is refused: closed at once,
+ * unanswered, so that it costs no slot beyond this moment (a flood of new
+ * connections from one address must not crowd out the others). Logged at
+ * info level, at most one line per LOG_THROTTLE_INTERVAL_MS with the count
+ * of the others (a flood would otherwise be a flood of lines), and
+ * counted. Called by the accept policy and the connection callback, from
+ * every worker and the TLS listener. */
+static void note_over_limit(struct http_server *server, const struct sockaddr *peer)
 {
-    conn->over_limit = true;
-    http_deadline_shorten(&server->deadline, &conn->deadline,
-                          (uint64_t)HTTP_OVER_LIMIT_GRACE_MS * CLOCK_NS_PER_MS);
-    log_message(server->log, LOG_INFO,
-                "refused a connection from %s: over the limit of %u per address; it gets 503",
-                conn->peer, server->max_connections_per_ip);
+    char client[NET_ADDR_CLIENT_MAX];
+    net_addr_format_client(peer, server->ipv6_prefix_length, client, sizeof(client));
+    pthread_mutex_lock(&server->refusal_lock);
+    log_throttle_message(server->log, &server->refusals, LOG_INFO,
+                         "refused a connection from %s: over the limit of %u per address", client,
+                         server->max_connections_per_ip);
+    pthread_mutex_unlock(&server->refusal_lock);
     if (server->metrics != NULL) {
         metrics_record_connection_refusal(server->metrics, METRICS_REFUSED_PER_ADDRESS);
     }
+}
+
+/* libmicrohttpd's accept policy: asked before a connection is set up, so a
+ * refused one never takes a connection slot, a memory pool or a thread's
+ * attention. Only a look: the connection is counted when it starts
+ * (on_connection), since the library may still drop it between the two. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct http_server *server = cls;
+    if (http_peer_limit_admits(&server->peer_limit, addr)) {
+        return MHD_YES;
+    }
+    note_over_limit(server, addr);
+    return MHD_NO;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
@@ -358,7 +378,11 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         http_deadline_add(&server->deadline, &conn->deadline, fd);
         *socket_context = conn;
         if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
-            note_over_limit(server, conn);
+            /* Admitted by on_accept, but others from the address started
+             * meanwhile on other threads: refused now, before it is read. */
+            conn->over_limit = true;
+            note_over_limit(server, peer_address(connection));
+            shutdown(fd, SHUT_RDWR);
         }
         return;
     }
@@ -413,6 +437,7 @@ static void discard_server(struct http_server *server)
         http_hangup_watch_stop(server->hangups);
     }
     http_peer_limit_destroy(&server->peer_limit);
+    pthread_mutex_destroy(&server->refusal_lock);
     http_fixed_responses_free(server);
     free(server);
 }
@@ -443,10 +468,14 @@ struct http_server *http_server_start(const struct http_server_options *options,
     atomic_init(&server->inflight, 0);
     atomic_init(&server->deferred_open, 0);
     atomic_init(&server->stopping, false);
+    if (pthread_mutex_init(&server->refusal_lock, NULL) != 0) {
+        snprintf(err, err_size, "cannot initialise the refusal log's lock");
+        goto fail_server;
+    }
     if (!http_peer_limit_init(&server->peer_limit, options->max_connections_per_ip,
                               options->max_connections, options->ipv6_prefix_length)) {
         snprintf(err, err_size, "cannot set up the per-address connection limit");
-        goto fail_server;
+        goto fail_lock;
     }
     if (!http_deadline_init(&server->deadline,
                             (uint64_t)options->request_timeout_s * CLOCK_NS_PER_S, log)) {
@@ -486,11 +515,12 @@ struct http_server *http_server_start(const struct http_server_options *options,
      * target is 400 (not a redirect to the escaped target), as are a
      * bare LF line end, obs-fold, Transfer-Encoding in HTTP/1.0, and
      * Content-Length together with Transfer-Encoding or given twice. The
-     * per-address limit is counted here (http_peer_limit), not by the
-     * library, which would close without an answer. */
+     * per-address limit is counted here (http_peer_limit, on_accept), not
+     * by the library's option, to key IPv6 clients by their prefix and to
+     * log and count the refusals. */
     const int client_discipline = 1;
     server->daemon = MHD_start_daemon(
-        flags, (uint16_t)options->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)options->port, on_accept, server, on_request, server, MHD_OPTION_SOCK_ADDR,
         net_addr_sockaddr(&address), MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT,
         options->max_connections, MHD_OPTION_CLIENT_DISCIPLINE_LVL, client_discipline,
         MHD_OPTION_CONNECTION_TIMEOUT, options->connection_timeout_s,
@@ -514,6 +544,8 @@ fail_discard:
     return NULL;
 fail_peer_limit:
     http_peer_limit_destroy(&server->peer_limit);
+fail_lock:
+    pthread_mutex_destroy(&server->refusal_lock);
 fail_server:
     free(server);
     return NULL;

@@ -12,9 +12,10 @@
  * The layer itself answers 501 (a method it does not know), 404 (no such
  * path), 405 with Allow (a known method not in the route's set), 413 (a
  * request body where none is taken), 414 (a request target longer than
- * max_url_length), 400 (an invalid Host, malformed or too many query
- * parameters) and 503 with Retry-After (a connection over the per-address
- * limit), all as JSON. Requests libmicrohttpd cannot parse
+ * max_url_length) and 400 (an invalid Host, malformed or too many query
+ * parameters), all as JSON. A connection over the per-address limit is
+ * closed as it is accepted, unanswered: answering would need the slot the
+ * limit protects. Requests libmicrohttpd cannot parse
  * or store get its own answers (400, 414, 431, 501, 505), also JSON in the
  * patched library (patches/libmicrohttpd/), and are counted as refusals.
  *
@@ -115,9 +116,8 @@ struct http_route {
 };
 
 /* Answers the HTTP layer itself can give on any route (400 invalid
- * target, Host or query, 405, 413, 414, 500 out of memory, 503 over the
- * per-address limit), 0-terminated. 404 is for paths no route matches and
- * 501 for methods the server does not know, whatever the path. */
+ * target, Host or query, 405, 413, 414, 500 out of memory), 0-terminated. 404 is for paths no route
+ * matches and 501 for methods the server does not know, whatever the path. */
 extern const unsigned short http_layer_statuses[];
 
 struct http_server_options {

@@ -10,10 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Retry-After of the 503 over the per-address limit: by then a slot may
- * well have freed. */
-#define HTTP_OVER_LIMIT_RETRY_S 1u
-
 /* Answers 404 or 405 when the path or method does not match a route.
  * Returns NULL after queueing such an answer (its result in *queued). */
 const struct http_route *http_route_or_answer(struct request_state *state, const char *path,
@@ -115,24 +111,13 @@ static enum MHD_Result refuse_malformed(struct request_state *state, const char 
     return http_queue_answer(state, &answer, NULL);
 }
 
-/* The one request of a connection over the per-address limit. */
-static enum MHD_Result refuse_over_limit(struct request_state *state)
-{
-    struct http_response answer = {0};
-    http_response_error(&answer, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                        "too many connections from this address", NULL);
-    answer.retry_after_s = HTTP_OVER_LIMIT_RETRY_S;
-    state->close_after = true;
-    return http_queue_answer(state, &answer, NULL);
-}
-
 /* The first call: answers what can be judged from the request line and
  * headers alone, or returns MHD_YES to wait for the final call. */
 enum MHD_Result http_judge_head(struct request_state *state, const struct http_conn *conn,
                                 const char *url, const char *method)
 {
     if (conn != NULL && conn->over_limit) {
-        return refuse_over_limit(state);
+        return MHD_NO; /* refused as it started (on_connection): close */
     }
     if (conn != NULL && !conn->target_valid) {
         return refuse_malformed(state, "request target has a control, space or non-ASCII byte");

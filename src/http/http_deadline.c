@@ -54,15 +54,6 @@ void http_deadline_restart(struct http_deadline_entry *entry)
     atomic_store(&entry->waiting_since_ns, clock_monotonic_ns());
 }
 
-void http_deadline_shorten(const struct http_deadline *deadline, struct http_deadline_entry *entry,
-                           uint64_t grace_ns)
-{
-    uint64_t now_ns = clock_monotonic_ns();
-    uint64_t back_ns = deadline->timeout_ns > grace_ns ? deadline->timeout_ns - grace_ns : 0;
-    /* 0 would mean "no clock running": keep the clock at 1 at the earliest */
-    atomic_store(&entry->waiting_since_ns, now_ns > back_ns ? now_ns - back_ns : 1);
-}
-
 unsigned http_deadline_count(const struct http_deadline *deadline)
 {
     return atomic_load(&deadline->count);

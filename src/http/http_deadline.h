@@ -84,12 +84,6 @@ void http_deadline_pause(struct http_deadline_entry *entry);
 /* The response is out: the clock for the next request starts now. */
 void http_deadline_restart(struct http_deadline_entry *entry);
 
-/* This connection gets only grace_ns (not the full deadline) from now to
- * complete its request: its clock is set back by the difference. For a
- * connection that is served one refusal and should not hold its slot. */
-void http_deadline_shorten(const struct http_deadline *deadline, struct http_deadline_entry *entry,
-                           uint64_t grace_ns);
-
 /* From now on, connections waiting for a request get a short grace, not
  * the full deadline; the sweeper sweeps at once. */
 void http_deadline_begin_shutdown(struct http_deadline *deadline);

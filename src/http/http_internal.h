@@ -13,11 +13,13 @@
 #include "http_deadline.h"
 #include "http_mhd_messages.h"
 #include "http_peer_limit.h"
+#include "log_throttle.h"
 #include "net_addr.h"
 
 #include <microhttpd.h>
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -64,8 +66,8 @@ struct http_conn {
      * callback. Only the connection's own worker thread touches it. */
     size_t target_len;
     bool target_valid; /* see http_target_valid() */
-    /* Over the per-address limit: its one request gets 503, then it
-     * closes. Not counted in the limit (nothing to release). */
+    /* Over the per-address limit, refused as it started: not counted in
+     * the limit (nothing to release). */
     bool over_limit;
     /* The client's address as text, formatted once per connection rather
      * than per request, for the access log and the handlers. */
@@ -93,6 +95,10 @@ struct http_server {
     unsigned max_connections_per_ip;
     unsigned ipv6_prefix_length;
     struct http_peer_limit peer_limit;
+    /* The per-address refusals' log line, throttled (log_throttle.h)
+     * under the lock, since every worker and the TLS listener refuse. */
+    pthread_mutex_t refusal_lock;
+    struct log_throttle refusals;
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
     struct http_hangup_watch *hangups;
@@ -135,8 +141,8 @@ const struct http_route *http_route_or_answer(struct request_state *state, const
 enum MHD_Result http_refuse_body(struct request_state *state, const char *url, const char *method);
 
 /* The first call of a request: queues the answer to what its head alone
- * decides (over the per-address limit, a malformed target or Host, a
- * target over max_url_length, a Content-Length body), or returns MHD_YES to
+ * decides (a malformed target or Host, a target over max_url_length, a
+ * Content-Length body), or returns MHD_YES to
  * wait for the final call. `conn` is NULL when its record could not be
  * allocated. */
 enum MHD_Result http_judge_head(struct request_state *state, const struct http_conn *conn,

@@ -105,6 +105,19 @@ bool http_peer_limit_acquire(struct http_peer_limit *limit, const struct sockadd
     return within;
 }
 
+bool http_peer_limit_admits(struct http_peer_limit *limit, const struct sockaddr *peer)
+{
+    struct peer_key key;
+    if (limit->max_per_peer == 0 || !peer_key_of(limit, peer, &key)) {
+        return true;
+    }
+    pthread_mutex_lock(&limit->lock);
+    struct http_peer_row *row = find_row(limit, &key);
+    bool within = row != NULL ? row->count < limit->max_per_peer : limit->used < limit->capacity;
+    pthread_mutex_unlock(&limit->lock);
+    return within;
+}
+
 void http_peer_limit_release(struct http_peer_limit *limit, const struct sockaddr *peer)
 {
     struct peer_key key;

@@ -2,10 +2,10 @@
  * http_peer_limit.h - open connections per client address
  * (--max-connections-per-ip).
  *
- * libmicrohttpd has a per-address limit of its own, but it closes a
- * connection over the limit without a word. tinyserver counts here
- * instead, so that a connection over the limit is still served one answer:
- * 503 with Retry-After, logged and counted (http.c).
+ * libmicrohttpd has a per-address limit of its own, but it keys on the
+ * whole address and neither logs nor counts. tinyserver counts here
+ * instead: IPv6 clients by their prefix (net_addr.h), and a connection over
+ * the limit is refused as it is accepted, logged and counted (http.c).
  *
  * A table of (address, count) rows, packed, searched linearly under one
  * lock: it is touched once when a connection opens and once when it
@@ -48,6 +48,10 @@ void http_peer_limit_destroy(struct http_peer_limit *limit);
  * every address when there is no limit, are always within it and not
  * counted; release ignores them too. */
 bool http_peer_limit_acquire(struct http_peer_limit *limit, const struct sockaddr *peer);
+
+/* Whether a connection from `peer` would be within the limit now; counts
+ * nothing (acquire decides for good). */
+bool http_peer_limit_admits(struct http_peer_limit *limit, const struct sockaddr *peer);
 
 /* Forgets one counted connection from `peer`. */
 void http_peer_limit_release(struct http_peer_limit *limit, const struct sockaddr *peer);

@@ -53,6 +53,7 @@ struct tls_server {
     atomic_uint active;
     /* Touched by the listener thread only. */
     struct log_throttle refusals;      /* at the TLS connection cap */
+    struct log_throttle peer_refusals; /* over the per-address limit */
     struct log_throttle drops;         /* socketpair or engine failures */
     struct log_throttle accept_errors; /* EMFILE and the like */
 };
@@ -75,6 +76,36 @@ static void refuse_over_limit(struct tls_server *server, int tcp_fd,
     }
 }
 
+/* The per-address gate, asked before the connection takes anything shared:
+ * false after refusing it (closed unanswered, logged throttled, counted). */
+static bool admit_peer(struct tls_server *server, int tcp_fd, const struct sockaddr_storage *peer)
+{
+    const struct tls_peer_gate *peers = &server->options.peers;
+    if (peers->admit == NULL || peers->admit(peers->ctx, (const struct sockaddr *)peer)) {
+        return true;
+    }
+    char client[NET_ADDR_CLIENT_MAX];
+    close(tcp_fd);
+    net_addr_format_client((const struct sockaddr *)peer, server->options.ipv6_prefix_length,
+                           client, sizeof(client));
+    log_throttle_message(&server->log, &server->peer_refusals, LOG_INFO,
+                         "refused a TLS connection from %s: over the limit of %u per address",
+                         client, server->options.max_connections_per_ip);
+    if (server->options.metrics != NULL) {
+        metrics_record_connection_refusal(server->options.metrics, METRICS_REFUSED_PER_ADDRESS);
+    }
+    return false;
+}
+
+/* Undoes admit_peer() for a connection that ends before it has a relay. */
+static void release_peer(struct tls_server *server, const struct sockaddr_storage *peer)
+{
+    const struct tls_peer_gate *peers = &server->options.peers;
+    if (peers->release != NULL) {
+        peers->release(peers->ctx, (const struct sockaddr *)peer);
+    }
+}
+
 /* The loop with the fewest relays: a loop busy with handshakes gets
  * fewer new ones. */
 static struct tls_loop *least_loaded(struct tls_server *server)
@@ -91,14 +122,15 @@ static struct tls_loop *least_loaded(struct tls_server *server)
     return best;
 }
 
-/* One accepted TCP connection: make the socketpair, set up the relay, hand
- * one end to HTTP and the relay to a loop. Closes everything on any
- * failure. */
+/* One accepted TCP connection, admitted by the per-address gate: make the
+ * socketpair, set up the relay, hand one end to HTTP and the relay to a
+ * loop. Closes everything and releases the peer on any failure. */
 static void serve_connection(struct tls_server *server, int tcp_fd,
                              const struct sockaddr_storage *peer, socklen_t peer_len)
 {
     if (atomic_fetch_add(&server->active, 1) >= server->options.max_connections) {
         atomic_fetch_sub(&server->active, 1);
+        release_peer(server, peer);
         refuse_over_limit(server, tcp_fd, peer);
         return;
     }
@@ -107,17 +139,19 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
         log_throttle_message(&server->log, &server->drops, LOG_WARN, "tls connection dropped: %s",
                              strerror(errno));
         close(tcp_fd);
+        release_peer(server, peer);
         atomic_fetch_sub(&server->active, 1);
         return;
     }
-    struct tls_relay *relay =
-        tls_relay_create(&server->relay_shared, tcp_fd, pair[0], clock_monotonic_ms());
+    struct tls_relay *relay = tls_relay_create(&server->relay_shared, tcp_fd, pair[0],
+                                               (const struct sockaddr *)peer, clock_monotonic_ms());
     if (relay == NULL) {
         log_throttle_message(&server->log, &server->drops, LOG_WARN,
                              "tls connection dropped: out of memory or engine setup failed");
         close(tcp_fd);
         close(pair[0]);
         close(pair[1]);
+        release_peer(server, peer);
         atomic_fetch_sub(&server->active, 1);
         return;
     }
@@ -125,7 +159,7 @@ static void serve_connection(struct tls_server *server, int tcp_fd,
         /* The HTTP layer refused (e.g. the per-address limit) and closed
          * its end; nothing was relayed yet. */
         log_message(&server->log, LOG_DEBUG, "tls connection refused by the http layer");
-        tls_relay_destroy(relay);
+        tls_relay_destroy(relay); /* releases the peer */
         atomic_fetch_sub(&server->active, 1);
         return;
     }
@@ -187,7 +221,9 @@ static void *listener_main(void *arg)
          * only costs latency, so it is not fatal. */
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        serve_connection(server, fd, &peer, peer_len);
+        if (admit_peer(server, fd, &peer)) {
+            serve_connection(server, fd, &peer, peer_len);
+        }
     }
 }
 
@@ -272,6 +308,7 @@ struct tls_server *tls_server_start(const struct tls_server_options *options,
     server->log = *log;
     atomic_init(&server->active, 0);
     server->relay_shared.creds = creds;
+    server->relay_shared.peers = &server->options.peers;
     server->relay_shared.handshake_timeout_ms = (int64_t)options->handshake_timeout_s * 1000;
     server->relay_shared.idle_timeout_ms = (int64_t)options->idle_timeout_s * 1000;
     atomic_init(&server->relay_shared.handshakes_full, 0);

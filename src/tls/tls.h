@@ -50,15 +50,30 @@
 typedef bool (*tls_handoff_fn)(void *ctx, int plain_fd, const struct sockaddr *peer,
                                socklen_t peer_len);
 
+/* A per-address count of TLS connections (main wires the HTTP layer's
+ * table, http_peer_limit.h, with --max-connections-per-ip): admit is asked
+ * as a connection is accepted, before it takes a TLS slot, a socketpair
+ * or a handshake, and false refuses it there (closed unanswered, logged
+ * throttled, counted); release undoes an admit when that connection ends.
+ * Called from the listener and the relay threads. */
+struct tls_peer_gate {
+    bool (*admit)(void *ctx, const struct sockaddr *peer);
+    void (*release)(void *ctx, const struct sockaddr *peer);
+    void *ctx;
+};
+
 struct tls_server_options {
     const char *bind;
     unsigned port;
     unsigned handshake_timeout_s;
     unsigned idle_timeout_s; /* the HTTP side's: bounds a client that takes nothing */
     unsigned max_connections;
-    struct metrics *metrics; /* refusals at max_connections are counted here; may be NULL */
-    unsigned session_cache_entries; /* 0: no session resumption */
-    unsigned threads;               /* relay loops; at least 1 */
+    struct metrics *metrics;         /* refusals at max_connections are counted here; may be NULL */
+    unsigned session_cache_entries;  /* 0: no session resumption */
+    unsigned threads;                /* relay loops; at least 1 */
+    struct tls_peer_gate peers;      /* admit NULL: no per-address limit */
+    unsigned max_connections_per_ip; /* for the log line of a refusal */
+    unsigned ipv6_prefix_length;     /* how a refused client is named (net_addr.h) */
 };
 
 /* Counters since start, for /metrics. */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -72,7 +73,7 @@ static bool relay_init_engine(struct tls_relay *relay)
 }
 
 struct tls_relay *tls_relay_create(struct tls_relay_shared *shared, int tcp_fd, int plain_fd,
-                                   int64_t now_ms)
+                                   const struct sockaddr *peer, int64_t now_ms)
 {
     if (!set_nonblocking(tcp_fd) || !set_nonblocking(plain_fd)) {
         return NULL;
@@ -82,6 +83,12 @@ struct tls_relay *tls_relay_create(struct tls_relay_shared *shared, int tcp_fd, 
         return NULL;
     }
     relay->shared = shared;
+    memset(&relay->peer, 0, sizeof(relay->peer));
+    if (peer->sa_family == AF_INET) {
+        relay->peer.in = *(const struct sockaddr_in *)(const void *)peer;
+    } else if (peer->sa_family == AF_INET6) {
+        relay->peer.in6 = *(const struct sockaddr_in6 *)(const void *)peer;
+    }
     /* A fresh socket can be written to: the first flight needs no event. */
     relay->tcp = (struct tls_relay_socket){.relay = relay, .fd = tcp_fd, .ready = EPOLLOUT};
     relay->plain = (struct tls_relay_socket){.relay = relay, .fd = plain_fd, .ready = EPOLLOUT};
@@ -107,6 +114,10 @@ void tls_relay_destroy(struct tls_relay *relay)
 {
     close(relay->tcp.fd);
     close(relay->plain.fd);
+    const struct tls_peer_gate *peers = relay->shared->peers;
+    if (peers != NULL && peers->release != NULL) {
+        peers->release(peers->ctx, &relay->peer.sa);
+    }
     wipe(relay, sizeof(*relay));
     free(relay);
 }

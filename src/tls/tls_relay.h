@@ -34,12 +34,14 @@
 
 #include "deadline_heap.h"
 #include "list.h"
+#include "tls.h"
 #include "tls_engine.h"
 #include "tls_keys.h"
 #include "tls_session_cache.h"
 
 #include <bearssl.h>
 
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,7 +55,8 @@ struct tls_relay_shared {
     const struct tls_credentials *creds;
     struct tls_session_cache *sessions; /* NULL: no resumption */
     int64_t handshake_timeout_ms;
-    int64_t idle_timeout_ms; /* the HTTP side's: bounds a client that takes nothing */
+    int64_t idle_timeout_ms;           /* the HTTP side's: bounds a client that takes nothing */
+    const struct tls_peer_gate *peers; /* released as each relay ends; admit NULL: none */
     atomic_uint_fast64_t handshakes_full;
     atomic_uint_fast64_t handshakes_resumed;
 };
@@ -105,21 +108,29 @@ struct tls_relay {
     struct list_link link;         /* on the loop's list of relays it serves */
     struct tls_relay *next_handed; /* in the hand-over queue, or a batch's ended ones */
     struct tls_session_handle session;
+    /* The client, as admitted by the per-address gate (IPv4 or IPv6). */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
     br_ssl_server_context ssl;
     unsigned char iobuf[TLS_RELAY_IOBUF_BYTES];
 };
 
 #define TLS_RELAY_BYTES sizeof(struct tls_relay)
 
-/* Allocates a relay for an accepted client socket and the relay's end of
- * the socketpair, both made non-blocking here, and sets up its engine for a
- * handshake starting at now_ms. On failure returns NULL and leaves the
- * descriptors open (the caller still owns them). */
+/* Allocates a relay for an accepted client socket (from `peer`, admitted
+ * by the gate) and the relay's end of the socketpair, both made
+ * non-blocking here, and sets up its engine for a handshake starting at
+ * now_ms. On failure returns NULL and leaves the descriptors open and the
+ * peer admitted (the caller still owns them). */
 struct tls_relay *tls_relay_create(struct tls_relay_shared *shared, int tcp_fd, int plain_fd,
-                                   int64_t now_ms);
+                                   const struct sockaddr *peer, int64_t now_ms);
 
-/* Closes both descriptors, wipes the engine (session keys, master secret,
- * DRBG state, the last records) and frees the relay. */
+/* Closes both descriptors, releases the client from the per-address gate,
+ * wipes the engine (session keys, master secret, DRBG state, the last
+ * records) and frees the relay. */
 void tls_relay_destroy(struct tls_relay *relay);
 
 /* `events` (epoll's) happened on one of relay's sockets: moves every byte
