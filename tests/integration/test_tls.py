@@ -18,10 +18,11 @@ What is checked:
     before anything listens; a TLS port in use exits 1;
   - SIGTERM with TLS connections open.
 
-Time bounds only keep a broken server from hanging the suite, with one
-exception: the Nagle check compares the fastest of ten handshakes with the
-40 ms floor that Linux's delayed ACK puts under a stalled one.
+Time bounds only keep a broken server from hanging the suite; the Nagle
+check reads TCP_NODELAY on the server's accepted socket instead of timing
+handshakes.
 """
+import ctypes
 import os
 import random
 import re
@@ -30,6 +31,7 @@ import socket
 import ssl
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -388,19 +390,52 @@ def test_http_idle_timeout_ends_a_pending_handshake(server, tls_files):
     assert spent < 2.0, f"the server used {spent:.1f} s of CPU for one idle connection"
 
 
+SYS_PIDFD_GETFD = 438  # the same number on x86-64 and arm64 (asm-generic)
+
+
+def peer_socket_option(pid, local_port, remote_port, level, option):
+    """getsockopt() on the process's own socket for the TCP connection
+    local_port <-> remote_port: found through /proc/net/tcp and
+    /proc/PID/fd, then copied into this process with pidfd_getfd(2) (the
+    server is a child of the test, which may do that)."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            ports = (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16))
+            if ports == (local_port, remote_port):
+                inode = int(fields[9])
+    assert inode is not None, f"no TCP connection {local_port} <-> {remote_port}"
+    fd = next(int(name) for name in os.listdir(f"/proc/{pid}/fd")
+              if os.readlink(f"/proc/{pid}/fd/{name}") == f"socket:[{inode}]")
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        copy = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        assert copy >= 0, f"pidfd_getfd: {os.strerror(ctypes.get_errno())}"
+    finally:
+        os.close(pidfd)
+    sock = socket.socket(fileno=copy)
+    try:
+        return sock.getsockopt(level, option)
+    finally:
+        sock.close()  # only the copy: the server's descriptor stays open
+
+
 def test_new_tls_connection_is_not_held_by_nagle(server, tls_files):
-    # Not a speed test: a handshake on an idle loopback takes a few ms. The
-    # server's ChangeCipherSpec and Finished leave in two send() calls; with
-    # Nagle on (no TCP_NODELAY, as it once was) the kernel holds the
-    # Finished back until the client's delayed ACK, a 40 ms floor under
-    # every handshake. The fastest of ten is compared with that floor.
+    """The server's ChangeCipherSpec and Finished leave in two send()
+    calls; with Nagle on (no TCP_NODELAY, as it once was) the kernel holds
+    the Finished back until the client's delayed ACK, a 40 ms floor under
+    every handshake. The mechanism is checked, not the time (the fastest
+    of ten handshakes held under 30 ms failed under ASan on a loaded
+    machine): the accepted socket has TCP_NODELAY set."""
     srv = start_tls_server(server, tls_files, "ec")
-    times = []
-    for _ in range(10):
-        start = time.monotonic()
-        with tls_connect(srv, tls_files):
-            times.append(time.monotonic() - start)
-    assert min(times) < 0.030, f"handshakes took {sorted(round(t * 1000) for t in times)} ms"
+    with tls_connect(srv, tls_files) as tls:
+        client_port = tls.getsockname()[1]
+        nodelay = peer_socket_option(srv.pid, srv.tls_port, client_port, socket.IPPROTO_TCP,
+                                     socket.TCP_NODELAY)
+        assert nodelay != 0, "the accepted TLS socket has Nagle's algorithm on"
+        assert http_over(tls)[0] == 200
 
 
 def test_max_tls_connections(server, tls_files, curl):
@@ -449,7 +484,11 @@ def test_max_tls_connections(server, tls_files, curl):
 # Shutdown
 
 def test_sigterm_with_idle_tls_keep_alive_connection(server, tls_files):
-    srv = start_tls_server(server, tls_files, "rsa")
+    # An idle connection ends at once on SIGTERM: well under a second here.
+    # The grace is long, so that waiting it out (the bug this guards
+    # against) would take 60 s, four times the bound, and the bound is
+    # fifteen times what a loaded machine needs.
+    srv = start_tls_server(server, tls_files, "rsa", "--shutdown-grace", "60")
     tls = tls_connect(srv, tls_files)
     try:
         assert http_over(tls) == (200, HEALTHY)
