@@ -38,6 +38,8 @@ group_pkgs() {
 		;;
 	test)
 		echo curl jq openssl python3 python3-pytest python3-yaml python3-prometheus-client yamllint procps iproute2 psmisc
+		# CPU load beside the suite (scripts/test.sh --under-load).
+		echo stress-ng
 		# qemu-user runs the other architecture's binary (scripts/test.sh).
 		echo qemu-user-static
 		# Node.js and npm run the OpenAPI validator (scripts/test-tools.sh).

@@ -14,6 +14,9 @@
 # and runs the unit programs and part of the integration suite against that
 # binary under qemu-user; --no-cross leaves that out, and so do pytest
 # arguments and --allocator.
+# --under-load runs all of it beside `stress-ng --cpu N` (N: the CPUs
+# available), started once the build is done and stopped at the end, to
+# show that no test depends on an idle machine.
 # Options come before pytest arguments.
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
@@ -33,7 +36,7 @@ CROSS_TESTS=(unit build/test_binary.py integration/test_api.py
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 	echo "usage: scripts/test.sh [--allocator mimalloc|mimalloc-secure|musl|jemalloc] [--no-sanitize]"
-	echo "                      [--no-cross] [PYTEST_ARG]..."
+	echo "                      [--no-cross] [--under-load] [PYTEST_ARG]..."
 	echo "       (set up, build, run all tests; options before pytest arguments)"
 	exit 0
 fi
@@ -41,8 +44,13 @@ fi
 allocator=mimalloc
 sanitize=1
 cross=1
+under_load=0
 while (($#)); do
 	case $1 in
+	--under-load)
+		under_load=1
+		shift
+		;;
 	--allocator)
 		allocator=${2:?--allocator needs a value}
 		shift 2
@@ -82,6 +90,16 @@ fi
 "$REPO/scripts/build.sh" --allocator "$allocator" --builddir "$builddir"
 if ((cross)); then
 	"$REPO/scripts/build.sh" --arch "$cross_arch" --builddir "$REPO/build-$cross_arch"
+fi
+
+if ((under_load)); then
+	need_cmd stress-ng
+	load_cpus=$(nproc)
+	log "running the tests beside stress-ng --cpu $load_cpus"
+	stress-ng --cpu "$load_cpus" --quiet &
+	load_pid=$!
+	# Only the stress-ng this script started; whatever way the script ends.
+	trap 'kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true' EXIT
 fi
 
 results=$REPO/tests/.results
