@@ -225,6 +225,19 @@ static struct tls_server *start_tls(const struct config *cfg, const struct tls_c
         .max_connections_per_ip = cfg->max_connections_per_ip,
         .ipv6_prefix_length = cfg->ipv6_prefix_length,
     };
+    /* Else slow handshakes end early with nothing at info level to say
+     * why: the HTTP side's deadline closes them, logged at debug only.
+     * Said before the listening line, which tests and operators wait for. */
+    unsigned handshake_bound_s = config_tls_handshake_bound_s(cfg);
+    if (handshake_bound_s < cfg->tls_handshake_timeout_s) {
+        log_message(log, LOG_WARN,
+                    "--tls-handshake-timeout %u has no effect beyond %u s: the request deadline "
+                    "(--request-timeout %u) and the idle timeout (--connection-timeout %u) run "
+                    "from accept over TLS and end a longer handshake first; raise them for "
+                    "longer handshakes",
+                    cfg->tls_handshake_timeout_s, handshake_bound_s, cfg->request_timeout_s,
+                    cfg->connection_timeout_s);
+    }
     struct tls_server *tls =
         tls_server_start(&options, creds, hand_to_http, server, log, err, sizeof(err));
     if (tls == NULL) {

@@ -500,6 +500,17 @@ void config_print_markdown(FILE *out)
     }
 }
 
+static unsigned least(unsigned a, unsigned b)
+{
+    return a < b ? a : b;
+}
+
+unsigned config_tls_handshake_bound_s(const struct config *cfg)
+{
+    return least(cfg->tls_handshake_timeout_s,
+                 least(cfg->request_timeout_s, cfg->connection_timeout_s));
+}
+
 void config_describe(const struct config *cfg, char *buf, size_t buf_size)
 {
     size_t used = 0;

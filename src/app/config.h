@@ -99,6 +99,12 @@ void config_print_help(FILE *out, const char *program);
  * meaning), the exact block the README carries. */
 void config_print_markdown(FILE *out);
 
+/* The longest a TLS handshake can take before a deadline ends it. The
+ * plaintext side is handed to the HTTP daemon at accept, so the request
+ * deadline and the idle timeout run from then too: the least of the three
+ * is in force, and a --tls-handshake-timeout above it has no effect. */
+unsigned config_tls_handshake_bound_s(const struct config *cfg);
+
 /* Writes "name=value" pairs for every setting, space separated, for the
  * startup log line. Always NUL-terminates; truncates if buf is too small. */
 void config_describe(const struct config *cfg, char *buf, size_t buf_size);

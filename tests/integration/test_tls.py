@@ -422,6 +422,27 @@ def peer_socket_option(pid, local_port, remote_port, level, option):
         sock.close()  # only the copy: the server's descriptor stays open
 
 
+@pytest.mark.parametrize("args, bound_s", [
+    ([], None),  # the defaults: 10 s handshake, 10 s request deadline, 30 s idle
+    (["--tls-handshake-timeout", "60"], 10),
+    (["--tls-handshake-timeout", "60", "--request-timeout", "60"], 30),
+    (["--tls-handshake-timeout", "60", "--request-timeout", "60", "--connection-timeout", "60"],
+     None),
+])
+def test_handshake_timeout_beyond_the_http_deadlines_is_warned(server, tls_files, args, bound_s):
+    # As the test above shows, the HTTP side's deadlines end a pending
+    # handshake too. A longer handshake deadline is then not in force, and
+    # the connections it should have kept end with a debug line only
+    # (test_tls_scale.py's 500 held connections did, on a starved server).
+    srv = start_tls_server(server, tls_files, "ec", *args)
+    warnings = re.findall(r"^\S+ warn (--tls-handshake-timeout .*)$", srv.stdout(), re.MULTILINE)
+    if bound_s is None:
+        assert warnings == [], srv.stdout()
+    else:
+        assert len(warnings) == 1 and warnings[0].startswith(
+            f"--tls-handshake-timeout 60 has no effect beyond {bound_s} s"), srv.stdout()
+
+
 def test_new_tls_connection_is_not_held_by_nagle(server, tls_files):
     """The server's ChangeCipherSpec and Finished leave in two send()
     calls; with Nagle on (no TCP_NODELAY, as it once was) the kernel holds

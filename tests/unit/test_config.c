@@ -162,5 +162,19 @@ int main(void)
     free(help);
     free(markdown);
     free(described);
+
+    /* The handshake deadline in force is the least of the three that run
+     * from accept over TLS. */
+    CHECK(load(&cfg, &cmd, err, 1));
+    CHECK(config_tls_handshake_bound_s(&cfg) == 10); /* all three at their defaults */
+    CHECK(load(&cfg, &cmd, err, 2, "--tls-handshake-timeout=120"));
+    CHECK(config_tls_handshake_bound_s(&cfg) == 10); /* the request deadline's */
+    CHECK(load(&cfg, &cmd, err, 3, "--tls-handshake-timeout=120", "--request-timeout=360"));
+    CHECK(config_tls_handshake_bound_s(&cfg) == 30); /* the idle timeout's */
+    CHECK(load(&cfg, &cmd, err, 4, "--tls-handshake-timeout=120", "--request-timeout=360",
+               "--connection-timeout=360"));
+    CHECK(config_tls_handshake_bound_s(&cfg) == 120);
+    CHECK(load(&cfg, &cmd, err, 2, "--tls-handshake-timeout=2"));
+    CHECK(config_tls_handshake_bound_s(&cfg) == 2);
     return check_finish("config");
 }
