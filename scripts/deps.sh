@@ -287,7 +287,8 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0008-number-formatting.patch
 	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch"
 # build_jemalloc applies this one.
-RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch"
+RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch
+	patches/jemalloc/0002-tcache-without-arena.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
