@@ -37,7 +37,7 @@ ARG TARGETARCH
 # that fetch and build the pinned sources, so editing src/ reuses it.
 COPY deps.lock ./
 COPY scripts/setup.sh scripts/deps.sh scripts/
-COPY scripts/lib/common.sh scripts/lib/arch.sh scripts/lib/
+COPY scripts/lib/common.sh scripts/lib/arch.sh scripts/lib/apt-sources.sh scripts/lib/
 COPY patches/ patches/
 RUN arch=${TARGETARCH:-$(dpkg --print-architecture)} && \
     scripts/setup.sh build "cross-$arch" && scripts/deps.sh --arch "$arch"

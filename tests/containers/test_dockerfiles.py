@@ -81,8 +81,21 @@ def test_dependency_layer_comes_before_the_sources():
     recipe_inputs = " ".join(re.findall(r'^RECIPE_INPUTS\[\w+\]="([^"]*)"', deps_sh, re.M)).split()
     assert recipe_inputs, "deps.sh names no RECIPE_INPUTS"
     assert early == ["deps.lock ./", "scripts/setup.sh scripts/deps.sh scripts/",
-                     "scripts/lib/common.sh scripts/lib/arch.sh scripts/lib/",
-                     "patches/ patches/"]
+                     "scripts/lib/common.sh scripts/lib/arch.sh scripts/lib/apt-sources.sh "
+                     "scripts/lib/", "patches/ patches/"]
+    # Every library the two scripts source (and those sources source) is in
+    # that layer: a missing one fails only inside the image build.
+    sourced, todo = set(), ["scripts/setup.sh", "scripts/deps.sh"]
+    while todo:
+        text = (REPO / todo.pop()).read_text()
+        for name in re.findall(r'^\s*\. "\$\(dirname -- "\$\{BASH_SOURCE\[0\]\}"\)/(?:lib/)?([\w.-]+\.sh)"',
+                               text, re.M):
+            path = f"scripts/lib/{name}"
+            if path not in sourced:
+                sourced.add(path)
+                todo.append(path)
+    assert "scripts/lib/common.sh" in sourced, sourced
+    assert sourced <= set(early[2].split()[:-1]), sourced - set(early[2].split())
     for path in recipe_inputs:
         assert path.startswith("patches/") and (REPO / path).is_file(), path
     # For the image's architecture: the cross packages, then its dependencies.
