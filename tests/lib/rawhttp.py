@@ -147,14 +147,20 @@ def served_connection(port, source="127.0.0.1", tls=None, patience_s=IO_TIMEOUT_
     the server has certainly accepted and counted it. The server counts a
     connection from an address until it has processed its close, and a
     connection just closed (the server fixture's readiness probe, say) may
-    not be processed yet on a slow build: a 503 is retried until then.
+    not be processed yet on a slow build: over --max-connections-per-ip the
+    new one is then refused at accept (closed unanswered), which is retried
+    until the count has caught up, as is a 503.
     Returns (socket, the response); the caller checks the response."""
     deadline = time.monotonic() + patience_s
     while True:
         sock = connect(port, source, tls=tls)
-        sock.sendall(request("/healthz"))
-        response = read_response(sock)
-        if response is None or response.status != 503 or time.monotonic() > deadline:
+        try:
+            sock.sendall(request("/healthz"))
+            response = read_response(sock)
+        except OSError:  # refused at accept: reset before or while reading
+            response = None
+        refused = response is None or response.status == 503
+        if not refused or time.monotonic() > deadline:
             return sock, response
         sock.close()
         time.sleep(0.05)
