@@ -285,7 +285,8 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0006-pool-no-zeroing.patch
 	patches/libmicrohttpd/0007-cache-date-header.patch
 	patches/libmicrohttpd/0008-number-formatting.patch
-	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch"
+	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch
+	patches/libmicrohttpd/0010-release-idle-connection-pool.patch"
 # build_jemalloc applies this one.
 RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch"
 
