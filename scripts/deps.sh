@@ -290,11 +290,18 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 # build_jemalloc applies this one.
 RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch"
 
+# build_mimalloc applies these patches, in this order.
+RECIPE_INPUTS[mimalloc]="patches/mimalloc/0001-secure-decommit-returns-pages.patch"
+
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
 # than an archive, since the linker always takes an object's symbols.
 build_mimalloc() {
-	local f defs=(-DMI_MALLOC_OVERRIDE)
+	local f defs=(-DMI_MALLOC_OVERRIDE) patch_file
+	# tinyserver's patches (patches/README.md), strictly, as for libmicrohttpd.
+	for patch_file in ${RECIPE_INPUTS[mimalloc]}; do
+		patch -p1 --fuzz=0 --no-backup-if-mismatch <"$REPO/$patch_file"
+	done
 	# Without NDEBUG mimalloc builds with MI_DEBUG=2, measured ~7x slower.
 	read -r -a f <<<"$(cflags -O3) -DNDEBUG -fno-builtin-malloc -ftls-model=initial-exec"
 	# alloc-override.c only defines aligned_alloc under `#if __USE_ISOC11`, a

@@ -345,6 +345,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         }
         net_addr_format(peer_address(connection), conn->peer, sizeof(conn->peer));
         http_deadline_add(&server->deadline, &conn->deadline, fd);
+        http_workers_opened(&server->workers);
         *socket_context = conn;
         if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
             note_over_limit(server, conn);
@@ -360,6 +361,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     http_deadline_remove(&server->deadline, &conn->deadline);
     free(conn);
     *socket_context = NULL;
+    (void)http_workers_closed(&server->workers);
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
@@ -402,6 +404,7 @@ static void discard_server(struct http_server *server)
         http_hangup_watch_stop(server->hangups);
     }
     http_peer_limit_destroy(&server->peer_limit);
+    http_workers_destroy(&server->workers);
     http_fixed_responses_free(server);
     free(server);
 }
@@ -439,6 +442,10 @@ struct http_server *http_server_start(const struct http_server_options *options,
                             (uint64_t)options->request_timeout_s * CLOCK_NS_PER_S, log)) {
         snprintf(err, err_size, "cannot initialise the request deadline's lock");
         goto fail_peer_limit;
+    }
+    if (!http_workers_init(&server->workers)) {
+        snprintf(err, err_size, "cannot set up the worker threads' records");
+        goto fail_discard; /* http_workers_destroy() knows it was not made */
     }
     if (!http_fixed_responses_build(server)) {
         snprintf(err, err_size, "out of memory");

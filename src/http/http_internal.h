@@ -13,6 +13,7 @@
 #include "http_deadline.h"
 #include "http_mhd_messages.h"
 #include "http_peer_limit.h"
+#include "http_workers.h"
 
 #include <microhttpd.h>
 
@@ -88,6 +89,9 @@ struct http_server {
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
     struct http_hangup_watch *hangups;
+    /* Each worker thread's open connections, to trim its heap after a
+     * burst (http_workers.h). */
+    struct http_workers workers;
     /* The prebuilt response of each route with a fixed body, indexed like
      * routes (NULL for the others); see http_fixed_responses_build(). */
     struct MHD_Response **fixed_responses;
