@@ -361,7 +361,9 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     http_deadline_remove(&server->deadline, &conn->deadline);
     free(conn);
     *socket_context = NULL;
-    (void)http_workers_closed(&server->workers);
+    if (http_workers_closed(&server->workers) && server->metrics != NULL) {
+        metrics_record_allocator_trim(server->metrics, METRICS_TRIM_HTTP_WORKER);
+    }
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;

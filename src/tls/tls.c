@@ -175,6 +175,9 @@ static void *listener_main(void *arg)
         }
         if (alloc_trim_due(&trim, atomic_load(&server->active))) {
             alloc_trim_thread();
+            if (server->options.metrics != NULL) {
+                metrics_record_allocator_trim(server->options.metrics, METRICS_TRIM_TLS_LISTENER);
+            }
         }
         if (ready == 0 && backoff_ms == 0) {
             continue; /* woken only to look at the trim */
