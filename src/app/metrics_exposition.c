@@ -216,8 +216,8 @@ static void write_allocator_trims(FILE *out, struct metrics *metrics)
         [METRICS_TRIM_TLS_LISTENER] = "tls_listener",
     };
     write_header(out, "tinyserver_allocator_trims_total", "counter",
-                 "Times a thread gave the memory of closed connections back to the system, "
-                 "by thread.");
+                 "Times a thread asked the allocator to give the memory of closed connections "
+                 "back to the system, by thread (musl's allocator does so by itself).");
     write_counters_by(out, "tinyserver_allocator_trims_total", "thread", threads,
                       metrics->allocator_trims, METRICS_TRIM_THREAD_COUNT);
 }
