@@ -256,6 +256,6 @@ memory_table() {
 			'BEGIN { printf "| %s | %.3f | %d | %.2f | %d |\n", l, kt / r, km, bt / c, bm }'
 	done
 	echo
-	report_context "$command_line" "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*nginx/||'), $(strace -V | head -n1), $(python3 --version)"
+	report_context "$command_line" "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*nginx/||'), $(strace -V | head -n1 | sed "s| -- version | |"), $(python3 --version)"
 } | tee "$out/idle-memory.md"
 log "wrote $out/idle-memory.md"
