@@ -3,14 +3,16 @@
 back once they close. For bench/idle-memory.sh; figures only.
 
 usage: bench/idle_clients.py --port PORT --pid PID --connections N
-                             [--tls CAFILE] [--settle S] [--path PATH]
+                             [--tls CAFILE] [--settle S] [--path PATH] [--half BYTES]
 
 Opens N connections to 127.0.0.1:PORT one after another (with TLS given a CA
 file: a full handshake each), sends one GET PATH on each and reads its whole
 answer, and keeps them all open and idle. One second after the last, reads
 the server's VmRSS and checks which connections the server still holds (a
 closed one reads as end of file); then closes them all and reads VmRSS again
-SETTLE seconds later. Prints one JSON object:
+SETTLE seconds later. With --half, each connection sends only the first
+BYTES of a request head (the request line and one long header, never
+ended) and waits, as a slow or hostile client would. Prints one JSON object:
 
   connections, answered (200s), open_at_held (still open when RSS was read),
   rss_kib_before, rss_kib_held, rss_kib_after,
@@ -28,6 +30,12 @@ import time
 
 def request_bytes(path):
     return f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+
+
+def half_request_bytes(path, size):
+    """The first `size` bytes of a request head that never ends."""
+    head = f"GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Fill: ".encode()
+    return head + b"f" * max(0, size - len(head))
 
 
 def read_answer(sock):
@@ -105,13 +113,15 @@ def main():
     parser.add_argument("--tls", metavar="CAFILE", default=None)
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--path", default="/healthz")
+    parser.add_argument("--half", type=int, metavar="BYTES", default=None)
     args = parser.parse_args()
     context = None
     if args.tls:
         context = ssl.create_default_context(cafile=args.tls)
         context.check_hostname = False
     before = rss_kib(args.pid)
-    conns, answered = open_idle(args.port, args.connections, args.path, context)
+    send = None if args.half is None else half_request_bytes(args.path, args.half)
+    conns, answered = open_idle(args.port, args.connections, args.path, context, send=send)
     try:
         time.sleep(1.0)
         held = rss_kib(args.pid)
