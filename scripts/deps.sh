@@ -291,7 +291,8 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch"
 
 # build_mimalloc applies these patches, in this order.
-RECIPE_INPUTS[mimalloc]="patches/mimalloc/0001-secure-decommit-returns-pages.patch"
+RECIPE_INPUTS[mimalloc]="patches/mimalloc/0001-secure-decommit-returns-pages.patch
+	patches/mimalloc/0002-collect-decommits-freed-spans.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather

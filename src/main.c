@@ -5,7 +5,6 @@
  * Exit status: 0 success, 1 runtime failure (cannot listen, benchmark
  * failed, health check failed), 2 invalid configuration or arguments.
  */
-#include "alloc_trim.h"
 #include "app.h"
 #include "array.h"
 #include "auth.h"
@@ -374,9 +373,6 @@ int main(int argc, char *argv[])
     case CONFIG_COMMAND_SERVE:
         break;
     }
-    /* Before any thread starts: the server gives memory back after
-     * bursts (alloc_trim.h). */
-    alloc_trim_configure();
     /* Bad TLS files are configuration errors: found before anything
      * listens, reported on stderr, exit status 2. */
     struct tls_credentials creds;

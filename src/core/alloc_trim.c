@@ -7,17 +7,6 @@
 #include <mimalloc.h>
 #endif
 
-void alloc_trim_configure(void)
-{
-#if defined(TINYSERVER_ALLOCATOR_MIMALLOC)
-    /* Freed spans are decommitted when they are freed, not 25 ms later on
-     * an allocation of the same thread. In the keep-alive path nothing
-     * reaches the span level (a freed block goes back to its page), so
-     * this costs system calls only when whole pages empty: bursts. */
-    mi_option_set(mi_option_decommit_delay, 0);
-#endif
-}
-
 bool alloc_trim_due(struct alloc_trim *trim, unsigned open)
 {
     if (open > trim->peak) {

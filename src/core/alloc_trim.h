@@ -19,11 +19,12 @@
  * ALLOC_TRIM_MIN_PEAK connections at once (say, a probe connecting every
  * few seconds), whose memory is too little to be worth it.
  *
- * alloc_trim_configure() sets mimalloc's decommit delay to 0 at start-up,
- * so that pages freed by a trim, or by a connection's end, go back to the
- * system at once rather than on a later allocation that a quiet thread
- * never makes. With musl's allocator, which unmaps freed groups itself,
- * both do nothing.
+ * mi_collect(true) frees the thread's empty pages and, with
+ * patches/mimalloc/0002, decommits their spans at once (mimalloc itself
+ * would wait for a later allocation of the thread). mimalloc's options
+ * stay as they are: a decommit delay of 0 made /bench's mimalloc workloads
+ * decommit and commit pages tens of thousands of times a run. With musl's
+ * allocator, which unmaps freed groups itself, a trim does nothing.
  */
 #ifndef TINYSERVER_ALLOC_TRIM_H
 #define TINYSERVER_ALLOC_TRIM_H
@@ -44,9 +45,6 @@ struct alloc_trim {
     unsigned peak; /* open connections at most, since the last trim */
 };
 
-/* The allocator's tuning, once at start-up before any thread starts. */
-void alloc_trim_configure(void);
-
 /* The decision, from the thread's count of open connections now: true
  * when a trim is due (and the peak restarts from `open`). Pure. */
 bool alloc_trim_due(struct alloc_trim *trim, unsigned open);
@@ -57,7 +55,7 @@ bool alloc_trim_due(struct alloc_trim *trim, unsigned open);
 bool alloc_trim_pending(const struct alloc_trim *trim);
 
 /* Returns the calling thread's freed memory, and memory of exited
- * threads, to the system (mi_collect(true)). Nothing with musl. */
+ * threads, to the system (mi_collect(true), patched). Nothing with musl. */
 void alloc_trim_thread(void);
 
 #endif

@@ -90,11 +90,10 @@ static long resident_kib(void)
     return kib;
 }
 
-/* A burst's memory, freed, comes back with one trim: without the tuning
- * and the trim, mimalloc 2.0.9 keeps it committed for this thread. */
+/* A burst's memory, freed, comes back with one trim: without it,
+ * mimalloc 2.0.9 keeps it committed for this thread. */
 static void check_burst_given_back(void)
 {
-    alloc_trim_configure();
     static void *blocks[BURST_BLOCKS];
     long before = resident_kib();
     for (unsigned i = 0; i < BURST_BLOCKS; i++) {
