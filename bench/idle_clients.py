@@ -62,12 +62,13 @@ def read_answer(sock):
     return int(lines[0].split()[1])
 
 
-def open_idle(port, count, path="/healthz", context=None, timeout_s=30.0, send=None):
-    """`count` connections, each answered once (or, with `send`, each sent
-    those bytes and left waiting); returns (sockets, answered 200s). The
-    caller closes the sockets."""
+def open_idle(port, count, path="/healthz", context=None, timeout_s=30.0, send=None,
+              answered=True):
+    """`count` connections, one after another, each sent a GET `path` (or
+    the bytes `send`) and, if `answered`, its answer read before the next
+    opens; returns (sockets, answered 200s). The caller closes them."""
     payload = request_bytes(path) if send is None else send
-    conns, answered = [], 0
+    conns, ok = [], 0
     try:
         for _ in range(count):
             sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
@@ -75,9 +76,9 @@ def open_idle(port, count, path="/healthz", context=None, timeout_s=30.0, send=N
                 sock = context.wrap_socket(sock, server_hostname="localhost")
             conns.append(sock)
             sock.sendall(payload)
-            if send is None and read_answer(sock) == 200:
-                answered += 1
-        return conns, answered
+            if answered and read_answer(sock) == 200:
+                ok += 1
+        return conns, ok
     except BaseException:
         for sock in conns:
             sock.close()
@@ -121,7 +122,8 @@ def main():
         context.check_hostname = False
     before = rss_kib(args.pid)
     send = None if args.half is None else half_request_bytes(args.path, args.half)
-    conns, answered = open_idle(args.port, args.connections, args.path, context, send=send)
+    conns, answered = open_idle(args.port, args.connections, args.path, context, send=send,
+                                answered=send is None)
     try:
         time.sleep(1.0)
         held = rss_kib(args.pid)

@@ -251,6 +251,14 @@ static void count_refusal(struct http_server *server, struct MHD_Connection *con
     }
 }
 
+/* Counts a worker's trim, if it made one. */
+static void note_trim(struct http_server *server, bool trimmed)
+{
+    if (trimmed && server->metrics != NULL) {
+        metrics_record_allocator_trim(server->metrics, METRICS_TRIM_HTTP_WORKER);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode code)
 {
@@ -261,6 +269,10 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
         http_deadline_restart(&conn->deadline);
+        if (conn->request_counted) {
+            conn->request_counted = false;
+            note_trim(server, http_workers_request_ended(&server->workers));
+        }
     }
     if (state == NULL || state->status == 0) {
         /* No answer of ours: the library's, if any, is a refusal. */
@@ -297,11 +309,15 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
  * itself. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
 {
-    (void)cls;
+    struct http_server *server = cls;
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
         conn->target_len = strlen(uri);
         conn->target_valid = http_target_valid(uri);
+        if (!conn->request_counted) {
+            conn->request_counted = true;
+            http_workers_request_began(&server->workers);
+        }
     }
     return NULL;
 }
@@ -361,9 +377,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     http_deadline_remove(&server->deadline, &conn->deadline);
     free(conn);
     *socket_context = NULL;
-    if (http_workers_closed(&server->workers) && server->metrics != NULL) {
-        metrics_record_allocator_trim(server->metrics, METRICS_TRIM_HTTP_WORKER);
-    }
+    note_trim(server, http_workers_closed(&server->workers));
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;

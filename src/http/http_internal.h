@@ -63,6 +63,8 @@ struct http_conn {
      * callback. Only the connection's own worker thread touches it. */
     size_t target_len;
     bool target_valid; /* see http_target_valid() */
+    /* The current request is counted in http_workers_request_began(). */
+    bool request_counted;
     /* Over the per-address limit: its one request gets 503, then it
      * closes. Not counted in the limit (nothing to release). */
     bool over_limit;

@@ -7,9 +7,15 @@
 
 #include <stdlib.h>
 
-struct http_worker {
-    unsigned open; /* connections of this thread now open */
+/* One count and its trim record. */
+struct http_worker_count {
+    unsigned now;
     struct alloc_trim trim;
+};
+
+struct http_worker {
+    struct http_worker_count connections; /* open on this thread */
+    struct http_worker_count requests;    /* being received or served */
     struct http_worker *next;
 };
 
@@ -67,26 +73,50 @@ static struct http_worker *this_worker(struct http_workers *workers)
     return worker;
 }
 
+static void count_up(struct http_worker_count *count)
+{
+    count->now++;
+    (void)alloc_trim_due(&count->trim, count->now); /* rising: only the peak moves */
+}
+
+/* Trims the calling thread's heap if the fall makes one due. */
+static bool count_down(struct http_worker_count *count)
+{
+    if (count->now == 0) {
+        return false; /* its rise went uncounted */
+    }
+    count->now--;
+    if (!alloc_trim_due(&count->trim, count->now)) {
+        return false;
+    }
+    alloc_trim_thread();
+    return true;
+}
+
 void http_workers_opened(struct http_workers *workers)
 {
     struct http_worker *worker = this_worker(workers);
-    if (worker == NULL) {
-        return;
+    if (worker != NULL) {
+        count_up(&worker->connections);
     }
-    worker->open++;
-    (void)alloc_trim_due(&worker->trim, worker->open); /* rising: only the peak moves */
 }
 
 bool http_workers_closed(struct http_workers *workers)
 {
     struct http_worker *worker = pthread_getspecific(workers->key);
-    if (worker == NULL || worker->open == 0) {
-        return false; /* its opening went uncounted */
+    return worker != NULL && count_down(&worker->connections);
+}
+
+void http_workers_request_began(struct http_workers *workers)
+{
+    struct http_worker *worker = this_worker(workers);
+    if (worker != NULL) {
+        count_up(&worker->requests);
     }
-    worker->open--;
-    if (!alloc_trim_due(&worker->trim, worker->open)) {
-        return false;
-    }
-    alloc_trim_thread();
-    return true;
+}
+
+bool http_workers_request_ended(struct http_workers *workers)
+{
+    struct http_worker *worker = pthread_getspecific(workers->key);
+    return worker != NULL && count_down(&worker->requests);
 }

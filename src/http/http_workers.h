@@ -3,9 +3,13 @@
  * connections, so that the thread gives its memory back once a burst of
  * them has gone (alloc_trim.h).
  *
- * libmicrohttpd runs a connection's STARTED and CLOSED notifications on
- * the worker thread that serves it, which is also the thread whose heap
- * holds the connection's memory. The record of the calling thread is
+ * libmicrohttpd runs a connection's STARTED and CLOSED notifications, and
+ * its requests' callbacks, on the worker thread that serves it, which is
+ * also the thread whose heap holds the connection's memory. Two counts
+ * are kept, each with its own trim: open connections (a burst that
+ * closes), and requests being received or served (a burst of requests on
+ * connections that then stay open: each request's pool went back to the
+ * allocator, free but resident until a trim). The record of the calling thread is
  * found through a pthread key the registry owns, and made on the thread's
  * first connection; the registry frees them all when it is destroyed,
  * after the daemon (and its threads) stopped.
@@ -38,5 +42,14 @@ void http_workers_opened(struct http_workers *workers);
 /* On the worker thread: one of its connections closed; trims the thread's
  * heap when alloc_trim_due() says so. Returns whether it did. */
 bool http_workers_closed(struct http_workers *workers);
+
+/* On the worker thread: a request's line is in (its connection holds its
+ * pool memory until the request ends). */
+void http_workers_request_began(struct http_workers *workers);
+
+/* On the worker thread: a request counted by http_workers_request_began()
+ * ended; trims the thread's heap when alloc_trim_due() says so. Returns
+ * whether it did. */
+bool http_workers_request_ended(struct http_workers *workers);
 
 #endif
