@@ -11,18 +11,20 @@ bool alloc_trim_due(struct alloc_trim *trim, unsigned open)
 {
     if (open > trim->peak) {
         trim->peak = open;
+        trim->armed = trim->armed || open >= ALLOC_TRIM_MIN_PEAK;
         return false;
     }
-    if (trim->peak < ALLOC_TRIM_MIN_PEAK || open > trim->peak / ALLOC_TRIM_FRACTION) {
+    if (!trim->armed || open > trim->peak / ALLOC_TRIM_FRACTION) {
         return false;
     }
     trim->peak = open;
+    trim->armed = open > 0;
     return true;
 }
 
 bool alloc_trim_pending(const struct alloc_trim *trim)
 {
-    return trim->peak >= ALLOC_TRIM_MIN_PEAK;
+    return trim->armed;
 }
 
 void alloc_trim_thread(void)

@@ -11,13 +11,16 @@
  * thread looks at them.
  *
  * So each thread that allocates per connection keeps a struct alloc_trim
- * and reports its count of open connections; when the count has fallen to
- * an eighth of its peak since the last trim, the thread trims its own heap
- * (alloc_trim_thread()). A burst of N connections ends in about
- * log8(N / ALLOC_TRIM_MIN_PEAK) trims; a steady load, whose count does not
- * fall that far, never trims, and neither does a thread that never held
- * ALLOC_TRIM_MIN_PEAK connections at once (say, a probe connecting every
- * few seconds), whose memory is too little to be worth it.
+ * and reports its count of open connections; once the count has reached
+ * ALLOC_TRIM_MIN_PEAK, the thread trims its own heap (alloc_trim_thread())
+ * each time the count has fallen to an eighth of its peak since the last
+ * trim, down to and including 0, where the record rests until the next
+ * burst. A burst of N connections ends in about log8(N) trims; a steady
+ * load, whose count does not fall that far, never trims, and neither does
+ * a thread that never held ALLOC_TRIM_MIN_PEAK connections at once (say,
+ * a probe connecting every few seconds), whose memory is too little to be
+ * worth it. The trims before the last find pages still held by the
+ * connections left; the one at 0 finds them free.
  *
  * mi_collect(true) frees the thread's empty pages and, with
  * patches/mimalloc/0002, decommits their spans at once (mimalloc itself
@@ -31,7 +34,7 @@
 
 #include <stdbool.h>
 
-/* A thread that never held this many connections at once does not trim. */
+/* A thread whose count never reached this since it rested does not trim. */
 #define ALLOC_TRIM_MIN_PEAK 16u
 /* Trim once the open count is at most the peak divided by this. */
 #define ALLOC_TRIM_FRACTION 8u
@@ -43,15 +46,15 @@
  * its thread only. */
 struct alloc_trim {
     unsigned peak; /* open connections at most, since the last trim */
+    bool armed;    /* the peak reached ALLOC_TRIM_MIN_PEAK; off again at 0 */
 };
 
 /* The decision, from the thread's count of open connections now: true
  * when a trim is due (and the peak restarts from `open`). Pure. */
 bool alloc_trim_due(struct alloc_trim *trim, unsigned open);
 
-/* Whether a trim can still become due, that is, the peak since the last
- * trim was at least ALLOC_TRIM_MIN_PEAK: a thread that waits with a
- * timeout only needs one while this holds. */
+/* Whether a trim can still become due (the record is armed): a thread
+ * that waits with a timeout only needs one while this holds. */
 bool alloc_trim_pending(const struct alloc_trim *trim);
 
 /* Returns the calling thread's freed memory, and memory of exited

@@ -35,16 +35,19 @@ static void check_decision(void)
     CHECK(!alloc_trim_pending(&trim));
     CHECK(trims_closing_from(&trim, ALLOC_TRIM_MIN_PEAK - 1) == 0);
 
-    /* A burst of 10,000: trims at 1,250, 156, 19 and 2, then stops (the
-     * peak restarts at each trim, and 2 is below the minimum). */
+    /* A burst of 10,000: trims at 1,250, 156, 19, 2 and 0 (the peak
+     * restarts at each trim), then rests. */
     trim = (struct alloc_trim){0};
     opens_to(&trim, 0, 10000);
     CHECK(alloc_trim_pending(&trim));
     CHECK(!alloc_trim_due(&trim, 10000 / ALLOC_TRIM_FRACTION + 1));
     CHECK(alloc_trim_due(&trim, 10000 / ALLOC_TRIM_FRACTION));
     CHECK(trim.peak == 10000 / ALLOC_TRIM_FRACTION);
-    CHECK(trims_closing_from(&trim, 10000 / ALLOC_TRIM_FRACTION) == 3);
+    CHECK(trims_closing_from(&trim, 10000 / ALLOC_TRIM_FRACTION) == 4);
     CHECK(!alloc_trim_pending(&trim));
+    /* Resting, a few connections come and go without a trim. */
+    opens_to(&trim, 0, ALLOC_TRIM_MIN_PEAK - 1);
+    CHECK(trims_closing_from(&trim, ALLOC_TRIM_MIN_PEAK - 1) == 0);
 
     /* A steady load that never falls to an eighth of its peak: no trim. */
     trim = (struct alloc_trim){0};
@@ -61,9 +64,17 @@ static void check_decision(void)
     /* A new burst after a trim is judged by its own peak. */
     trim = (struct alloc_trim){0};
     opens_to(&trim, 0, 64);
-    CHECK(trims_closing_from(&trim, 64) == 1); /* at 8; then 8 < the minimum */
+    CHECK(trims_closing_from(&trim, 64) == 3); /* at 8, 1 and 0 */
     opens_to(&trim, 0, 800);
-    CHECK(trims_closing_from(&trim, 800) == 2); /* at 100, then at 12 */
+    CHECK(trims_closing_from(&trim, 800) == 4); /* at 100, 12, 1 and 0 */
+    /* Connections left open after a trim: a later fall still trims. */
+    trim = (struct alloc_trim){0};
+    opens_to(&trim, 0, 160);
+    CHECK(alloc_trim_due(&trim, 20));
+    opens_to(&trim, 20, 24);
+    CHECK(!alloc_trim_due(&trim, 4));
+    CHECK(alloc_trim_due(&trim, 3));
+    CHECK(alloc_trim_due(&trim, 0));
 }
 
 #if defined(TINYSERVER_ALLOCATOR_MIMALLOC) && !defined(__SANITIZE_ADDRESS__)
