@@ -26,6 +26,8 @@ import ssl
 import statistics
 import time
 
+from idle_clients import read_answer
+
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
 HALF_HELLO_BYTES = 50
 
@@ -113,13 +115,7 @@ def stuck_clients(port, context, count, timeout_s):
 def healthz_status(tls):
     """Sends GET /healthz and returns the status of the answer."""
     tls.sendall(HEALTHZ)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = tls.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    return int(data.split()[1])
+    return read_answer(tls)
 
 
 def process_figures(pid):

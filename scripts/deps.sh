@@ -285,16 +285,25 @@ RECIPE_INPUTS[libmicrohttpd]="patches/libmicrohttpd/0001-json-error-bodies.patch
 	patches/libmicrohttpd/0006-pool-no-zeroing.patch
 	patches/libmicrohttpd/0007-cache-date-header.patch
 	patches/libmicrohttpd/0008-number-formatting.patch
-	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch"
+	patches/libmicrohttpd/0009-activity-update-once-per-millisecond.patch
+	patches/libmicrohttpd/0010-release-idle-connection-pool.patch"
 # build_jemalloc applies this one.
 RECIPE_INPUTS[jemalloc]="patches/jemalloc/0001-no-start-up-constructor.patch
 	patches/jemalloc/0002-tcache-without-arena.patch"
+
+# build_mimalloc applies these patches, in this order.
+RECIPE_INPUTS[mimalloc]="patches/mimalloc/0001-secure-decommit-returns-pages.patch
+	patches/mimalloc/0002-collect-decommits-freed-spans.patch"
 
 # mimalloc's documented static override: the whole allocator as one object
 # (src/static.c), linked first so it wins over libc's malloc. An object rather
 # than an archive, since the linker always takes an object's symbols.
 build_mimalloc() {
-	local f defs=(-DMI_MALLOC_OVERRIDE)
+	local f defs=(-DMI_MALLOC_OVERRIDE) patch_file
+	# tinyserver's patches (patches/README.md), strictly, as for libmicrohttpd.
+	for patch_file in ${RECIPE_INPUTS[mimalloc]}; do
+		patch -p1 --fuzz=0 --no-backup-if-mismatch <"$REPO/$patch_file"
+	done
 	# Without NDEBUG mimalloc builds with MI_DEBUG=2, measured ~7x slower.
 	read -r -a f <<<"$(cflags -O3) -DNDEBUG -fno-builtin-malloc -ftls-model=initial-exec"
 	# alloc-override.c only defines aligned_alloc under `#if __USE_ISOC11`, a

@@ -209,6 +209,19 @@ static void write_connection_refusals(FILE *out, struct metrics *metrics)
                       metrics->connection_refusals, METRICS_CONNECTION_REFUSAL_COUNT);
 }
 
+static void write_allocator_trims(FILE *out, struct metrics *metrics)
+{
+    static const char *const threads[METRICS_TRIM_THREAD_COUNT] = {
+        [METRICS_TRIM_HTTP_WORKER] = "http_worker",
+        [METRICS_TRIM_TLS_LISTENER] = "tls_listener",
+    };
+    write_header(out, "tinyserver_allocator_trims_total", "counter",
+                 "Times a thread asked the allocator to give the memory of closed connections "
+                 "back to the system, by thread (musl's allocator does so by itself).");
+    write_counters_by(out, "tinyserver_allocator_trims_total", "thread", threads,
+                      metrics->allocator_trims, METRICS_TRIM_THREAD_COUNT);
+}
+
 /* `family{allocator="...",workload="..."` without the closing brace. */
 COLD static void put_bench_labels(FILE *out, const char *family,
                                   const struct metrics_last_bench *last)
@@ -344,6 +357,13 @@ static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
     write_header(out, "tinyserver_http_inflight_requests", "gauge",
                  "Requests received and not yet answered, running benchmarks included.");
     put_gauge(out, "tinyserver_http_inflight_requests", gauges->inflight_requests);
+    write_header(out, "tinyserver_http_idle_connections", "gauge",
+                 "Open connections with no request being served: waiting for the next one "
+                 "(holding no request memory) or still sending its head.");
+    put_gauge(out, "tinyserver_http_idle_connections",
+              gauges->open_connections > gauges->inflight_requests
+                  ? gauges->open_connections - gauges->inflight_requests
+                  : 0);
     write_header(out, "tinyserver_tls_open_connections", "gauge", "TLS connections being relayed.");
     put_gauge(out, "tinyserver_tls_open_connections", gauges->open_tls_connections);
     write_header(out, "tinyserver_tls_handshakes_total", "counter",
@@ -359,7 +379,8 @@ static void write_gauges(FILE *out, const struct metrics_gauges *gauges,
     put_gauge(out, "tinyserver_process_peak_resident_memory_bytes", gauges->peak_resident_bytes);
     if (gauges->allocator_committed_bytes != 0) {
         write_header(out, "tinyserver_allocator_committed_bytes", "gauge",
-                     "Memory the allocator has committed (mimalloc's mi_process_info).");
+                     "Memory the allocator has committed (mimalloc's mi_process_info): "
+                     "what it holds from the system, resident or not.");
         put_gauge(out, "tinyserver_allocator_committed_bytes", gauges->allocator_committed_bytes);
     }
     write_header(out, "tinyserver_build_info", "gauge",
@@ -389,6 +410,7 @@ char *metrics_exposition_render(struct metrics *metrics, const struct metrics_ga
     write_requests(out, metrics);
     write_refusals(out, metrics);
     write_connection_refusals(out, metrics);
+    write_allocator_trims(out, metrics);
     write_bench(out, metrics);
     write_gauges(out, gauges, build);
     if (ferror(out) != 0) {

@@ -250,6 +250,14 @@ static unsigned library_status(struct MHD_Connection *connection)
     return info != NULL ? info->http_status : 0;
 }
 
+/* Counts a worker's trim, if it made one. */
+static void note_trim(struct http_server *server, bool trimmed)
+{
+    if (trimmed && server->metrics != NULL) {
+        metrics_record_allocator_trim(server->metrics, METRICS_TRIM_HTTP_WORKER);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode code)
 {
@@ -260,6 +268,10 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
         http_deadline_restart(&conn->deadline);
+        if (conn->request_counted) {
+            conn->request_counted = false;
+            note_trim(server, http_workers_request_ended(&server->workers));
+        }
     }
     unsigned refused = 0;
     if (state == NULL || state->status == 0) {
@@ -306,11 +318,15 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
  * itself. */
 static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *connection)
 {
-    (void)cls;
+    struct http_server *server = cls;
     struct http_conn *conn = conn_record(connection);
     if (conn != NULL) {
         conn->target_len = strlen(uri);
         conn->target_valid = http_target_valid(uri);
+        if (!conn->request_counted) {
+            conn->request_counted = true;
+            http_workers_request_began(&server->workers);
+        }
     }
     return NULL;
 }
@@ -376,6 +392,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         net_addr_format_client(peer_address(connection), server->ipv6_prefix_length, conn->client,
                                sizeof(conn->client));
         http_deadline_add(&server->deadline, &conn->deadline, fd);
+        http_workers_opened(&server->workers);
         *socket_context = conn;
         if (!http_peer_limit_acquire(&server->peer_limit, peer_address(connection))) {
             /* Admitted by on_accept, but others from the address started
@@ -395,6 +412,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
     http_deadline_remove(&server->deadline, &conn->deadline);
     free(conn);
     *socket_context = NULL;
+    note_trim(server, http_workers_closed(&server->workers));
 }
 
 /* libmicrohttpd's own diagnostics. During startup they explain failures;
@@ -438,6 +456,7 @@ static void discard_server(struct http_server *server)
     }
     http_peer_limit_destroy(&server->peer_limit);
     pthread_mutex_destroy(&server->refusal_lock);
+    http_workers_destroy(&server->workers);
     http_fixed_responses_free(server);
     free(server);
 }
@@ -481,6 +500,10 @@ struct http_server *http_server_start(const struct http_server_options *options,
                             (uint64_t)options->request_timeout_s * CLOCK_NS_PER_S, log)) {
         snprintf(err, err_size, "cannot initialise the request deadline's lock");
         goto fail_peer_limit;
+    }
+    if (!http_workers_init(&server->workers)) {
+        snprintf(err, err_size, "cannot set up the worker threads' records");
+        goto fail_discard; /* http_workers_destroy() knows it was not made */
     }
     if (!http_fixed_responses_build(server)) {
         snprintf(err, err_size, "out of memory");

@@ -13,6 +13,7 @@
 #include "http_deadline.h"
 #include "http_mhd_messages.h"
 #include "http_peer_limit.h"
+#include "http_workers.h"
 #include "log_throttle.h"
 #include "net_addr.h"
 
@@ -66,6 +67,8 @@ struct http_conn {
      * callback. Only the connection's own worker thread touches it. */
     size_t target_len;
     bool target_valid; /* see http_target_valid() */
+    /* The current request is counted in http_workers_request_began(). */
+    bool request_counted;
     /* Over the per-address limit, refused as it started: not counted in
      * the limit (nothing to release). */
     bool over_limit;
@@ -102,6 +105,9 @@ struct http_server {
     struct http_deadline deadline;
     /* Watches the sockets of deferred requests for clients leaving. */
     struct http_hangup_watch *hangups;
+    /* Each worker thread's open connections, to trim its heap after a
+     * burst (http_workers.h). */
+    struct http_workers workers;
     /* The prebuilt response of each route with a fixed body, indexed like
      * routes (NULL for the others); see http_fixed_responses_build(). */
     struct MHD_Response **fixed_responses;

@@ -104,6 +104,11 @@ void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome ou
     atomic_fetch_add_explicit(&metrics->bench_outcomes[outcome], 1, memory_order_relaxed);
 }
 
+void metrics_record_allocator_trim(struct metrics *metrics, enum metrics_trim_thread thread)
+{
+    atomic_fetch_add_explicit(&metrics->allocator_trims[thread], 1, memory_order_relaxed);
+}
+
 void metrics_record_bench_result(struct metrics *metrics, const char *allocator,
                                  const char *workload, unsigned threads, unsigned iterations,
                                  const struct metrics_bench_figures *figures)

@@ -62,6 +62,13 @@ enum metrics_connection_refusal {
     METRICS_CONNECTION_REFUSAL_COUNT,
 };
 
+/* Threads that give memory back after a burst (alloc_trim.h). */
+enum metrics_trim_thread {
+    METRICS_TRIM_HTTP_WORKER = 0, /* a libmicrohttpd worker */
+    METRICS_TRIM_TLS_LISTENER,    /* the TLS listener, which allocates the relays */
+    METRICS_TRIM_THREAD_COUNT,
+};
+
 struct metrics_route_counters {
     atomic_uint_fast64_t by_status[METRICS_STATUS_COUNT];
     atomic_uint_fast64_t buckets[METRICS_BUCKET_COUNT]; /* not cumulative */
@@ -103,6 +110,7 @@ struct metrics {
     atomic_uint_fast64_t refusals[METRICS_REFUSAL_COUNT];
     atomic_uint_fast64_t connection_refusals[METRICS_CONNECTION_REFUSAL_COUNT];
     atomic_uint_fast64_t bench_outcomes[METRICS_BENCH_OUTCOME_COUNT];
+    atomic_uint_fast64_t allocator_trims[METRICS_TRIM_THREAD_COUNT];
     pthread_mutex_t last_bench_lock;
     /* The last successful run per allocator, in the order first seen. */
     struct metrics_last_bench {
@@ -133,6 +141,9 @@ void metrics_record_connection_refusal(struct metrics *metrics,
                                        enum metrics_connection_refusal reason);
 
 void metrics_record_bench(struct metrics *metrics, enum metrics_bench_outcome outcome);
+
+/* A thread of that kind gave its freed memory back (alloc_trim_thread). */
+void metrics_record_allocator_trim(struct metrics *metrics, enum metrics_trim_thread thread);
 
 /* Keeps the figures as the allocator's last run; a fifth allocator's
  * figures are dropped (the build has at most four). */

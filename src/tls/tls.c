@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "tls.h"
 
+#include "alloc_trim.h"
 #include "clock.h"
 #include "log_throttle.h"
 #include "net_addr.h"
@@ -173,14 +174,30 @@ static bool accept_out_of_resources(int error)
     return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
+/* How long the listener may wait: the accept backoff if one runs; else
+ * for ever, or ALLOC_TRIM_CHECK_MS while a trim may become due. */
+static int listener_timeout_ms(int backoff_ms, const struct alloc_trim *trim)
+{
+    if (backoff_ms != 0) {
+        return backoff_ms;
+    }
+    return alloc_trim_pending(trim) ? ALLOC_TRIM_CHECK_MS : -1;
+}
+
 static void *listener_main(void *arg)
 {
     struct tls_server *server = arg;
     int backoff_ms = 0; /* 0: accepting; else the pause before the next try */
+    /* This thread allocates every relay and, through
+     * MHD_add_connection(), the library's record of its connection; the
+     * loop and worker threads free them into this thread's heap, which only
+     * this thread can give back (alloc_trim.h). */
+    struct alloc_trim trim = {0};
     for (;;) {
         struct pollfd fds[2] = {{.fd = server->listen_fd, .events = backoff_ms ? 0 : POLLIN},
                                 {.fd = server->wake_pipe[0], .events = POLLIN}};
-        if (poll(fds, 2, backoff_ms ? backoff_ms : -1) < 0) {
+        int ready = poll(fds, 2, listener_timeout_ms(backoff_ms, &trim));
+        if (ready < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -189,6 +206,15 @@ static void *listener_main(void *arg)
         }
         if (fds[1].revents != 0) {
             return NULL; /* asked to stop */
+        }
+        if (alloc_trim_due(&trim, atomic_load(&server->active))) {
+            alloc_trim_thread();
+            if (server->options.metrics != NULL) {
+                metrics_record_allocator_trim(server->options.metrics, METRICS_TRIM_TLS_LISTENER);
+            }
+        }
+        if (ready == 0 && backoff_ms == 0) {
+            continue; /* woken only to look at the trim */
         }
         struct sockaddr_storage peer;
         socklen_t peer_len = sizeof(peer);

@@ -215,3 +215,39 @@ def test_throughput_rounds_cover_every_server(tmp_path):
     assert all(abs(float(run["server_user_us_per_request"])
                    + float(run["server_system_us_per_request"])
                    - float(run["server_cpu_us_per_request"])) <= 0.02 for run in runs), runs
+
+
+IDLE_ROW = re.compile(r"^\| (?P<server>[^|]+) \| (?P<before>\d+) \(\d+-\d+\) \| "
+                      r"(?P<held>\d+) \(\d+-\d+\) \| (?P<per>-?\d+) \(-?\d+--?\d+\) \| "
+                      r"(?P<after>\d+) \(\d+-\d+\) \| (?P<returned>-?\d+) \(-?\d+--?\d+\) \| "
+                      r"(?P<open>\d+) of (?P<count>\d+) \(fewest\) \|$")
+SYSCALL_ROW = re.compile(r"^\| (?P<server>tinyserver[^|]+) \| (?P<per_request>[\d.]+) \| \d+ \| "
+                         r"(?P<per_connection>[\d.]+) \| \d+ \|$")
+
+
+def test_idle_memory_measures_every_build_beside_nginx(tmp_path):
+    """bench/idle-memory.sh in one small round, the binary under test
+    standing in for all three builds: an HTTP and an HTTPS row for nginx
+    and each build, every client answered and still open when RSS was read,
+    a system-call row per build, and the provenance. Only the shape."""
+    proc = subprocess.run([str(REPO / "bench" / "idle-memory.sh"), "--bin", str(BINARY),
+                           "--secure-bin", str(BINARY), "--musl-bin", str(BINARY),
+                           "--connections", "40", "--tls-connections", "20", "--rounds", "1",
+                           "--settle", "1", "--requests", "200", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = (tmp_path / "idle-memory.md").read_text().splitlines()
+    rows = [m.groupdict() for m in map(IDLE_ROW.match, lines) if m]
+    servers = ["nginx", "tinyserver, mimalloc build", "tinyserver, mimalloc-secure build",
+               "tinyserver, musl build"]
+    for count in ("40", "20"):
+        table = [row for row in rows if row["count"] == count]
+        assert [row["server"].split(" 1.")[0] for row in table] == servers, lines
+        assert all(row["open"] == count for row in table), table
+        assert all(int(row["held"]) >= int(row["before"]) > 0 for row in table), table
+    calls = [m.groupdict() for m in map(SYSCALL_ROW.match, lines) if m]
+    assert [row["server"] for row in calls] == servers[1:], lines
+    assert all(float(row["per_request"]) > 0 and float(row["per_connection"]) > 0
+               for row in calls), calls
+    assert any(line.startswith("- Command: `bench/idle-memory.sh --bin ") for line in lines), lines
+    assert any(line.startswith("- Load average (1, 5, 15 min) before: ") for line in lines)

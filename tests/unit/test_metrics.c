@@ -20,7 +20,7 @@ static char *render(struct metrics *metrics)
     build.libc = "test-libc";
     build.allocator.name = "test-alloc";
     strcpy(build.allocator.version, "0");
-    struct metrics_gauges gauges = {.open_connections = 2};
+    struct metrics_gauges gauges = {.open_connections = 2, .inflight_requests = 1};
     return metrics_exposition_render(metrics, &gauges, &build);
 }
 
@@ -53,6 +53,8 @@ int main(void)
                        "tinyserver_connections_refused_total{reason=\"per_address_limit\"} 0"));
         CHECK(has_line(empty,
                        "tinyserver_connections_refused_total{reason=\"tls_connection_limit\"} 0"));
+        CHECK(has_line(empty, "tinyserver_allocator_trims_total{thread=\"http_worker\"} 0"));
+        CHECK(has_line(empty, "tinyserver_allocator_trims_total{thread=\"tls_listener\"} 0"));
         free(empty);
     }
 
@@ -67,6 +69,9 @@ int main(void)
     metrics_record_bench(&metrics, METRICS_BENCH_BUSY);
     metrics_record_connection_refusal(&metrics, METRICS_REFUSED_TLS_LIMIT);
     metrics_record_connection_refusal(&metrics, METRICS_REFUSED_TLS_LIMIT);
+    metrics_record_allocator_trim(&metrics, METRICS_TRIM_HTTP_WORKER);
+    metrics_record_allocator_trim(&metrics, METRICS_TRIM_HTTP_WORKER);
+    metrics_record_allocator_trim(&metrics, METRICS_TRIM_TLS_LISTENER);
 
     char *text = render(&metrics);
     CHECK(text != NULL);
@@ -96,6 +101,10 @@ int main(void)
                              "0.000120"));
         CHECK(has_line(text, "tinyserver_bench_runs_total{outcome=\"busy\"} 1"));
         CHECK(has_line(text, "tinyserver_http_open_connections 2"));
+        /* Open and not being served: 2 open, 1 in flight. */
+        CHECK(has_line(text, "tinyserver_http_idle_connections 1"));
+        CHECK(has_line(text, "tinyserver_allocator_trims_total{thread=\"http_worker\"} 2"));
+        CHECK(has_line(text, "tinyserver_allocator_trims_total{thread=\"tls_listener\"} 1"));
         CHECK(has_line(text, "tinyserver_build_info{version=\"1.2.3\",libc=\"test-libc\","
                              "allocator=\"test-alloc\",allocator_version=\"0\","
                              "allocator_secure=\"false\"} 1"));
