@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from bench_token import new_token
 from curl import Curl
 from net import free_port
 from server import Server, calibrate_long_bench, finish_all, server_factory
@@ -35,6 +36,12 @@ def shared_server(tmp_path_factory):
 @pytest.fixture
 def curl(tmp_path):
     return Curl(tmp_path)
+
+
+@pytest.fixture
+def token(tmp_path):
+    """(value, path) of a fresh bearer token in a private file."""
+    return new_token(tmp_path)
 
 
 @pytest.fixture(scope="session")

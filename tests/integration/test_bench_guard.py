@@ -5,13 +5,12 @@ Retry-After from the bucket), the work budget (400 saying the limit), the
 wall-clock cap (a run cut short, never passed off as complete) and
 cancellation when the client hangs up (the slot is freed at once, the log
 says 499 client_closed). Nothing here is timed beyond generous bounds."""
-import os
 import re
-import secrets
 import time
 
 import pytest
 
+from bench_token import write_token_file
 from binary import EXIT_USAGE, run_binary
 from bounds import CURL_TIMEOUT_S, POLL_INTERVAL_S
 from curl import assert_json_error
@@ -21,19 +20,6 @@ from server import LONG_BENCH_ARGS, LONG_BENCH_THREADS
 from tls import start_tls_server
 
 TINY = "threads=1&iterations=10"
-
-
-def write_token_file(directory, text, mode=0o600, name="bench-token"):
-    path = directory / name
-    path.write_text(text)
-    os.chmod(path, mode)
-    return path
-
-
-@pytest.fixture
-def token(tmp_path):
-    value = secrets.token_urlsafe(32)
-    return value, write_token_file(tmp_path, value + "\n")
 
 
 def bearer(value):
