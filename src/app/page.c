@@ -31,29 +31,50 @@ static bool zero_quality(const char *params, size_t len)
     return false;
 }
 
-bool page_wanted(const char *accept)
+/* How `list` (an Accept or Accept-Encoding value: comma-separated items,
+ * each with optional ";" parameters) rates `token`, compared without case:
+ * LISTED with a non-zero quality, REFUSED with q=0, or ABSENT. */
+enum rating { ABSENT, LISTED, REFUSED };
+
+static enum rating rate(const char *list, const char *token)
 {
-    static const char html[] = "text/html";
-    const size_t html_len = sizeof(html) - 1;
-    if (accept == NULL) {
-        return false;
-    }
-    const char *range = accept;
-    while (*range != '\0') {
-        const char *end = strchr(range, ',');
-        size_t len = end != NULL ? (size_t)(end - range) : strlen(range);
-        while (len > 0 && is_space(*range)) {
-            range++;
+    const size_t token_len = strlen(token);
+    const char *item = list;
+    while (*item != '\0') {
+        const char *end = strchr(item, ',');
+        size_t len = end != NULL ? (size_t)(end - item) : strlen(item);
+        while (len > 0 && is_space(*item)) {
+            item++;
             len--;
         }
-        if (len >= html_len && strncasecmp(range, html, html_len) == 0 &&
-            (len == html_len || range[html_len] == ';' || is_space(range[html_len]))) {
-            return !zero_quality(range + html_len, len - html_len);
+        if (len >= token_len && strncasecmp(item, token, token_len) == 0 &&
+            (len == token_len || item[token_len] == ';' || is_space(item[token_len]))) {
+            return zero_quality(item + token_len, len - token_len) ? REFUSED : LISTED;
         }
         if (end == NULL) {
             break;
         }
-        range = end + 1;
+        item = end + 1;
     }
-    return false;
+    return ABSENT;
+}
+
+bool page_wanted(const char *accept)
+{
+    return accept != NULL && rate(accept, "text/html") == LISTED;
+}
+
+bool page_gzip_accepted(const char *accept_encoding)
+{
+    if (accept_encoding == NULL) {
+        return false;
+    }
+    enum rating gzip = rate(accept_encoding, "gzip");
+    if (gzip == ABSENT) {
+        gzip = rate(accept_encoding, "x-gzip"); /* RFC 9110 section 8.4.1.3 */
+    }
+    if (gzip != ABSENT) {
+        return gzip == LISTED;
+    }
+    return rate(accept_encoding, "*") == LISTED;
 }

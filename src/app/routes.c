@@ -131,35 +131,41 @@ char *routes_index_json(const struct build_info *build)
     return json_index(build, endpoints, ROUTE_COUNT);
 }
 
-/* Whether any Accept header asks for HTML (a client may send several). */
-static bool wants_page(const struct http_request *request)
+/* Whether any of the request's `name` headers (a client may send several)
+ * passes `test`. */
+static bool any_header(const struct http_request *request, const char *name,
+                       bool (*test)(const char *value))
 {
-    const char *accept[ROUTES_MAX_ACCEPT_HEADERS];
-    size_t count = http_request_header(request, "Accept", accept, ROUTES_MAX_ACCEPT_HEADERS);
+    const char *values[ROUTES_MAX_ACCEPT_HEADERS];
+    size_t count = http_request_header(request, name, values, ROUTES_MAX_ACCEPT_HEADERS);
     for (size_t i = 0; i < count && i < ROUTES_MAX_ACCEPT_HEADERS; i++) {
-        if (page_wanted(accept[i])) {
+        if (test(values[i])) {
             return true;
         }
     }
     return false;
 }
 
-/* What a browser gets at / instead of JSON (src/app/page/index.html). */
+/* What a browser gets at / instead of JSON (src/app/page/index.html), kept
+ * and sent gzip-compressed (page.h). */
 static const char page_content_type[] = "text/html; charset=utf-8";
+static const char index_vary[] = "Accept, Accept-Encoding";
 
 static void handle_index(void *ctx, const struct http_request *request,
                          struct http_response *response)
 {
     struct app *app = ctx;
-    if (wants_page(request)) {
-        response->status = HTTP_STATUS_OK;
-        response->static_body = page_html;
-        response->static_body_len = page_html_size;
+    response->status = HTTP_STATUS_OK;
+    response->vary = index_vary;
+    if (any_header(request, "Accept", page_wanted) &&
+        any_header(request, "Accept-Encoding", page_gzip_accepted)) {
+        response->static_body = (const char *)page_gzip;
+        response->static_body_len = page_gzip_size;
         response->content_type = page_content_type;
+        response->content_encoding = "gzip";
         response->content_security_policy = page_csp;
         return;
     }
-    response->status = HTTP_STATUS_OK;
     response->static_body = app->index_json;
     response->static_body_len = app->index_json_len;
 }

@@ -91,6 +91,8 @@ struct http_response {
     const char *www_authenticate; /* adds WWW-Authenticate when not NULL; static text */
     /* Adds Content-Security-Policy when not NULL; static text. */
     const char *content_security_policy;
+    const char *content_encoding; /* adds Content-Encoding when not NULL; static text */
+    const char *vary;             /* adds Vary when not NULL; static text */
 };
 
 typedef void (*http_handler_fn)(void *app, const struct http_request *request,

@@ -187,6 +187,13 @@ enum MHD_Result http_queue_answer(struct request_state *state, struct http_respo
         headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
                                              answer->content_security_policy) == MHD_YES;
     }
+    if (headers_ok && answer->content_encoding != NULL) {
+        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING,
+                                             answer->content_encoding) == MHD_YES;
+    }
+    if (headers_ok && answer->vary != NULL) {
+        headers_ok = MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, answer->vary) == MHD_YES;
+    }
     if (headers_ok && answer->retry_after_s != 0) {
         char seconds[16];
         snprintf(seconds, sizeof(seconds), "%u", answer->retry_after_s);

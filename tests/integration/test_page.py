@@ -17,6 +17,7 @@ import pytest
 import webdriver
 from binary import BENCH_ALLOCATORS, SANITIZER_BUILD
 from curl import assert_json_error
+from repo import REPO
 
 pytestmark = pytest.mark.skipif(not webdriver.available(),
                                 reason="needs chromium and chromium-driver (scripts/setup.sh test)")
@@ -130,9 +131,15 @@ def check_panels(browser, comparison):
 
 def test_page_is_served_to_browsers_only(server, curl):
     srv = server()
-    page = curl(srv.url + "/", "-H", "Accept: text/html,application/xhtml+xml,*/*;q=0.8")
+    page = curl(srv.url + "/", "--compressed", "-H",
+                "Accept: text/html,application/xhtml+xml,*/*;q=0.8")
     assert page.status == 200, page.describe()
     assert page.headers["content-type"] == "text/html; charset=utf-8", page.describe()
+    # Kept and sent gzip-compressed; curl --compressed gives back the source.
+    assert page.headers["content-encoding"] == "gzip", page.describe()
+    assert page.headers["vary"] == "Accept, Accept-Encoding", page.describe()
+    assert page.body == (REPO / "src" / "app" / "page" / "index.html").read_bytes()
+    assert page.size_download < len(page.body) / 2, page.size_download
     policy = page.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script-src 'sha256-" in policy, policy
     assert "unsafe" not in policy, policy
@@ -143,6 +150,13 @@ def test_page_is_served_to_browsers_only(server, curl):
     assert curl(srv.url + "/").json["name"] == "tinyserver"
     assert curl(srv.url + "/", "-H", "Accept: application/json").json["name"] == "tinyserver"
     assert curl(srv.url + "/", "-H", "Accept: text/html;q=0").json["name"] == "tinyserver"
+    # HTML asked for without gzip (curl without --compressed, identity only)
+    # gets the JSON, never compressed bytes it did not ask for.
+    plain = curl(srv.url + "/", "-H", "Accept: text/html")
+    assert plain.json["name"] == "tinyserver" and "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept, Accept-Encoding", plain.describe()
+    assert curl(srv.url + "/", "-H", "Accept: text/html", "-H",
+                "Accept-Encoding: gzip;q=0, identity").json["name"] == "tinyserver"
 
 
 def test_page_compares_allocators_in_chromium(server, browser, tmp_path):
