@@ -3,7 +3,9 @@
 # variants of tinyserver (static musl; dependencies from the shared cache),
 # runs every workload through `tinyserver --bench` with identical parameters,
 # interleaving the repetitions, and prints the published table's layout as
-# Markdown: the median of each variant, and its ratio to musl's own malloc.
+# Markdown: the median of each variant, its ratio to musl's own malloc, and
+# beside it what the run cost in memory (peak and retained resident memory
+# above the run's start, minor faults, system time and mapping calls).
 # Reference rows (context only, never shipped) run the same workload source
 # as a plain glibc program, with glibc's malloc, jemalloc and tcmalloc. A
 # thread sweep writes a CSV and a PNG plot (gnuplot).
@@ -124,8 +126,9 @@ fi
 # ------------------------------------------------------------------- runs
 
 # run_one CSV KIND LABEL WORKLOAD THREADS ITERATIONS REP: one run, appended
-# to CSV as kind,label,workload,threads,iterations,rep,operations,elapsed_ms,
-# ops_per_sec. LABEL is a variant or a reference name.
+# to CSV as $CSV_HEADER. LABEL is a variant or a reference name. A figure the
+# run could not read is left empty; a reference has no mapping calls (the
+# link-time wraps do not see a preloaded allocator's own calls).
 run_one() {
 	local csv=$1 kind=$2 label=$3 workload=$4 t=$5 n=$6 rep=$7 json check r name pkg preload origin
 	local args=(--workload "$workload" --threads "$t" --iterations "$n")
@@ -147,7 +150,11 @@ run_one() {
 	check=$(jq -r 'if .total_counter == .operations then "ok" else "bad" end' <<<"$json")
 	[[ $check == ok ]] || die "$label $workload: total_counter differs from operations: $json"
 	jq -r --arg kind "$kind" --arg name "$label" --arg rep "$rep" \
-		'[$kind, $name, .workload, .threads, .iterations, $rep, .operations, .elapsed_ms, .ops_per_sec] | @csv' \
+		'[$kind, $name, .workload, .threads, .iterations, $rep, .operations, .elapsed_ms, .ops_per_sec,
+		  .memory.peak_bytes, .memory.retained_bytes, .memory.retained_after_release_bytes,
+		  .cpu.minor_faults, .cpu.system_ms,
+		  (if .syscalls then .syscalls.mmap + .syscalls.munmap + .syscalls.madvise + .syscalls.mprotect
+		   else null end)] | map(. // "") | @csv' \
 		<<<"$json" | tr -d '"' >>"$csv"
 }
 
@@ -180,8 +187,9 @@ SUBJECTS=()
 for v in "${VARIANTS[@]}"; do SUBJECTS+=("variant|$v"); done
 for r in "${REF_ROWS[@]}"; do SUBJECTS+=("reference|${r%%|*}"); done
 
+CSV_HEADER=kind,label,workload,threads,iterations,rep,operations,elapsed_ms,ops_per_sec,peak_bytes,retained_bytes,retained_after_release_bytes,minor_faults,system_ms,map_calls
 report_begin
-echo "kind,label,workload,threads,iterations,rep,operations,elapsed_ms,ops_per_sec" >"$RUNS"
+echo "$CSV_HEADER" >"$RUNS"
 for w in "${WORKLOADS[@]}"; do
 	t=$threads
 	min=$(min_threads "$w")
@@ -195,7 +203,7 @@ for w in "${WORKLOADS[@]}"; do
 done
 
 if ((sweep)); then
-	echo "kind,label,workload,threads,iterations,rep,operations,elapsed_ms,ops_per_sec" >"$SWEEP_RUNS"
+	echo "$CSV_HEADER" >"$SWEEP_RUNS"
 	for w in "${WORKLOADS[@]}"; do
 		min=$(min_threads "$w")
 		log "$w: thread sweep (${SWEEP_THREADS[*]}), $sweep_ops operations per point"
@@ -214,24 +222,29 @@ fi
 # ---------------------------------------------------------------- reports
 
 # Medians per (workload, label, threads) of runs in CSV format, as
-# workload,label,threads,iterations,operations,elapsed_ms,ops_per_sec.
+# $MEDIAN_HEADER (empty where a run lacked the figure).
 # With an even count the median is the mean of the middle two.
+MEDIAN_HEADER=workload,label,threads,iterations,operations,elapsed_ms,ops_per_sec,peak_bytes,retained_bytes,retained_after_release_bytes,minor_faults,system_ms,map_calls
 medians() {
 	awk -F, "$STATS_AWK"'NR > 1 {
 		key = $3 "," $2 "," $4
 		if (!(key in n)) { order[++keys] = key; iters[key] = $5; ops[key] = $7 }
-		i = ++n[key]; el[key, i] = $8; rate[key, i] = $9
+		i = ++n[key]
+		for (c = 8; c <= 15; c++) { v[key, c, i] = $c; if ($c == "") blank[key, c] = 1 }
 	}
-	function median(a, key, count,   i, s) {
-		for (i = 1; i <= count; i++) s[i] = a[key, i]
+	function median(key, c, count, format,   i, s) {
+		if ((key, c) in blank) return ""
+		for (i = 1; i <= count; i++) s[i] = v[key, c, i]
 		sort_numbers(s, count)
-		return median_of(s, count)
+		return sprintf(format, median_of(s, count))
 	}
 	END {
 		for (k = 1; k <= keys; k++) {
 			key = order[k]; split(key, p, ",")
-			printf "%s,%s,%s,%s,%s,%.3f,%.0f\n", p[1], p[2], p[3], iters[key], ops[key],
-				median(el, key, n[key]), median(rate, key, n[key])
+			printf "%s,%s,%s,%s,%s,%s,%s", p[1], p[2], p[3], iters[key], ops[key],
+				median(key, 8, n[key], "%.3f"), median(key, 9, n[key], "%.0f")
+			for (c = 10; c <= 15; c++) printf ",%s", median(key, c, n[key], c == 14 ? "%.1f" : "%.0f")
+			printf "\n"
 		}
 	}' "$1"
 }
@@ -255,6 +268,11 @@ done
 	echo
 	echo "Each row is the median of $reps interleaved runs of \`tinyserver --bench\`; reference rows"
 	echo "run the same workload source as a plain glibc program (context only, not shipped)."
+	echo "Memory is resident memory above the run's start: the peak, what the run still held"
+	echo "when it ended, and what it held after the allocator's release call (mimalloc's"
+	echo "mi_collect, jemalloc's purge; musl and glibc have none). Faults, system time and"
+	echo "mapping calls (mmap, munmap, madvise, mprotect) are the worker threads' own; a"
+	echo "reference has no call count (the link-time wraps cannot see a preloaded allocator)."
 	((quick)) && echo "This was a --quick run: its figures mean nothing."
 	medians "$RUNS" | awk -F, -v workloads="$workloads" -v labels="$(printf '%s\n' "${SUBJECTS[@]#*|}")" \
 		-v names="$(for k in "${!DISPLAY[@]}"; do printf '%s=%s\n' "$k" "${DISPLAY[$k]}"; done)" "$STATS_AWK"'
@@ -265,6 +283,10 @@ done
 		return sprintf("%.0f", x)
 	}
 	function ms(x) { return x >= 1000 ? sprintf("%.2f s", x / 1000) : sprintf("%.1f ms", x) }
+	# A few pages given back show as 0.0, not -0.0.
+	function mib(x,   s) { if (x == "") return "n/a"; s = sprintf("%.1f", x / 1048576); return s == "-0.0" ? "0.0" : s }
+	function count(x) { return x == "" ? "n/a" : grouped(x) }
+	function tenths(x) { return x == "" ? "n/a" : sprintf("%.1f", x) }
 	function grouped(x,   s) {
 		s = sprintf("%d", x)
 		while (s ~ /[0-9][0-9][0-9][0-9]/) sub(/[0-9][0-9][0-9]($|,)/, ",&", s)
@@ -284,13 +306,14 @@ done
 			wl = order[w]
 			split(row[wl, label[1]], f, ",")
 			printf "\n### %s: %s threads x %s iterations\n\n", wl, f[3], grouped(f[4])
-			print "| variant | operations | elapsed | ops/s (median) | vs musl |"
-			print "| --- | --- | --- | --- | --- |"
+			print "| variant | operations | elapsed | ops/s (median) | vs musl | peak MiB | retained MiB | after release MiB | minor faults | system ms | mapping calls |"
+			print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 			for (i = 1; i <= ln; i++) {
 				if (!((wl, label[i]) in row)) continue
 				split(row[wl, label[i]], f, ",")
-				printf "| %s | %s | %s | %s | %s |\n", display[f[2]], grouped(f[5]), ms(f[6]), si(f[7]),
-					(f[2] == "musl" ? "1x" : vs_musl(f[7], base[wl]))
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", display[f[2]],
+					grouped(f[5]), ms(f[6]), si(f[7]), (f[2] == "musl" ? "1x" : vs_musl(f[7], base[wl])),
+					mib(f[8]), mib(f[9]), mib(f[10]), count(f[11]), tenths(f[12]), count(f[13])
 			}
 		}
 	}'
@@ -305,7 +328,7 @@ done
 
 if ((sweep)); then
 	{
-		echo "workload,variant,threads,iterations,operations,elapsed_ms,ops_per_sec"
+		echo "${MEDIAN_HEADER/label/variant}"
 		medians "$SWEEP_RUNS" | sort -t, -k1,1 -k2,2 -k3,3n
 	} >"$out/sweep.csv"
 	if command -v gnuplot >/dev/null; then

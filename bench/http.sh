@@ -38,7 +38,8 @@ usage: bench/http.sh [-h] [--mode MODE] [--rounds N] [--duration S] [--threads N
   --connections N   throughput: wrk connections (default 64)
   --requests N      instructions: N of the N and 2N runs (default 2000)
   --bin FILE        the tinyserver binary (default: build/src/tinyserver, from scripts/build.sh)
-  --baseline FILE   instructions: also break down this binary's /healthz, as "before"
+  --baseline FILE   instructions: also break down this binary's /healthz, as "before";
+                    throughput: also run its /healthz in every round, beside --bin's
   --out DIR         where http-MODE.md and the logs go (default: bench/results)
 EOF
 }
@@ -204,6 +205,7 @@ throughput() {
 		"metrics tinyserver /metrics $wrk_threads $connections"
 		"bench tinyserver $BENCH_PATH 1 1"
 	)
+	[[ -z $baseline ]] || rows+=("healthz-baseline baseline /healthz $wrk_threads $connections")
 	local csv=$out/http-throughput.csv round i id server path t c rps p50 p99 errors requests lines
 	local user_before system_before user_after system_after cpu_us hz
 	hz=$(getconf CLK_TCK)
@@ -245,6 +247,7 @@ throughput() {
 		[index]="tinyserver, --log-level warn"
 		[metrics]="tinyserver, --log-level warn"
 		[bench]="tinyserver, --log-level warn"
+		[healthz-baseline]="--baseline $baseline, --log-level warn"
 	)
 	# column ID N: column N of row ID's rounds, one per line.
 	column() { awk -F, -v r="$1" -v n="$2" '$1 == r { print $n }' "$csv"; }
@@ -292,6 +295,8 @@ throughput() {
 		echo
 		echo "- tinyserver against nginx, round by round: $(round_ratios healthz nginx) (bench/nginx.conf), $(round_ratios healthz nginx-minimal) (bench/nginx-minimal.conf); medians of the per-round ratios: $(median_ratio healthz nginx) and $(median_ratio healthz nginx-minimal)"
 		echo "- Access log on against off, round by round: buffered $(round_ratios healthz-log healthz), a write per line $(round_ratios healthz-log-unbuffered healthz); medians of the per-round ratios: $(median_ratio healthz-log healthz) and $(median_ratio healthz-log-unbuffered healthz)"
+		[[ -z $baseline ]] ||
+			echo "- This build against --baseline, round by round: $(round_ratios healthz healthz-baseline); median of the per-round ratios: $(median_ratio healthz healthz-baseline)"
 		echo "- $rounds interleaved rounds, wrk -d${duration}s each after a 1 s warm-up; every server at its default threads or workers (one per CPU); wrk runs on the same machine"
 		echo "- Server CPU per request: the user and system time the server's process and its children (nginx's workers) used during the measured run, over the requests wrk counted, from /proc in clock ticks of $((1000 / hz)) ms; each column is the median of the rounds, so user and system need not add up to the total"
 		report_context "$command_line" "wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), nginx $(nginx_version)"

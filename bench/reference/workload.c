@@ -35,6 +35,30 @@ static const char *malloc_origin(void)
     return info.dli_fname;
 }
 
+/* The run's memory and CPU, as --bench names them (null when unreadable).
+ * No mapping-call counts: the link-time wraps see only the program's own
+ * calls, and a shared allocator's mmap calls bypass them. */
+static void print_costs(const struct bench_result *result)
+{
+    const struct bench_memory *memory = &result->memory;
+    const struct bench_cpu *cpu = &result->cpu;
+    if (memory->known) {
+        printf("\"memory\":{\"peak_bytes\":%llu,\"retained_bytes\":%lld,"
+               "\"retained_after_release_bytes\":%lld},",
+               (unsigned long long)memory->peak, (long long)memory->retained,
+               (long long)memory->retained_released);
+    } else {
+        printf("\"memory\":{\"peak_bytes\":null,\"retained_bytes\":null,"
+               "\"retained_after_release_bytes\":null},");
+    }
+    if (cpu->known) {
+        printf("\"cpu\":{\"system_ms\":%.3f,\"minor_faults\":%llu}", (double)cpu->system_us / 1000,
+               (unsigned long long)cpu->minor_faults);
+    } else {
+        printf("\"cpu\":{\"system_ms\":null,\"minor_faults\":null}");
+    }
+}
+
 int main(int argc, char *argv[])
 {
     /* "--name value" pairs go to the validator as they are, so unknown or
@@ -72,10 +96,11 @@ int main(int argc, char *argv[])
         return 1;
     }
     printf("{\"workload\":\"%s\",\"threads\":%u,\"iterations\":%u,\"operations\":%llu,"
-           "\"total_counter\":%llu,\"elapsed_ms\":%.6f,\"ops_per_sec\":%.0f,"
-           "\"malloc_from\":\"%s\"}\n",
+           "\"total_counter\":%llu,\"elapsed_ms\":%.6f,\"ops_per_sec\":%.0f,",
            bench_workload_name(result.workload), result.threads, result.iterations,
            (unsigned long long)result.operations, (unsigned long long)result.total_counter,
-           result.elapsed_ms, result.ops_per_sec, malloc_origin());
+           result.elapsed_ms, result.ops_per_sec);
+    print_costs(&result);
+    printf(",\"malloc_from\":\"%s\"}\n", malloc_origin());
     return 0;
 }

@@ -19,9 +19,13 @@ pytestmark = pytest.mark.skipif(SANITIZER_BUILD, reason="runs the release varian
 WORKLOADS = ["seed", "xthread", "larson"]
 VARIANT_ROWS = ["musl-mallocng ", "mimalloc 2.0.9 secure", "mimalloc 2.0.9", "jemalloc 5.3.1"]
 SWEEP_THREADS = [1, 2, 4, 8, 16, 32]
-TABLE_HEADER = "| variant | operations | elapsed | ops/s (median) | vs musl |"
+TABLE_HEADER = ("| variant | operations | elapsed | ops/s (median) | vs musl | peak MiB | "
+                "retained MiB | after release MiB | minor faults | system ms | mapping calls |")
+MIB = r"-?\d+\.\d"
 ROW = re.compile(r"^\| (?P<name>[^|]+) \| (?P<ops>[\d,]+) \| (?P<elapsed>[\d.]+ m?s) \| "
-                 r"(?P<rate>[\d.]+[kMG]?) \| (?P<ratio>[\d.]+x) \|$")
+                 r"(?P<rate>[\d.]+[kMG]?) \| (?P<ratio>[\d.]+x) \| "
+                 rf"(?P<peak>{MIB}) \| (?P<retained>{MIB}) \| (?P<released>{MIB}) \| "
+                 r"(?P<faults>[\d,]+) \| (?P<system>\d+\.\d) \| (?P<calls>[\d,]+|n/a) \|$")
 RUN_TIMEOUT_S = 300
 
 
@@ -55,8 +59,11 @@ def test_table_has_a_section_per_workload_with_every_variant(quick_run):
         for expected, name in zip(VARIANT_ROWS, names):
             assert name.startswith(expected), names
         assert rows[0]["ratio"] == "1x", section  # musl is the baseline
-        # References come after the variants, each marked as one.
+        # References come after the variants, each marked as one, with no
+        # mapping-call count (the wraps cannot see a preloaded allocator).
         assert all(name.startswith("reference: ") for name in names[len(VARIANT_ROWS):]), names
+        assert all(row["calls"] != "n/a" for row in rows[:len(VARIANT_ROWS)]), section
+        assert all(row["calls"] == "n/a" for row in rows[len(VARIANT_ROWS):]), section
     # It ends with the provenance block of scripts/lib/report.sh.
     tail = table.rstrip("\n").split("\n\n")[-1].splitlines()
     assert [line.split(":")[0] for line in tail] == [
@@ -75,6 +82,12 @@ def test_runs_csv_has_every_run_and_checked_counters(quick_run):
     for run in runs:
         assert int(run["operations"]) == int(run["threads"]) * int(run["iterations"]), run
         assert float(run["elapsed_ms"]) >= 0 and float(run["ops_per_sec"]) >= 0, run
+        # Every run carries its memory and CPU; only tinyserver's static link
+        # counts the mapping calls.
+        for field in ("peak_bytes", "retained_bytes", "retained_after_release_bytes",
+                      "minor_faults", "system_ms"):
+            assert float(run[field]) >= 0 or field.startswith("retained"), (field, run)
+        assert (run["map_calls"] != "") == (run["kind"] == "variant"), run
 
 
 def test_sweep_csv_covers_every_thread_count(quick_run):
