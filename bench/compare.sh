@@ -95,9 +95,10 @@ done
 
 # The reference program compiles tinyserver's own workload sources (and the
 # thread and clock helpers the run's timed wait uses) with the flags Meson gives them
-# (-O3, as buildtype=release), against glibc, with the wraps that count the
-# workers' mapping calls (src/bench/bench_syscalls.h; glibc's mman.h calls
-# mmap mmap64).
+# (-O3, as buildtype=release), against glibc, with the wraps that
+# src/bench/bench_syscalls.h's counters link against (glibc's mman.h calls
+# mmap mmap64); they see only the program's own calls, not a shared
+# allocator's, so the reference rows report none.
 REF_BIN=$REPO/build-bench/reference/workload
 declare -a REF_ROWS=()
 if ((reference)); then
@@ -128,7 +129,7 @@ fi
 # run_one CSV KIND LABEL WORKLOAD THREADS ITERATIONS REP: one run, appended
 # to CSV as $CSV_HEADER. LABEL is a variant or a reference name. A figure the
 # run could not read is left empty; a reference has no mapping calls (the
-# link-time wraps do not see a preloaded allocator's own calls).
+# link-time wraps do not see a shared library's own calls).
 run_one() {
 	local csv=$1 kind=$2 label=$3 workload=$4 t=$5 n=$6 rep=$7 json check r name pkg preload origin
 	local args=(--workload "$workload" --threads "$t" --iterations "$n")
@@ -270,9 +271,10 @@ done
 	echo "run the same workload source as a plain glibc program (context only, not shipped)."
 	echo "Memory is resident memory above the run's start: the peak, what the run still held"
 	echo "when it ended, and what it held after the allocator's release call (mimalloc's"
-	echo "mi_collect, jemalloc's purge; musl and glibc have none). Faults, system time and"
-	echo "mapping calls (mmap, munmap, madvise, mprotect) are the worker threads' own; a"
-	echo "reference has no call count (the link-time wraps cannot see a preloaded allocator)."
+	echo "mi_collect, the in-binary jemalloc's purge; musl and the references have none)."
+	echo "Faults, system time and mapping calls (mmap, munmap, madvise, mprotect) are the"
+	echo "worker threads' own; a reference has no call count (the link-time wraps cannot"
+	echo "see a shared library's calls)."
 	((quick)) && echo "This was a --quick run: its figures mean nothing."
 	medians "$RUNS" | awk -F, -v workloads="$workloads" -v labels="$(printf '%s\n' "${SUBJECTS[@]#*|}")" \
 		-v names="$(for k in "${!DISPLAY[@]}"; do printf '%s=%s\n' "$k" "${DISPLAY[$k]}"; done)" "$STATS_AWK"'

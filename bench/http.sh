@@ -247,7 +247,7 @@ throughput() {
 		[index]="tinyserver, --log-level warn"
 		[metrics]="tinyserver, --log-level warn"
 		[bench]="tinyserver, --log-level warn"
-		[healthz-baseline]="--baseline $baseline, --log-level warn"
+		[healthz-baseline]="tinyserver before (--baseline), --log-level warn"
 	)
 	# column ID N: column N of row ID's rounds, one per line.
 	column() { awk -F, -v r="$1" -v n="$2" '$1 == r { print $n }' "$csv"; }
