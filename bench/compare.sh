@@ -225,7 +225,8 @@ fi
 # Medians per (workload, label, threads) of runs in CSV format, as
 # $MEDIAN_HEADER (empty where a run lacked the figure).
 # With an even count the median is the mean of the middle two.
-MEDIAN_HEADER=workload,label,threads,iterations,operations,elapsed_ms,ops_per_sec,peak_bytes,retained_bytes,retained_after_release_bytes,minor_faults,system_ms,map_calls
+# (CSV_HEADER's columns, without the kind and the repetition.)
+MEDIAN_HEADER=workload,label,threads,iterations,${CSV_HEADER#*,rep,}
 medians() {
 	awk -F, "$STATS_AWK"'NR > 1 {
 		key = $3 "," $2 "," $4
